@@ -1,0 +1,5 @@
+"""Allow ``python -m skewaudit``."""
+
+from skewaudit.cli import main
+
+main()

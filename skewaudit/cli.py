@@ -1,0 +1,75 @@
+"""The ``skewaudit`` command line: wiring only.
+
+Each command lives in its own module under ``skewaudit.commands``; those
+modules import only typer and the standard library at top level, so
+``skewaudit --help`` never pays for pydantic models, ``kubernetes`` or
+``deepdiff``. This is the only place that turns errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from skewaudit.commands import collect, diff, explain, init, report, schema, snapshot, validate
+from skewaudit.errors import ExitCode, SkewauditError, SpecError
+
+app = typer.Typer(
+    name="skewaudit",
+    help="Audit what an ML model is served with against its ModelSpec: intended versus running.\n\n"
+    "Exit codes: 0 clean, 1 drift found, 2 usage or input error, 3 environment unavailable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("validate")(validate.validate)
+app.command("schema")(schema.schema)
+app.command("collect")(collect.collect)
+app.command("diff")(diff.diff)
+app.command("snapshot")(snapshot.snapshot)
+app.command("bundle")(report.bundle)
+app.command("init")(init.init)
+app.command("checks")(explain.checks)
+app.command("explain")(explain.explain)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from skewaudit import __version__
+
+        typer.echo(f"skewaudit {__version__}")
+        raise typer.Exit(0)
+
+
+def _error(e: SkewauditError) -> None:
+    # Spec problems are already "file:line:col: path: message" lines, one each.
+    text = e.message if isinstance(e, SpecError) else f"error: {e.message}"
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, map errors to exit codes."""
+    try:
+        app(standalone_mode=True)
+    except SkewauditError as e:
+        _error(e)
+        sys.exit(int(e.exit_code))
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # `skewaudit … | head`: the reader went away; not an error of ours.
+        sys.exit(0)
+    except Exception as e:  # noqa: BLE001 - last resort: a bug must not look like drift
+        if os.environ.get("SKEWAUDIT_DEBUG"):
+            raise
+        sys.stderr.write(f"error: internal error ({type(e).__name__}: {e}); this is a bug in skewaudit. "
+                         "Re-run with SKEWAUDIT_DEBUG=1 for the traceback.\n")
+        sys.exit(int(ExitCode.BUG))

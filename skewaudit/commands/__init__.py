@@ -1,0 +1,1 @@
+"""One module per CLI command. Top-level imports: typer and stdlib only."""

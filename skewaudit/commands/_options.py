@@ -1,0 +1,49 @@
+"""Option declarations shared by the commands that read a source of running facts.
+
+``collect``, ``diff``, ``snapshot``, ``bundle`` and ``init`` all accept the same
+source flags; they are declared once here and turned into a
+:class:`~skewaudit.collect.request.SourceRequest` by :func:`source_request`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+Manifest = Annotated[Optional[list[str]], typer.Option(
+    "--manifest", "-f", help="Read rendered manifests instead of a cluster: file, directory or '-' for stdin "
+    "(multi-document YAML, kind: List, kubectl get -o yaml|json, helm template output). Repeatable.")]
+SnapshotIn = Annotated[Optional[str], typer.Option("--snapshot", help="Audit a snapshot saved by 'skewaudit snapshot'.")]
+Local = Annotated[bool, typer.Option("--local", help="Audit the machine/container skewaudit runs in (NVML, env, engine argv).")]
+Pid = Annotated[Optional[int], typer.Option("--pid", help="Local mode: read the engine's argv and env from /proc/PID.")]
+Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Local mode: the engine command line, as text.")]
+Kubeconfig = Annotated[Optional[str], typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to a kubeconfig file.")]
+Context = Annotated[Optional[str], typer.Option("--context", help="Kubeconfig context to use.")]
+Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace (default: the spec's target, else the context's).")]
+AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
+ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs pods/exec).")]
+Workers = Annotated[int, typer.Option("--workers", min=1, max=32, help="Concurrent API list calls.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Connect/read timeout for the cluster, seconds.")]
+
+
+def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[str] = None, local: bool = False,
+                   pid: Optional[int] = None, cmdline: Optional[str] = None, kubeconfig: Optional[str] = None,
+                   context: Optional[str] = None, namespace: Optional[str] = None, all_namespaces: bool = False,
+                   exec_gpu: bool = False, workers: int = 4, timeout: float = 10.0, targets: tuple = ()):
+    """Build the SourceRequest for these flags; rejects contradictory ones."""
+    from skewaudit.collect.request import SourceRequest
+    from skewaudit.errors import InputError
+
+    chosen = [n for n, on in (("--manifest", bool(manifest)), ("--snapshot", bool(snapshot)), ("--local", local)) if on]
+    if len(chosen) > 1:
+        raise InputError(f"{' and '.join(chosen)} cannot be combined: choose one source of running facts")
+    if (pid is not None or cmdline) and not local:
+        local = True
+    return SourceRequest(
+        manifests=tuple(manifest or ()), snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
+        kubeconfig=kubeconfig, context=context, namespace=namespace, all_namespaces=all_namespaces,
+        targets=tuple(targets), exec_gpu=exec_gpu, workers=workers, timeout=timeout,
+        progress=sys.stderr.isatty(),
+    )

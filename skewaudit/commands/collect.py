@@ -1,0 +1,7 @@
+"""`skewaudit collect` (placeholder until implemented)."""
+
+import typer
+
+
+def collect() -> None:
+    raise typer.Exit(70)

@@ -1,0 +1,7 @@
+"""`skewaudit report` (placeholder until implemented)."""
+
+import typer
+
+
+def bundle() -> None:
+    raise typer.Exit(70)

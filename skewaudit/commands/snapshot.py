@@ -1,0 +1,7 @@
+"""`skewaudit snapshot` (placeholder until implemented)."""
+
+import typer
+
+
+def snapshot() -> None:
+    raise typer.Exit(70)

@@ -1,0 +1,54 @@
+"""Exit codes and the exceptions that end a whole run.
+
+Per-target problems (one pod unreadable, one optional source forbidden) are not
+exceptions: collectors record them as ``CollectionIssue`` facts and the differ
+turns them into *unverifiable* results. Only a failure that makes the whole run
+meaningless raises one of these; the CLI catches ``SkewauditError`` once, prints
+its one-line message and exits with its code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0            # nothing at or above the --fail-on threshold
+    DRIFT = 1         # drift found (diff) at or above the threshold
+    USAGE = 2         # bad flags, bad spec, bad manifest: the user's input
+    UNAVAILABLE = 3   # the environment could not be read (cluster, GPU source)
+    BUG = 70          # an unexpected exception: never to be read as "drift"
+
+
+class SkewauditError(Exception):
+    """Base class: carries the exit code and a one-line, user-facing message."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(SkewauditError):
+    """A file, flag or document the user gave is wrong (exit 2).
+
+    ``message`` is already in ``file:line:col: what is wrong`` form where a
+    position is known.
+    """
+
+    exit_code = ExitCode.USAGE
+
+
+class SpecError(InputError):
+    """One or more ModelSpec problems; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class EnvironmentUnavailable(SkewauditError):
+    """The source of running facts cannot be reached at all (exit 3)."""
+
+    exit_code = ExitCode.UNAVAILABLE
