@@ -1,0 +1,125 @@
+"""Intended values that are not a single exact value: ranges, tolerances, sets.
+
+A ModelSpec field may hold an exact value or a constraint, compiled here once:
+
+* comparisons, comma-separated, all must hold: ``">=550"``, ``">=12.2,<13"``,
+  ``">= 8192"``, ``"!=0.9"``;
+* version wildcards: ``"12.4.*"`` (any 12.4.x), ``"550.*"``;
+* tolerance: ``"0.90 ± 0.02"`` (also ``+-`` and ``+/-``);
+* sets: a YAML list, ``[awq, gptq]``: the observed value must be one of them.
+
+``kind`` says how values compare: ``int``, ``tokens`` (``32K`` = 32768),
+``float``, ``version`` (dotted, numeric per part), ``quantity`` (Kubernetes),
+``str`` (exact after the caller's normalization).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from skewaudit import units
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+    "==": operator.eq, "=": operator.eq, "!=": operator.ne,
+}
+_CMP = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(\S.*?)\s*$")
+_TOL = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(?:±|\+-|\+/-)\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _parser(kind: str) -> Callable[[Any], Any]:
+    return {
+        "int": _int, "tokens": units.parse_tokens, "float": _float, "version": units.parse_version,
+        "quantity": units.parse_quantity, "str": lambda v: str(v),
+    }[kind]
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError(f"expected an integer, got {v!r}")
+    if isinstance(v, int):
+        return v
+    s = str(v).strip()
+    if not re.fullmatch(r"[+-]?\d+", s):
+        raise ValueError(f"expected an integer, got {v!r}")
+    return int(s)
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {v!r}") from None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A compiled intended value. ``matches`` takes an observed value already
+    normalized by the caller (a canonical dtype, an int, a version string)."""
+
+    kind: str
+    text: str                      # how the user wrote it, for messages
+    exact: Any = None              # set when the constraint is one exact value
+    _test: Callable[[Any], bool] | None = None
+
+    @property
+    def is_exact(self) -> bool:
+        return self._test is None
+
+    def matches(self, observed: Any) -> bool:
+        """True when ``observed`` satisfies the constraint; False when it does
+        not or cannot be read as this kind (``"abc"`` for an int)."""
+        if observed is None:
+            return False
+        try:
+            value = _parser(self.kind)(observed)
+        except (ValueError, TypeError, ArithmeticError):
+            return False
+        if self._test is None:
+            return value == self.exact
+        return self._test(value)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def compile(raw: Any, kind: str) -> Constraint:  # noqa: A001 - the natural name
+    """Compile a spec value into a Constraint; ValueError with a clear message if malformed."""
+    parse = _parser(kind)
+    if isinstance(raw, (list, tuple)):
+        if not raw:
+            raise ValueError("an empty list allows nothing; give at least one value")
+        members = [parse(v) for v in raw]
+        text = "one of [" + ", ".join(str(v) for v in raw) + "]"
+        return Constraint(kind, text, None, lambda v, _m=tuple(members): v in _m)
+    if isinstance(raw, str):
+        s = raw.strip()
+        tol = _TOL.match(s)
+        if tol:
+            if kind not in ("float", "int", "tokens"):
+                raise ValueError(f"a tolerance ({s!r}) only applies to numbers")
+            center, width = float(tol.group(1)), float(tol.group(2))
+            return Constraint(kind, s, None, lambda v, c=center, w=width: abs(float(v) - c) <= w + 1e-12)
+        if kind == "version" and "*" in s and not _CMP.match(s):
+            prefix = s.rstrip("*").rstrip(".")
+            want = units.parse_version(prefix)
+            return Constraint(kind, s, None, lambda v, p=want: tuple(v[: len(p)]) == p)
+        if any(s.startswith(op) for op in _OPS) or "," in s:
+            tests: list[Callable[[Any], bool]] = []
+            for part in s.split(","):
+                m = _CMP.match(part)
+                if not m:
+                    raise ValueError(f"cannot read {part.strip()!r} in {s!r}: use comparisons like '>=550' or '>=12.2,<13'")
+                op, operand = m.group(1), m.group(2)
+                if kind == "version" and operand.endswith("*"):
+                    raise ValueError(f"{s!r}: a wildcard cannot follow a comparison; write '12.4.*' or '>=12.4,<12.5'")
+                bound = parse(operand)
+                tests.append(lambda v, f=_OPS[op], b=bound: f(v, b))
+            return Constraint(kind, s, None, lambda v, ts=tuple(tests): all(t(v) for t in ts))
+    value = parse(raw)
+    return Constraint(kind, str(raw), value, None)

@@ -1,0 +1,82 @@
+"""Units skewaudit parses: Kubernetes quantities, token lengths, versions.
+
+Token lengths follow vLLM's convention, documented in the README: lower-case
+``k/m/g`` are decimal (``32k`` = 32000), upper-case ``K/M/G`` and ``Ki/Mi/Gi``
+are binary (``32K`` = ``32Ki`` = 32768). A bare integer is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1), "k": Decimal(10**3),
+            "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18)}
+
+
+def parse_quantity(value: str | int | float) -> Decimal:
+    """A Kubernetes resource quantity as an exact Decimal (``"80Gi"`` -> 85899345920).
+
+    Raises ValueError on anything the API server would reject.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a quantity: {value!r}")
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    m = _QUANTITY.match(str(value).strip())
+    if not m:
+        raise ValueError(f"not a Kubernetes quantity: {value!r} (examples: 500m, 2, 80Gi, 80G)")
+    number, suffix = Decimal(m.group(1)), m.group(2) or ""
+    return number * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
+
+
+_TOKENS = re.compile(r"^(\d+(?:\.\d+)?)\s*(k|m|g|K|M|G|Ki|Mi|Gi)?$")
+_TOKEN_MULT = {None: 1, "k": 10**3, "m": 10**6, "g": 10**9, "K": 2**10, "M": 2**20, "G": 2**30,
+               "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def parse_tokens(value: str | int) -> int:
+    """A token length: ``8192``, ``"32k"`` (32000), ``"32K"`` / ``"32Ki"`` (32768)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a token length: {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"token length must be >= 0, got {value}")
+        return value
+    m = _TOKENS.match(str(value).strip())
+    if not m:
+        raise ValueError(f"not a token length: {value!r} (examples: 8192, 32K = 32768, 32k = 32000)")
+    number, suffix = m.group(1), m.group(2)
+    if "." in number and suffix not in ("k", "m", "g"):
+        raise ValueError(f"not a token length: {value!r}: decimals only with k/m/g (e.g. 25.6k)")
+    try:
+        result = Decimal(number) * _TOKEN_MULT[suffix]
+    except InvalidOperation:
+        raise ValueError(f"not a token length: {value!r}") from None
+    if result != result.to_integral_value():
+        raise ValueError(f"not a whole number of tokens: {value!r}")
+    return int(result)
+
+
+_VERSION_PART = re.compile(r"\d+|[A-Za-z]+")
+
+
+def parse_version(value: str | int | float) -> tuple:
+    """A dotted version as a comparable tuple: ``"550.107.02"`` -> (550, 107, 2).
+
+    A leading ``v`` is dropped; non-numeric parts (``rc1``) sort before numbers
+    of the same position, so ``1.0rc1 < 1.0``.
+    """
+    s = str(value).strip().lstrip("vV")
+    if not s or not s[0].isdigit():
+        raise ValueError(f"not a version: {value!r}")
+    out: list = []
+    for part in _VERSION_PART.findall(s.split("+", 1)[0]):
+        out.append((1, int(part)) if part.isdigit() else (0, part))
+    return tuple(out)
+
+
+def version_str(t: tuple) -> str:
+    return ".".join(str(p[1]) for p in t)
