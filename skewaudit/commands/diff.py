@@ -1,7 +1,68 @@
-"""`skewaudit diff` (placeholder until implemented)."""
+"""`skewaudit diff`: intended (ModelSpec) versus running, with a CI exit code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
 
-def diff() -> None:
-    raise typer.Exit(70)
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+def diff(
+    specs: Annotated[Optional[list[str]], typer.Argument(
+        help="ModelSpec files or directories ('-' for stdin). A directory audits a fleet.", show_default=False)] = None,
+    manifest: o.Manifest = None,
+    snapshot: o.SnapshotIn = None,
+    local: o.Local = False,
+    pid: o.Pid = None,
+    cmdline: o.Cmdline = None,
+    kubeconfig: o.Kubeconfig = None,
+    context: o.Context = None,
+    namespace: o.Namespace = None,
+    all_namespaces: o.AllNamespaces = False,
+    exec_gpu: o.ExecGpu = False,
+    workers: o.Workers = 4,
+    timeout: o.Timeout = 10.0,
+    formats: Annotated[Optional[list[str]], typer.Option(
+        "--format", "-F", help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
+    outputs: Annotated[Optional[list[str]], typer.Option(
+        "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
+    fail_on: Annotated[str, typer.Option(
+        "--fail-on", envvar="SKEWAUDIT_FAIL_ON", help="Exit 1 when drift at or above this level: error|warning|info|never.")] = "error",
+    fail_on_unverifiable: Annotated[bool, typer.Option(
+        "--fail-on-unverifiable", help="Also exit 1 when any intended value could not be verified.")] = False,
+    no_inline_ignores: Annotated[bool, typer.Option(
+        "--no-inline-ignores", help="Ignore skewaudit.io/ignore annotations on workloads (CI owners).")] = False,
+    show_matches: Annotated[bool, typer.Option("--show-matches", help="Table: also list what matched.")] = False,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", help="Also compare against a last-good snapshot (skewaudit snapshot -o FILE).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(
+        "--ignore", help="Baseline: extra fact path to ignore (glob, e.g. 'workloads.*.labels.version'). Repeatable.")] = None,
+    save_snapshot: Annotated[Optional[str], typer.Option(
+        "--save-snapshot", help="Also save the collected facts as a snapshot file.")] = None,
+) -> None:
+    """Compare ModelSpecs with what is running and print every mismatch.
+
+    Exit codes: 0 nothing at or above --fail-on, 1 drift found, 2 usage or input error,
+    3 environment unavailable.
+    """
+    from skewaudit.errors import InputError
+    from skewaudit.pipeline import audit_and_render
+
+    if fail_on not in FAIL_ON:
+        raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+    if not specs and not baseline:
+        raise InputError("give at least one ModelSpec (file, directory or '-'), or --baseline FILE")
+    code = audit_and_render(
+        spec_paths=list(specs or []),
+        source=dict(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline, kubeconfig=kubeconfig,
+                    context=context, namespace=namespace, all_namespaces=all_namespaces, exec_gpu=exec_gpu,
+                    workers=workers, timeout=timeout),
+        formats=list(formats or []), outputs=list(outputs or []), fail_on=fail_on,
+        fail_on_unverifiable=fail_on_unverifiable, inline_ignores=not no_inline_ignores, show_matches=show_matches,
+        baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot,
+    )
+    raise typer.Exit(code)

@@ -1,0 +1,283 @@
+"""The audit engine: specs × observed facts → a Report, and the exit code.
+
+For each spec it finds the target workloads through indexes (never a
+specs × workloads scan), builds the running *instances* (each pod's serving
+container; offline, the manifest's pod template), runs every registered check,
+and stamps what checks never decide themselves: severity (playbook default,
+``policy.severity`` override), the spec ``file:line``, the remediation hint
+with the real object names filled in, and suppression (``policy.ignore``,
+the ``skewaudit.io/ignore`` annotation).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import fnmatch
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import msgspec
+
+from skewaudit import __version__
+from skewaudit.checks import all_checks
+from skewaudit.checks._base import Ctx, Draft, Instance
+from skewaudit.model.finding import (
+    LEVEL_RANK, PROBLEM_STATUSES, CheckInfo, Evidence, Location, Report, Result, Status, Summary, TargetRef,
+)
+from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
+from skewaudit.playbook import load_playbook
+
+_CATEGORY_ORDER = {c: i for i, c in enumerate(("collection", "model", "runtime", "hardware", "serving", "orchestration"))}
+IGNORE_ANNOTATION = "skewaudit.io/ignore"
+
+
+@dataclass(frozen=True)
+class Options:
+    inline_ignores: bool = True            # honour skewaudit.io/ignore annotations on workloads
+    today: _dt.date | None = None
+    show_matches: bool = True              # keep match results (JUnit passes, JSON); renderers may hide them
+
+
+class _Index:
+    """Workloads indexed by name, by (namespace, name) and by label pair."""
+
+    def __init__(self, workloads: list[WorkloadObs]):
+        self.workloads = workloads
+        self.by_name: dict[str, list[int]] = defaultdict(list)
+        self.by_label: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for i, w in enumerate(workloads):
+            self.by_name[w.name].append(i)
+            for k, v in {**w.template.labels, **w.labels}.items():
+                self.by_label[(k, v)].add(i)
+
+    def find(self, target: Any, fallback_name: str) -> list[WorkloadObs]:
+        name = getattr(target, "name", None) if target else None
+        selector = dict(getattr(target, "selector", None) or {}) if target else {}
+        ns = getattr(target, "namespace", None) if target else None
+        kind = getattr(target, "kind", None) if target else None
+        if name:
+            cands = [self.workloads[i] for i in self.by_name.get(name, [])]
+        elif selector:
+            sets = [self.by_label.get(kv, set()) for kv in selector.items()]
+            ids = set.intersection(*sets) if sets else set()
+            cands = [self.workloads[i] for i in sorted(ids)]
+        else:
+            cands = [self.workloads[i] for i in self.by_name.get(fallback_name, [])]
+        out = []
+        for w in cands:
+            if kind and w.kind not in (kind, "Process"):
+                continue
+            # Rendered manifests often carry no namespace: they match any.
+            if ns and w.namespace and w.namespace != ns:
+                continue
+            out.append(w)
+        return out
+
+    def near(self, name: str) -> list[str]:
+        return difflib.get_close_matches(name, list(self.by_name), n=3, cutoff=0.5)
+
+
+def _pick_container(containers: list[ContainerObs], name: str | None) -> ContainerObs | None:
+    if name:
+        return next((c for c in containers if c.name == name), None)
+    return next((c for c in containers if c.engine is not None), containers[0] if containers else None)
+
+
+def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None) -> list[Instance]:
+    """The running copies of the serving container, grouped where their facts are identical."""
+    if w.pods:
+        groups: dict[bytes, Instance] = {}
+        members: dict[bytes, list[str]] = defaultdict(list)
+        for pod in w.pods:
+            c = _pick_container(pod.containers, container)
+            node = snap.nodes.get(pod.node) if pod.node else None
+            # Pods with the same container config, node labels and device facts behave alike.
+            key = msgspec.json.encode((c, node.labels if node else None, node.allocatable if node else None,
+                                       pod.gpu, pod.current))
+            if key not in groups:
+                groups[key] = Instance(label=pod.name, container=c, pod=pod, node=node, current=pod.current)
+            members[key].append(pod.name)
+        return [Instance(label=i.label, container=i.container, pod=i.pod, node=i.node, current=i.current,
+                         members=tuple(members[k])) for k, i in groups.items()]
+    c = _pick_container(w.template.containers, container)
+    return [Instance(label="pod template", container=c, members=("pod template",))]
+
+
+_VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector)\}")
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return _VAR.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def _ignored(spec: Any, check_id: str, field: str, target_label: str, pods: Iterable[str], today: _dt.date,
+             annotations: dict[str, str] | None) -> tuple[str | None, str | None]:
+    """(suppression reason, expiry note) for this result."""
+    policy = getattr(spec.spec, "policy", None)
+    expired_note = None
+    for ig in (getattr(policy, "ignore", None) or []):
+        if ig.check and not fnmatch.fnmatchcase(check_id, ig.check):
+            continue
+        if ig.field and not (field == ig.field or field.startswith(ig.field + ".") or field.startswith(ig.field + "[")):
+            continue
+        if ig.target and not (fnmatch.fnmatchcase(target_label, ig.target) or
+                              any(fnmatch.fnmatchcase(p, ig.target) for p in pods)):
+            continue
+        if ig.expires and ig.expires < today:
+            expired_note = f"ignore expired on {ig.expires} ({ig.reason}); reported again"
+            continue
+        return f"ignored by spec policy: {ig.reason}", None
+    if annotations:
+        for part in re.split(r"[,;\n]", annotations.get(IGNORE_ANNOTATION, "")):
+            cid, _, reason = part.strip().partition("=")
+            if cid and fnmatch.fnmatchcase(check_id, cid.strip()):
+                return f"ignored by annotation {IGNORE_ANNOTATION}: {reason.strip() or '(no reason given)'}", None
+    return None, expired_note
+
+
+def _context_flag(snap: Snapshot) -> str:
+    return f" --context {snap.context}" if snap.context else ""
+
+
+def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> Report:
+    """Audit every loaded spec against one snapshot."""
+    checks = all_checks()
+    book = load_playbook()
+    today = options.today or _dt.date.today()
+    index = _Index(snapshot.workloads)
+    results: list[Result] = []
+    seen_workloads: set[str] = set()
+    pods_seen: set[str] = set()
+
+    for loaded in specs:
+        spec = loaded.spec
+        target = spec.target_request() if hasattr(spec, "target_request") else None
+        spec_name = spec.metadata.name
+        overrides = dict(getattr(getattr(spec.spec, "policy", None), "severity", None) or {})
+        matched = index.find(target, spec_name)
+        if not matched:
+            want = (target.name if target and target.name else None) or spec_name
+            desc = []
+            if target and target.kind:
+                desc.append(target.kind)
+            where = f" in namespace {target.namespace}" if target and target.namespace else ""
+            sel = f" with labels {target.selector}" if target and target.selector and not target.name else ""
+            near = index.near(want)
+            msg = f"{' '.join(desc) or 'workload'} {want if not sel else ''}{sel} not found{where}".replace("  ", " ")
+            if near:
+                msg += f"; near names: {', '.join(near)}"
+            placeholder = WorkloadObs(kind=(target.kind if target and target.kind else "Workload"), name=want,
+                                      namespace=(target.namespace or "") if target else "")
+            ctx = Ctx(spec=spec, workload=placeholder, instances=[], snapshot=snapshot, missing=msg)
+            results.extend(_stamp(loaded, ctx, "collection.target-not-found",
+                                  checks["collection.target-not-found"](ctx), book, overrides, options, today))
+            continue
+        for w in matched:
+            seen_workloads.add(w.object or f"{w.kind}/{w.namespace}/{w.name}")
+            container = target.container if target else None
+            instances = build_instances(w, snapshot, container)
+            for p in w.pods:
+                pods_seen.add(f"{p.namespace}/{p.name}")
+            ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container)
+            for check_id, fn in checks.items():
+                if check_id == "collection.target-not-found" or overrides.get(check_id) == "off":
+                    continue
+                results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today))
+
+    results.sort(key=lambda r: (r.spec, r.target.label(), _CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
+    return Report(
+        source=snapshot.source, summary=summarize(results, len(specs), len(seen_workloads), len(pods_seen)),
+        skewaudit_version=__version__,
+        generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        context=snapshot.context, specs=sorted({s.spec.metadata.name for s in specs}),
+        results=results if options.show_matches else [r for r in results if r.status != Status.MATCH],
+        checks={cid: info for cid, info in book.items() if cid in checks}, issues=list(snapshot.issues),
+    )
+
+
+def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: dict[str, CheckInfo],
+           overrides: dict[str, str], options: Options, today: _dt.date) -> list[Result]:
+    info = book[check_id]
+    w = ctx.workload
+    target = TargetRef(kind=w.kind, name=w.name, namespace=w.namespace,
+                       container=next((i.container.name for i in ctx.instances if i.container), None),
+                       context=ctx.snapshot.context)
+    out: list[Result] = []
+    for d in drafts:
+        level = overrides.get(check_id) or d.level or info.level
+        if level == "off":
+            continue
+        pods = [p for e in d.observed for p in e.pods] or [p for i in ctx.instances for p in i.pods]
+        first_pod = next((p.split(" ")[0] for e in d.observed if e.value is not None for p in e.pods
+                          if p != "pod template"), None) or next((i.pod.name for i in ctx.instances if i.pod), None)
+        values = {
+            "namespace": w.namespace or "default", "name": w.name, "kind": w.kind, "kind_lower": w.kind.lower(),
+            "pod": first_pod or f"<pod of {w.kind.lower()}/{w.name}>", "container": target.container or "<container>",
+            "expected": _show(d.expected), "observed": ", ".join(_show(e.value) for e in d.observed) or "?",
+            "field": d.field, "ctx": _context_flag(ctx.snapshot),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted((w.selector or w.template.labels).items())) or "<selector>",
+        }
+        values.update({k: str(v) for k, v in d.vars.items()})
+        values.setdefault("flag", "the engine flag")
+        values.setdefault("env", "<VAR>")
+        values.setdefault("image", "<image>")
+        status, reason, message = d.status, d.reason, d.message
+        if status in (*PROBLEM_STATUSES, Status.UNVERIFIABLE):
+            why, expired = _ignored(ctx.spec, check_id, d.field, target.label(), pods, today,
+                                    w.annotations if options.inline_ignores else None)
+            if why:
+                status, reason = Status.SUPPRESSED, why
+            elif expired:
+                message = f"{message} [{expired}]"
+        problem = status in (*PROBLEM_STATUSES, Status.UNVERIFIABLE, Status.SUPPRESSED)
+        loc = loaded.location(d.field)
+        out.append(Result(
+            check=check_id, category=info.category, status=status, level=level, spec=ctx.spec.metadata.name,
+            field=d.field, target=target, message=message, expected=d.expected, observed=list(d.observed),
+            location=Location(file=loc.file, line=loc.line, col=loc.col) if loc else Location(file=loaded.file),
+            scope=d.scope, reason=reason,
+            hint=_fill(info.remediation, values) if problem else None,
+            next_steps=list(info.next_steps) if problem else [],
+            commands=[_fill(c, values) for c in info.commands] if problem else [],
+        ))
+    return out
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, list):
+        return "[" + ", ".join(map(str, v)) + "]"
+    return str(v)
+
+
+def summarize(results: list[Result], n_specs: int, n_workloads: int, n_pods: int) -> Summary:
+    counts: dict[str, int] = defaultdict(int)
+    levels: dict[str, int] = defaultdict(int)
+    for r in results:
+        counts[r.status] += 1
+        if r.status in PROBLEM_STATUSES:
+            levels[r.level] += 1
+    return Summary(drift=counts[Status.DRIFT], unverifiable=counts[Status.UNVERIFIABLE], unpinned=counts[Status.UNPINNED],
+                   match=counts[Status.MATCH], suppressed=counts[Status.SUPPRESSED],
+                   not_applicable=counts[Status.NOT_APPLICABLE], errors=levels["error"], warnings=levels["warning"],
+                   infos=levels["info"], specs=n_specs, workloads=n_workloads, pods=n_pods)
+
+
+def exit_code(report: Report, fail_on: str = "error", fail_on_unverifiable: bool = False) -> int:
+    """0 when nothing reaches the threshold, 1 otherwise (the CI gate)."""
+    if fail_on == "never":
+        return 0
+    threshold = LEVEL_RANK[fail_on]
+    for r in report.results:
+        if r.status in PROBLEM_STATUSES and LEVEL_RANK.get(r.level, 0) >= threshold:
+            return 1
+        if fail_on_unverifiable and r.status == Status.UNVERIFIABLE:
+            return 1
+    return 0
+
+
+__all__ = ["Options", "run", "exit_code", "build_instances", "Evidence"]

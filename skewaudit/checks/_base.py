@@ -1,0 +1,256 @@
+"""The check contract: what a check sees (``Ctx``), what it yields (``Draft``),
+and the shared comparison that most checks are built from.
+
+A check is a plain function ``fn(ctx) -> Iterable[Draft]`` registered with
+``@check("category.kebab-name")``. It never decides severity, location, hint
+or suppression: the engine (``skewaudit.audit``) stamps those from the
+playbook and the spec's policy, so ``--fail-on`` and overrides stay uniform.
+
+``compare`` handles what every field comparison needs: compiling the intended
+constraint, normalizing both sides, evaluating each running instance (pod ×
+container, or the manifest template offline), grouping replicas that agree,
+and turning "could not read it" into *unverifiable*, never into a match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from skewaudit import constraints
+from skewaudit.model.finding import Evidence, Status
+from skewaudit.model.observed import ContainerObs, Fact, NodeObs, PodObs, Prov, Snapshot, WorkloadObs
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running copy of the serving container: a pod's container, the
+    manifest template's container (offline), or the local process."""
+
+    label: str                       # pod name, "template" or the local host
+    container: ContainerObs | None
+    pod: PodObs | None = None
+    node: NodeObs | None = None
+    current: bool = True             # False: pod of an older ReplicaSet mid-rollout
+    # Pods whose facts are identical to this one's (same container config, same
+    # node labels, same device facts): evaluated once, counted for each.
+    members: tuple[str, ...] = ()
+
+    @property
+    def pods(self) -> list[str]:
+        names = self.members or (self.label,)
+        return [n if self.current else f"{n} (old revision)" for n in names]
+
+
+@dataclass
+class Ctx:
+    """Everything one check may read for one (spec, workload) pair."""
+
+    spec: Any                        # skewaudit.model.spec.ModelSpec
+    workload: WorkloadObs
+    instances: list[Instance]
+    snapshot: Snapshot
+    container_name: str | None = None
+    missing: str | None = None       # set when the target workload was not found: why
+    _cache: dict = field(default_factory=dict)
+
+    def want(self, path: str) -> Any:
+        """The spec value at a dotted YAML path (``spec.runtime.engine.maxModelLen``), or None."""
+        return spec_value(self.spec, path)
+
+    def issue(self, area: str) -> str | None:
+        """The message of a collection issue that makes ``area`` unverifiable here, if any.
+
+        An issue applies when it names this workload, its namespace, or no
+        namespaced scope at all (a cluster-wide source such as nodes)."""
+        w = self.workload
+        for i in self.snapshot.issues:
+            if i.area != area:
+                continue
+            if not i.scope or "/" not in i.scope or i.scope == w.object or (w.namespace and w.namespace in i.scope):
+                return i.message
+        return None
+
+    @property
+    def engine(self) -> str | None:
+        for inst in self.instances:
+            if inst.container is not None and inst.container.engine is not None:
+                return inst.container.engine.engine
+        return None
+
+
+@dataclass
+class Draft:
+    """What a check yields; the engine turns it into a ``Result``."""
+
+    field: str
+    status: str
+    message: str
+    expected: Any = None
+    observed: list[Evidence] = field(default_factory=list)
+    reason: str | None = None
+    scope: str | None = None
+    level: str | None = None         # overrides the check's default level (e.g. unpinned severities)
+    vars: dict[str, Any] = field(default_factory=dict)   # extra hint-template variables (flag names…)
+
+
+@dataclass(frozen=True)
+class Obs:
+    """One instance's observed value, or why it could not be read."""
+
+    value: Any = None
+    prov: Prov | None = None
+    note: str | None = None
+    unverifiable: str | None = None
+
+    @staticmethod
+    def of(f: Fact | None, why_missing: str) -> "Obs":
+        if f is None:
+            return Obs(unverifiable=why_missing)
+        if f.value is None:
+            return Obs(prov=f.prov, unverifiable=f.note or why_missing)
+        return Obs(value=f.value, prov=f.prov, note=f.note)
+
+
+CheckFn = Callable[[Ctx], Iterable[Draft]]
+REGISTRY: dict[str, CheckFn] = {}
+_ID = re.compile(r"^(model|runtime|hardware|serving|orchestration|collection)\.[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def check(check_id: str) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` under a stable ``category.kebab-name`` ID."""
+    if not _ID.match(check_id):
+        raise ValueError(f"malformed check id {check_id!r}")
+
+    def deco(fn: CheckFn) -> CheckFn:
+        if check_id in REGISTRY:
+            raise ValueError(f"duplicate check id {check_id!r}")
+        REGISTRY[check_id] = fn
+        fn.check_id = check_id  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+# --- spec access ------------------------------------------------------------
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _attr(seg: str) -> str:
+    return "gpu_class" if seg == "class" else _CAMEL.sub("_", seg).lower()
+
+
+def spec_value(spec: Any, path: str) -> Any:
+    """Walk a dotted camelCase YAML path over the pydantic ModelSpec."""
+    cur = spec
+    for seg in path.split("."):
+        if cur is None:
+            return None
+        if isinstance(cur, dict):
+            cur = cur.get(seg)
+        else:
+            cur = getattr(cur, _attr(seg), None)
+    return cur
+
+
+def first_declared(ctx: Ctx, *paths: str) -> tuple[str, Any] | None:
+    """The first of ``paths`` the spec declares, as (path, value)."""
+    for p in paths:
+        v = ctx.want(p)
+        if v is not None:
+            return p, v
+    return None
+
+
+# --- observation helpers ----------------------------------------------------
+
+
+def engine_obs(inst: Instance, name: str, what: str) -> Obs:
+    """Observed engine field ``name`` (canonical, see ENGINE_FIELDS) for one instance."""
+    c = inst.container
+    if c is None:
+        return Obs(unverifiable="no serving container found in the workload")
+    if c.engine is None:
+        why = c.argv_note or f"no serving engine recognised in container {c.name}"
+        return Obs(unverifiable=why)
+    return Obs.of(c.engine.fields.get(name), f"{c.engine.engine} has no setting for {what}")
+
+
+def _fmt_scope(n_bad: int, n_total: int, unit: str) -> str | None:
+    if n_total <= 1:
+        return None
+    return f"{n_bad} of {n_total} {unit}"
+
+
+def compare(
+    ctx: Ctx,
+    field_path: str,
+    expected: Any,
+    kind: str,
+    observe: Callable[[Instance], Obs],
+    *,
+    normalize: Callable[[Any], Any] | None = None,
+    what: str,
+    vars: dict[str, Any] | None = None,
+) -> Draft:
+    """Compare one intended value with every instance's observed value.
+
+    ``kind`` is a :mod:`skewaudit.constraints` kind. ``normalize`` maps both
+    sides to canonical form (dtype aliases…) before matching; the evidence
+    keeps what was actually written.
+    """
+    norm = normalize or (lambda v: v)
+    raw_expected = expected
+    if isinstance(expected, (list, tuple)):
+        expected = [norm(v) for v in expected]
+    elif not (isinstance(expected, str) and kind in ("version", "int", "tokens", "float")
+              and any(ch in expected for ch in "<>=!*±,")):
+        expected = norm(expected)
+    try:
+        cons = constraints.compile(expected, kind)
+    except ValueError as e:
+        return Draft(field_path, Status.UNVERIFIABLE, f"{what}: intended value {raw_expected!r} is not usable: {e}",
+                     expected=raw_expected, reason=str(e))
+
+    groups: dict[tuple, dict[str, Any]] = {}
+    unverifiable: list[tuple[Instance, Obs]] = []
+    for inst in ctx.instances:
+        ob = observe(inst)
+        if ob.unverifiable is not None:
+            unverifiable.append((inst, ob))
+            continue
+        value = norm(ob.value)
+        ok = cons.matches(value)
+        key = (ok, repr(value))
+        g = groups.setdefault(key, {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []})
+        g["pods"].extend(inst.pods)
+
+    evidence = [Evidence(value=g["value"], prov=g["prov"], note=g["note"], pods=g["pods"], count=len(g["pods"]))
+                for g in sorted(groups.values(), key=lambda g: (g["ok"], -len(g["pods"])))]
+    total = sum(len(i.pods) for i in ctx.instances)
+    unit = "pods" if any(i.pod is not None for i in ctx.instances) else "containers"
+    bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
+    extra = dict(vars or {})
+    if bad:
+        shown = ", ".join(_short(e.value) for e in evidence if e.value is not None)
+        return Draft(field_path, Status.DRIFT, f"{what}: intended {cons}, running {shown}", expected=raw_expected,
+                     observed=evidence, scope=_fmt_scope(bad, total, unit), vars=extra)
+    if unverifiable:
+        reason = unverifiable[0][1].unverifiable
+        ev = evidence + [Evidence(value=None, prov=o.prov, note=o.unverifiable, pods=i.pods, count=len(i.pods))
+                         for i, o in unverifiable[:1]]
+        n_unv = sum(len(i.pods) for i, _ in unverifiable)
+        return Draft(field_path, Status.UNVERIFIABLE, f"{what}: cannot verify intended {cons}: {reason}",
+                     expected=raw_expected, observed=ev, reason=reason,
+                     scope=_fmt_scope(n_unv, total, unit), vars=extra)
+    if not groups:
+        return Draft(field_path, Status.UNVERIFIABLE, f"{what}: nothing running to compare with",
+                     expected=raw_expected, reason="no running instance collected")
+    return Draft(field_path, Status.MATCH, f"{what}: {cons}", expected=raw_expected, observed=evidence, vars=extra)
+
+
+def _short(v: Any) -> str:
+    s = str(v)
+    return s if len(s) <= 60 else s[:57] + "..."

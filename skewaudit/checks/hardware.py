@@ -1,0 +1,299 @@
+"""Hardware checks: GPU class, count, memory, driver/CUDA stack, MIG, and whether
+the parallelism fits the GPUs the pod actually gets.
+
+GPU facts come from three places, strongest first: NVML or ``nvidia-smi`` in
+the pod (local mode, ``--exec``), the labels of the node the pod runs on (GFD,
+GKE, Karpenter), and offline, the pod template's nodeSelector/affinity (what
+the scheduler is told to pick). Each observation says which one it used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_obs, first_declared
+from skewaudit.model.finding import Evidence, Status
+from skewaudit.model.observed import Fact, NodeObs, Prov
+
+
+def gpu_facts(ctx: Ctx, inst: Instance) -> dict[str, Fact]:
+    """Merged GPU facts for one instance: device facts over node labels over the template's selector."""
+    key = ("gpu", inst.label)
+    if key in ctx._cache:
+        return ctx._cache[key]
+    from skewaudit import gpus
+
+    facts: dict[str, Fact] = {}
+    if inst.node is None and inst.pod is None:
+        # Offline: what the template tells the scheduler to pick stands in for the node.
+        sel = dict(ctx.workload.template.node_selector)
+        for k, vals in ctx.workload.template.node_affinity.items():
+            if len(vals) == 1 and not vals[0].startswith(("NotIn:", "Exists", "DoesNotExist", "Gt:", "Lt:")):
+                sel.setdefault(k, vals[0])
+        if sel:
+            pseudo = NodeObs(name="(pod template)", labels=sel)
+            for k, f in gpus.node_gpu_facts(pseudo).items():
+                facts[k] = Fact(f.value, Prov(source="pod-spec", object=ctx.workload.object,
+                                              path=f.prov.path.replace("metadata.labels", "nodeSelector")), f.raw, f.note)
+    if inst.node is not None:
+        facts.update(gpus.node_gpu_facts(inst.node))
+    if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status == "ok":
+        facts.update({k: v for k, v in gpus.report_gpu_facts(inst.pod.gpu).items() if v.value is not None})
+    ctx._cache[key] = facts
+    return facts
+
+
+def _why_no_gpu(ctx: Ctx, inst: Instance) -> str:
+    if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status != "ok":
+        return inst.pod.gpu.reason or "GPU facts unavailable"
+    issue = ctx.issue("hardware") or ctx.issue("nodes")
+    if issue:
+        return issue
+    if inst.pod is None and inst.node is None:
+        return "no running pods were read (offline input) and the pod template does not select a GPU class"
+    if inst.node is None:
+        return f"node of pod {inst.label} was not collected"
+    return f"node {inst.node.name} has no GPU labels (no GPU Feature Discovery, GKE or Karpenter labels)"
+
+
+def _gpu_obs(ctx: Ctx, inst: Instance, key: str) -> Obs:
+    f = gpu_facts(ctx, inst).get(key)
+    if f is None or f.value is None:
+        return Obs(unverifiable=_why_no_gpu(ctx, inst))
+    return Obs(value=f.value, prov=f.prov, note=f.note)
+
+
+@check("hardware.gpu-class")
+def gpu_class(ctx: Ctx):
+    """Pods run on the intended GPU class (A100-80GB is not A100-40GB, L4 is not T4)."""
+    found = first_declared(ctx, "spec.runtime.gpu.class", "spec.runtime.accelerator.type")
+    if found is None:
+        return
+    path, want = found
+    from skewaudit import gpus
+
+    cls = gpus.lookup(str(want))
+    canonical = cls.key if cls else str(want).lower()
+
+    def observe(inst: Instance) -> Obs:
+        ob = _gpu_obs(ctx, inst, "class")
+        if ob.unverifiable:
+            return ob
+        mem = gpu_facts(ctx, inst).get("memory_mib")
+        same = gpus.same_class(str(want), str(ob.value), mem.value if mem else None)
+        # Map an equivalent observed name onto the declared key so aliases compare equal.
+        return Obs(value=canonical if same else ob.value, prov=ob.prov, note=ob.note)
+
+    yield compare(ctx, path, canonical, "str", observe, what="GPU class")
+
+
+def _gpu_request(c) -> tuple[int | None, str | None]:
+    for k in ("nvidia.com/gpu",):
+        v = c.limits.get(k) or c.requests.get(k)
+        if v is not None:
+            return int(float(v)), f"resources.limits[{k}]"
+    for k, v in c.limits.items():
+        if k.startswith("nvidia.com/mig-"):
+            return int(float(v)), f"resources.limits[{k}]"
+    return None, None
+
+
+@check("hardware.gpu-count")
+def gpu_count(ctx: Ctx):
+    """Each pod gets the intended number of GPUs (nvidia.com/gpu limit, or NVML's device count)."""
+    found = first_declared(ctx, "spec.runtime.gpu.count", "spec.runtime.accelerator.count")
+    if found is None:
+        return
+
+    def observe(inst: Instance) -> Obs:
+        c = inst.container
+        if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status == "ok" and inst.pod.gpu.source == "nvml":
+            return Obs(value=len(inst.pod.gpu.devices), prov=Prov(source="nvml", object=inst.pod.gpu.object,
+                                                                   path="nvmlDeviceGetCount"),
+                       note=f"visible: {inst.pod.gpu.visible_devices}" if inst.pod.gpu.visible_devices else None)
+        if c is None:
+            return Obs(unverifiable="no serving container")
+        n, where = _gpu_request(c)
+        obj = f"Pod/{inst.pod.namespace}/{inst.pod.name}" if inst.pod else ctx.workload.object
+        prov = Prov(source="pod-spec", object=obj, path=f"{c.path}.{where}" if where else f"{c.path}.resources",
+                    container=c.name)
+        return Obs(value=n or 0, prov=prov, note=None if n else "no nvidia.com/gpu request: the pod gets no GPU")
+
+    yield compare(ctx, found[0], found[1], "int", observe, what="GPUs per pod")
+
+
+@check("hardware.gpu-memory")
+def gpu_memory(ctx: Ctx):
+    """The GPUs have at least the intended memory (NVML/GFD report a little under the marketing size)."""
+    want = ctx.want("spec.runtime.gpu.minMemoryGb")
+    if want is None:
+        return
+    from skewaudit import gpus
+
+    def observe(inst: Instance) -> Obs:
+        ob = _gpu_obs(ctx, inst, "memory_mib")
+        if ob.unverifiable:
+            return ob
+        ok = gpus.memory_matches(float(want), int(ob.value)) or int(ob.value) >= float(want) * 1024
+        return Obs(value="ok" if ok else f"{ob.value} MiB", prov=ob.prov, note=f"{ob.value} MiB")
+
+    yield compare(ctx, "spec.runtime.gpu.minMemoryGb", "ok", "str", observe, what=f"GPU memory >= {want} GB")
+
+
+def _version_check(field: str, key: str, what: str):
+    def run(ctx: Ctx):
+        want = ctx.want(field)
+        if want is None:
+            return
+        yield compare(ctx, field, str(want), "version", lambda i: _gpu_obs(ctx, i, key), what=what)
+    return run
+
+
+check("hardware.driver-version")(_version_check("spec.runtime.gpu.driverVersion", "driver_version",
+                                                "NVIDIA driver version"))
+check("hardware.cuda-version")(_version_check("spec.runtime.gpu.cudaVersion", "cuda_driver_version",
+                                              "CUDA version supported by the driver"))
+
+
+@check("hardware.mig-profile")
+def mig_profile(ctx: Ctx):
+    """The MIG profile (or its absence) is the intended one."""
+    want = ctx.want("spec.runtime.gpu.migProfile")
+    if want is None:
+        return
+
+    def observe(inst: Instance) -> Obs:
+        c = inst.container
+        if c is not None:
+            for k in c.limits:
+                if k.startswith("nvidia.com/mig-"):
+                    return Obs(value=k[len("nvidia.com/mig-"):], prov=Prov(source="pod-spec", object=ctx.workload.object,
+                               path=f"{c.path}.resources.limits[{k}]", container=c.name))
+        ob = _gpu_obs(ctx, inst, "mig_profile")
+        if ob.unverifiable and gpu_facts(ctx, inst).get("class") is not None:
+            return Obs(value="none", note="no MIG resource or label")
+        return ob
+
+    yield compare(ctx, "spec.runtime.gpu.migProfile", str(want), "str", observe, what="MIG profile")
+
+
+@check("hardware.parallelism-fits")
+def parallelism_fits(ctx: Ctx):
+    """tensor × pipeline parallel equals the GPUs the pod requests (fewer wastes GPUs, more fails to start)."""
+    results: dict[tuple, list[str]] = {}
+    detail: dict[tuple, tuple] = {}
+    for inst in ctx.instances:
+        c = inst.container
+        if c is None or c.engine is None:
+            continue
+        tp = engine_obs(inst, "tensor_parallel_size", "tp").value
+        pp = engine_obs(inst, "pipeline_parallel_size", "pp").value or 1
+        gpus_req, _ = _gpu_request(c)
+        if tp is None or gpus_req is None:
+            continue
+        key = (int(tp) * int(pp), gpus_req)
+        results.setdefault(key, []).extend(inst.pods)
+        detail[key] = (tp, pp)
+    for (world, req), pods in results.items():
+        tp, pp = detail[(world, req)]
+        if world != req:
+            yield Draft("spec.runtime.engine.tensorParallelSize", Status.DRIFT,
+                        f"tensor parallel {tp} × pipeline parallel {pp} = {world} GPUs, but the pod requests {req}",
+                        expected=f"tp × pp = {req}", observed=[Evidence(value=world, pods=pods, count=len(pods))],
+                        level="error" if world > req else "warning")
+            return
+    if results:
+        yield Draft("spec.runtime.engine.tensorParallelSize", Status.MATCH, "tp × pp equals the GPUs requested")
+
+
+@check("hardware.gpu-allocatable")
+def gpu_allocatable(ctx: Ctx):
+    """The GPUs a pod requests fit its node's allocatable nvidia.com/gpu."""
+    bad: list[str] = []
+    seen = False
+    for inst in ctx.instances:
+        if inst.node is None or inst.container is None:
+            continue
+        req, _ = _gpu_request(inst.container)
+        alloc = inst.node.allocatable.get("nvidia.com/gpu")
+        if req is None or alloc is None:
+            continue
+        seen = True
+        if req > int(float(alloc)):
+            bad.append(f"{inst.label} ({req} > {alloc} on {inst.node.name})")
+    if bad:
+        yield Draft("spec.runtime.accelerator.count", Status.DRIFT, "pods request more GPUs than their node can "
+                    "allocate: " + ", ".join(bad[:3]), observed=[Evidence(value=b) for b in bad[:3]])
+    elif seen:
+        yield Draft("spec.runtime.accelerator.count", Status.MATCH, "GPU requests fit node allocatable")
+
+
+@check("hardware.bf16-support")
+def bf16_support(ctx: Ctx):
+    """bfloat16 runs only on GPUs with compute capability >= 8.0 (T4 and V100 silently fall back to fp16)."""
+    found = first_declared(ctx, "spec.runtime.engine.dtype", "spec.identity.model.precision")
+    from skewaudit import gpus, normalize
+
+    if found is None or normalize.dtype(found[1] if not isinstance(found[1], list) else None) != "bfloat16":
+        return
+    bad: dict[str, list[str]] = {}
+    for inst in ctx.instances:
+        f = gpu_facts(ctx, inst).get("class")
+        if f is None:
+            continue
+        cls = gpus.lookup(str(f.value))
+        if cls is not None and not cls.bf16:
+            bad.setdefault(cls.key, []).extend(inst.pods)
+    for key, pods in bad.items():
+        yield Draft(found[0], Status.DRIFT, f"bfloat16 intended but {len(pods)} pod(s) run on {key}, which has no bf16: "
+                    "the engine falls back to float16", expected="bfloat16",
+                    observed=[Evidence(value=key, pods=pods, count=len(pods))])
+
+
+@check("hardware.source-disagreement")
+def source_disagreement(ctx: Ctx):
+    """Node labels and the device itself (NVML/exec) disagree: stale labels or a pod on an unexpected GPU."""
+    from skewaudit import gpus
+
+    for inst in ctx.instances:
+        if inst.node is None or inst.pod is None or inst.pod.gpu is None or inst.pod.gpu.status != "ok":
+            continue
+        for key, a, b in gpus.disagreements(gpus.node_gpu_facts(inst.node), gpus.report_gpu_facts(inst.pod.gpu)):
+            yield Draft("spec.runtime.gpu", Status.DRIFT, f"{key}: node label says {a.value}, the device says {b.value}",
+                        observed=[Evidence(value=a.value, prov=a.prov, pods=[inst.label]),
+                                  Evidence(value=b.value, prov=b.prov, pods=[inst.label])], level="warning")
+
+
+_CU = __import__("re").compile(r"cu(?:da)?-?(\d{2,3})(\d)?\b|cuda(\d+)\.(\d+)")
+
+
+def image_cuda(tag: str | None) -> str | None:
+    """CUDA version an image tag names: ``cu124`` / ``cuda12.4`` -> ``12.4``."""
+    if not tag:
+        return None
+    m = _CU.search(tag.lower())
+    if not m:
+        return None
+    if m.group(3):
+        return f"{m.group(3)}.{m.group(4)}"
+    digits = m.group(1) + (m.group(2) or "")
+    return f"{digits[:-1]}.{digits[-1]}" if len(digits) >= 3 else f"{digits[0]}.{digits[1]}"
+
+
+@check("hardware.image-cuda")
+def image_cuda_fits(ctx: Ctx):
+    """The CUDA version the image was built for is not newer than what the node's driver supports."""
+    from skewaudit import units
+
+    for inst in ctx.instances:
+        c = inst.container
+        want = image_cuda(c.image.tag) if c else None
+        have = gpu_facts(ctx, inst).get("cuda_driver_version")
+        if want is None or have is None or have.value is None:
+            continue
+        if units.parse_version(want) > units.parse_version(str(have.value)):
+            yield Draft("spec.runtime.gpu.cudaVersion", Status.DRIFT, f"image {c.image.ref} needs CUDA {want}, "
+                        f"the driver on {inst.label} supports up to {have.value}", expected=f"<= {have.value}",
+                        observed=[Evidence(value=want, pods=[inst.label]), Evidence(value=have.value, prov=have.prov)],
+                        level="error")
+            return

@@ -1,0 +1,95 @@
+"""The diff pipeline shared by ``diff`` and ``bundle``: specs → facts → report → outputs.
+
+Kept out of the command modules so the CLI start-up path stays light and so
+the same steps run identically for every source (live, manifests, snapshot,
+local).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from skewaudit.errors import InputError
+
+
+def load_specs(paths: list[str]) -> list[Any]:
+    """Load and validate ModelSpecs; warnings go to stderr, problems raise SpecError."""
+    from skewaudit.specfile import load_paths
+
+    stdin_text = sys.stdin.read() if "-" in paths else None
+    specs, warnings = load_paths(paths, stdin_text=stdin_text)
+    for w in warnings:
+        sys.stderr.write(w.rstrip("\n") + "\n")
+    return specs
+
+
+def collect_for(specs: list[Any], source: dict[str, Any]):
+    """Build the source request for these specs (targets, default namespace) and collect."""
+    from skewaudit.collect import gather
+    from skewaudit.commands._options import source_request
+
+    targets = tuple(t for t in (s.spec.target_request() for s in specs) if t is not None)
+    if source.get("namespace") is None and not source.get("all_namespaces"):
+        namespaces = {t.namespace for t in targets if t.namespace}
+        if len(namespaces) > 1:
+            source = {**source, "all_namespaces": True}
+    return gather(source_request(**source, targets=targets))
+
+
+def render_outputs(report: Any, formats: list[str], outputs: list[str], show_matches: bool) -> None:
+    """Write each requested format; formats without an --output go to stdout (one at most)."""
+    from skewaudit import render
+    from skewaudit.fsutil import write_atomic
+
+    names = render.names()
+    formats = formats or (["table"] if not outputs else [])
+    if len(outputs) > len(formats):
+        # `-o report.sarif` alone: infer the format from the file name.
+        for out in outputs[len(formats):]:
+            formats.append(_infer(out, names))
+    for f in formats:
+        if f not in names:
+            raise InputError(f"unknown --format {f!r}; choose from {', '.join(names)}")
+    to_stdout = formats[len(outputs):]
+    if len(to_stdout) > 1:
+        raise InputError(f"{len(to_stdout)} formats would go to stdout ({', '.join(to_stdout)}); give an --output for each but one")
+    for fmt, path in zip(formats, outputs):
+        write_atomic(path, render.render(report, fmt, show_matches=show_matches))
+    for fmt in to_stdout:
+        text = render.render(report, fmt, show_matches=show_matches, color=None if fmt == "table" else False)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _infer(path: str, names: list[str]) -> str:
+    from skewaudit import render
+
+    for n in names:
+        if path.endswith(render.suffix(n)):
+            return n
+    for n in names:
+        if path.endswith("." + n) or (n == "markdown" and path.endswith(".md")) or (n == "junit" and path.endswith(".xml")):
+            return n
+    raise InputError(f"cannot tell the format of --output {path}; add --format")
+
+
+def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: list[str], outputs: list[str],
+                     fail_on: str, fail_on_unverifiable: bool, inline_ignores: bool, show_matches: bool,
+                     baseline: str | None, ignore: list[str], save_snapshot: str | None) -> int:
+    """Run one diff end to end and return its exit code."""
+    from skewaudit import audit
+
+    specs = load_specs(spec_paths) if spec_paths else []
+    snapshot = collect_for(specs, source)
+    if save_snapshot:
+        from skewaudit.collect import snapshot as snap_io
+
+        snap_io.save(snapshot, save_snapshot)
+    report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores)) if specs else None
+    if baseline:
+        from skewaudit import baseline as base
+
+        report = base.merge(report, base.compare(base.load(baseline), snapshot, ignore=ignore, specs=specs))
+    render_outputs(report, formats, outputs, show_matches)
+    return audit.exit_code(report, fail_on, fail_on_unverifiable)
