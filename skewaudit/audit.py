@@ -109,7 +109,8 @@ def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None) -> li
 _VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector)\}")
 
 
-def _fill(text: str, values: dict[str, str]) -> str:
+def fill_template(text: str, values: dict[str, str]) -> str:
+    """Fill the playbook's {name}-style variables; unknown braces (jsonpath) stay as written."""
     return _VAR.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
@@ -194,7 +195,7 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         context=snapshot.context, specs=sorted({s.spec.metadata.name for s in specs}),
         results=results if options.show_matches else [r for r in results if r.status != Status.MATCH],
-        checks={cid: info for cid, info in book.items() if cid in checks}, issues=list(snapshot.issues),
+        checks={cid: info for cid, info in book.items() if cid in checks and not info.baseline_only}, issues=list(snapshot.issues),
     )
 
 
@@ -239,9 +240,9 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
             field=d.field, target=target, message=message, expected=d.expected, observed=list(d.observed),
             location=Location(file=loc.file, line=loc.line, col=loc.col) if loc else Location(file=loaded.file),
             scope=d.scope, reason=reason,
-            hint=_fill(info.remediation, values) if problem else None,
+            hint=fill_template(info.remediation, values) if problem else None,
             next_steps=list(info.next_steps) if problem else [],
-            commands=[_fill(c, values) for c in info.commands] if problem else [],
+            commands=[fill_template(c, values) for c in info.commands] if problem else [],
         ))
     return out
 

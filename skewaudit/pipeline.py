@@ -55,7 +55,7 @@ def render_outputs(report: Any, formats: list[str], outputs: list[str], show_mat
     if len(to_stdout) > 1:
         raise InputError(f"{len(to_stdout)} formats would go to stdout ({', '.join(to_stdout)}); give an --output for each but one")
     for fmt, path in zip(formats, outputs):
-        write_atomic(path, render.render(report, fmt, show_matches=show_matches))
+        write_atomic(path, render.render(report, fmt, show_matches=show_matches, color=False))
     for fmt in to_stdout:
         text = render.render(report, fmt, show_matches=show_matches, color=None if fmt == "table" else False)
         sys.stdout.write(text)
@@ -90,6 +90,6 @@ def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: 
     if baseline:
         from skewaudit import baseline as base
 
-        report = base.merge(report, base.compare(base.load(baseline), snapshot, ignore=ignore, specs=specs))
+        report = base.merge(report, base.compare(base.load(baseline), snapshot, ignore=ignore, specs=specs), baseline)
     render_outputs(report, formats, outputs, show_matches)
     return audit.exit_code(report, fail_on, fail_on_unverifiable)

@@ -1,7 +1,66 @@
-"""`skewaudit init` (placeholder until implemented)."""
+"""`skewaudit init`: write a ModelSpec that captures what is running now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
 
-def init() -> None:
-    raise typer.Exit(70)
+_KINDS = {"deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet", "sts": "StatefulSet",
+          "replicaset": "ReplicaSet", "rs": "ReplicaSet", "pod": "Pod", "job": "Job",
+          "inferenceservice": "InferenceService", "isvc": "InferenceService"}
+
+
+def init(
+    from_: Annotated[Optional[str], typer.Option("--from", help="The workload to capture, as KIND/NAME "
+                                                  "(deployment/llama, sts/x, isvc/y). Default: every serving workload.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="Spec file to write (atomically); '-' for stdout.")] = "-",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
+    manifest: o.Manifest = None,
+    snapshot: o.SnapshotIn = None,
+    local: o.Local = False,
+    pid: o.Pid = None,
+    cmdline: o.Cmdline = None,
+    kubeconfig: o.Kubeconfig = None,
+    context: o.Context = None,
+    namespace: o.Namespace = None,
+    all_namespaces: o.AllNamespaces = False,
+    workers: o.Workers = 4,
+    timeout: o.Timeout = 10.0,
+) -> None:
+    """Capture the running configuration as a ModelSpec: the starting point for making intent explicit."""
+    import os
+
+    from skewaudit import specgen
+    from skewaudit.collect import gather
+    from skewaudit.collect.request import Target
+    from skewaudit.commands._options import source_request
+    from skewaudit.errors import InputError
+    from skewaudit.fsutil import write_atomic
+
+    targets: tuple = ()
+    if from_:
+        kind, sep, name = from_.partition("/")
+        if not sep or not name or kind.lower() not in _KINDS:
+            raise InputError(f"--from {from_!r}: expected KIND/NAME with KIND one of {', '.join(sorted(set(_KINDS)))}")
+        targets = (Target(namespace=namespace, kind=_KINDS[kind.lower()], name=name),)
+    if output != "-" and os.path.exists(output) and not force:
+        raise InputError(f"{output}: already exists; use --force to overwrite")
+    snap = gather(source_request(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
+                                 kubeconfig=kubeconfig, context=context, namespace=namespace,
+                                 all_namespaces=all_namespaces, workers=workers, timeout=timeout, targets=targets))
+    workloads = list(snap.workloads)
+    if targets:
+        t = targets[0]
+        workloads = [w for w in workloads if w.name == t.name and w.kind in (t.kind, "Process")]
+        if not workloads:
+            missing = [i.message for i in snap.issues if i.kind == "not-found"]
+            raise InputError(missing[0] if missing else f"{from_}: not found in the input")
+    if not workloads:
+        raise InputError("no serving workload found in the input to capture")
+    write_atomic(output, specgen.render(workloads, snap))
+    if output != "-":
+        typer.echo(f"wrote {output} ({len(workloads)} spec{'s' if len(workloads) != 1 else ''}); review the TODO lines, "
+                   f"then: skewaudit validate {output}", err=True)

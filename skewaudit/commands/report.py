@@ -1,7 +1,52 @@
-"""`skewaudit report` (placeholder until implemented)."""
+"""`skewaudit bundle`: write the incident evidence bundle (Markdown + JSON)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
 
-def bundle() -> None:
-    raise typer.Exit(70)
+
+def bundle(
+    specs: Annotated[Optional[list[str]], typer.Argument(help="ModelSpecs to audit into the bundle (optional).",
+                                                         show_default=False)] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="File prefix: writes PREFIX.md and PREFIX.json.")] = "skewaudit-bundle",
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Include the diff against this last-good snapshot.")] = None,
+    manifest: o.Manifest = None,
+    snapshot: o.SnapshotIn = None,
+    local: o.Local = False,
+    pid: o.Pid = None,
+    cmdline: o.Cmdline = None,
+    kubeconfig: o.Kubeconfig = None,
+    context: o.Context = None,
+    namespace: o.Namespace = None,
+    all_namespaces: o.AllNamespaces = False,
+    exec_gpu: o.ExecGpu = False,
+    workers: o.Workers = 4,
+    timeout: o.Timeout = 10.0,
+) -> None:
+    """Write the playbook's minimal evidence bundle for an incident ticket."""
+    import json
+
+    from skewaudit import audit
+    from skewaudit import baseline as base
+    from skewaudit import bundle as b
+    from skewaudit.collect import snapshot as snap_io
+    from skewaudit.fsutil import write_atomic
+    from skewaudit.pipeline import collect_for, load_specs
+
+    loaded = load_specs(list(specs)) if specs else []
+    snap = snap_io.stamp(collect_for(loaded, dict(
+        manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline, kubeconfig=kubeconfig,
+        context=context, namespace=namespace, all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers,
+        timeout=timeout)))
+    report = audit.run(loaded, snap) if loaded else None
+    if baseline:
+        report = base.merge(report, base.compare(base.load(baseline), snap, specs=loaded), baseline)
+    data = b.build(snap, report)
+    write_atomic(f"{output}.json", json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    write_atomic(f"{output}.md", b.markdown(data))
+    typer.echo(f"wrote {output}.md and {output}.json ({len(data['workloads'])} workloads, "
+               f"{len(data['findings'])} findings)", err=True)

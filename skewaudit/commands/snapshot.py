@@ -1,7 +1,41 @@
-"""`skewaudit snapshot` (placeholder until implemented)."""
+"""`skewaudit snapshot`: save the observed facts of the target as versioned JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
 
-def snapshot() -> None:
-    raise typer.Exit(70)
+
+def snapshot(
+    specs: Annotated[Optional[list[str]], typer.Argument(help="ModelSpecs whose targets to record (default: every "
+                                                         "serving workload in scope).", show_default=False)] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="Snapshot file to write (atomically); '-' for stdout.")] = "-",
+    manifest: o.Manifest = None,
+    local: o.Local = False,
+    pid: o.Pid = None,
+    cmdline: o.Cmdline = None,
+    kubeconfig: o.Kubeconfig = None,
+    context: o.Context = None,
+    namespace: o.Namespace = None,
+    all_namespaces: o.AllNamespaces = False,
+    exec_gpu: o.ExecGpu = False,
+    workers: o.Workers = 4,
+    timeout: o.Timeout = 10.0,
+) -> None:
+    """Record what is running now (secrets redacted, provenance kept) for later audits and baseline diffs."""
+    from skewaudit.collect import snapshot as snap_io
+    from skewaudit.pipeline import collect_for, load_specs
+
+    loaded = load_specs(list(specs)) if specs else []
+    snap = collect_for(loaded, dict(manifest=manifest, snapshot=None, local=local, pid=pid, cmdline=cmdline,
+                                    kubeconfig=kubeconfig, context=context, namespace=namespace,
+                                    all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers,
+                                    timeout=timeout))
+    snap_io.save(snap, output)
+    if output != "-":
+        n_pods = sum(len(w.pods) for w in snap.workloads)
+        typer.echo(f"{output}: {len(snap.workloads)} workloads, {n_pods} pods, {len(snap.issues)} collection issues",
+                   err=True)

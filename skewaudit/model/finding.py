@@ -109,6 +109,7 @@ class CheckInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     next_steps: list[str] = []
     commands: list[str] = []
     aliases: list[str] = []
+    baseline_only: bool = False      # reported only by baseline comparisons (no intent check)
 
 
 class Summary(msgspec.Struct, frozen=True):

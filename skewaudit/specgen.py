@@ -1,0 +1,232 @@
+"""``skewaudit init``: write a ModelSpec that captures what is running now.
+
+The "make intent explicit" starting point: every setting that can be observed
+is written with the same normalization the differ uses, so the new spec
+diffs clean against its own source; what cannot be determined (a model family,
+a GPU class the manifests do not pin) is left as a ``# TODO`` comment line
+for the owner to fill in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from skewaudit import normalize, redact
+from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
+
+
+@dataclass(frozen=True)
+class Todo:
+    """A field left for the owner, emitted as a comment line."""
+
+    why: str
+
+
+def _engine_value(c: ContainerObs, name: str, *, explicit_only: bool = True) -> Any:
+    if c.engine is None:
+        return None
+    f = c.engine.fields.get(name)
+    if f is None or f.value is None:
+        return None
+    if explicit_only and f.prov.source == "default":
+        return None
+    return f.value
+
+
+def _family(model_id: str) -> str | None:
+    name = model_id.rsplit("/", 1)[-1].lower()
+    m = re.match(r"([a-z]+)", name)
+    return m.group(1) if m else None
+
+
+def _metric_name(metric: str) -> str:
+    """``Resource/cpu Utilization=80`` -> ``cpu``; ``Pods/vllm:num_requests_waiting AverageValue=10`` -> the name."""
+    head = metric.split(" ", 1)[0]
+    kind, _, name = head.partition("/")
+    return name or kind
+
+
+def _gpu_class(w: WorkloadObs, snap: Snapshot) -> tuple[str | None, dict[str, Any]]:
+    from skewaudit import gpus
+    from skewaudit.model.observed import NodeObs
+
+    facts: dict[str, Any] = {}
+    nodes = [snap.nodes[p.node] for p in w.pods if p.current and p.node in snap.nodes]
+    if nodes:
+        for k, f in gpus.node_gpu_facts(nodes[0]).items():
+            facts[k] = f.value
+    else:
+        sel = dict(w.template.node_selector)
+        for k, vals in w.template.node_affinity.items():
+            if len(vals) == 1:
+                sel.setdefault(k, vals[0])
+        if sel:
+            facts = {k: f.value for k, f in gpus.node_gpu_facts(NodeObs(name="template", labels=sel)).items()}
+    return (str(facts["class"]) if facts.get("class") else None), facts
+
+
+def _container(w: WorkloadObs) -> ContainerObs | None:
+    containers = next((p.containers for p in w.pods if p.current), None) or w.template.containers
+    return next((c for c in containers if c.engine is not None), containers[0] if containers else None)
+
+
+def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
+    """The spec as nested dicts; ``Todo`` values become comment lines."""
+    c = _container(w)
+    model_id = _engine_value(c, "model", explicit_only=False) if c else None
+    storage = w.extra.get("storageUri")
+    if isinstance(model_id, str) and model_id.startswith("/") and storage is not None and storage.value:
+        model_id = str(storage.value)
+    gpu_class, gfacts = _gpu_class(w, snap)
+    gpu_count = 0
+    if c is not None:
+        v = c.limits.get("nvidia.com/gpu") or c.requests.get("nvidia.com/gpu")
+        gpu_count = int(float(v)) if v is not None else 0
+
+    model: dict[str, Any] = {
+        "id": model_id or Todo("the model id (the engine's model flag was not found)"),
+        "family": _family(model_id) if isinstance(model_id, str) and _family(model_id) else Todo("model family, e.g. llama-3.1"),
+        "task": "text-generation",
+        "taskTodo": Todo("confirm the task (chat, completion, embedding) and framework above"),
+        "framework": "pytorch",
+    }
+    dtype = _engine_value(c, "dtype") if c else None
+    if dtype and normalize.dtype(dtype) in ("float16", "bfloat16", "float32"):
+        model["precision"] = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}[normalize.dtype(dtype)]
+    for key, field in (("revision", "revision"), ("servedModelName", "served_model_name")):
+        v = _engine_value(c, field) if c else None
+        model[key] = v if v is not None else Todo(f"{key}: not set on the engine" + (
+            "; pin a commit sha with --revision" if key == "revision" else ""))
+    tok, tok_rev = (_engine_value(c, "tokenizer"), _engine_value(c, "tokenizer_revision")) if c else (None, None)
+    if tok or tok_rev:
+        model["tokenizer"] = {k: v for k, v in (("id", tok), ("revision", tok_rev)) if v}
+
+    engine: dict[str, Any] = {}
+    if c is not None and c.engine is not None:
+        from skewaudit.checks.runtime import image_version
+
+        engine["name"] = c.engine.engine if c.engine.engine in ("vllm", "tgi", "sglang", "kserve-hf", "triton",
+                                                               "tensorrt-llm") else "other"
+        version = image_version(c.image.tag)
+        engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
+    if c is not None and c.image.ref:
+        engine["image"] = c.image.ref
+        digest = c.image.digest or c.image.resolved_digest
+        if digest and not c.image.digest:
+            engine["imageDigest"] = digest
+    for key, field in (("dtype", "dtype"), ("quantization", "quantization"), ("kvCacheDtype", "kv_cache_dtype"),
+                       ("maxModelLen", "max_model_len"), ("maxNumSeqs", "max_num_seqs"),
+                       ("maxNumBatchedTokens", "max_num_batched_tokens"),
+                       ("tensorParallelSize", "tensor_parallel_size"), ("pipelineParallelSize", "pipeline_parallel_size"),
+                       ("gpuMemoryUtilization", "gpu_memory_utilization"), ("enablePrefixCaching", "enable_prefix_caching")):
+        v = _engine_value(c, field) if c else None
+        if v is not None:
+            engine[key] = v
+        elif key == "dtype" and c is not None and c.engine is not None:
+            engine[key] = Todo("dtype: not set explicitly (the engine picks it from the checkpoint); pin it")
+        elif key == "quantization" and c is not None and c.engine is not None:
+            engine[key] = "none"
+    runtime: dict[str, Any] = {
+        "accelerator": {"vendor": "nvidia" if gpu_count else "none",
+                        "type": gpu_class or ("cpu" if not gpu_count else "unknown"), "count": gpu_count},
+    }
+    if gpu_count and not gpu_class:
+        runtime["accelerator"]["type"] = "unknown"
+        runtime["accelerator"]["typeTodo"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb")
+    env = {e.name: e.value for e in (c.env if c else []) if e.source == "literal" and e.value is not None
+           and not redact.is_marker(e.value)}
+    if env:
+        runtime["environment"] = {"variables": env}
+    if engine:
+        runtime["engine"] = engine
+    gpu: dict[str, Any] = {}
+    if gfacts.get("driver_version"):
+        gpu["driverVersion"] = str(gfacts["driver_version"])
+    if gfacts.get("cuda_driver_version"):
+        gpu["cudaVersion"] = str(gfacts["cuda_driver_version"])
+    if gpu:
+        runtime["gpu"] = gpu
+
+    serving: dict[str, Any] = {}
+    port = _engine_value(c, "port", explicit_only=False) if c else None
+    if port is not None:
+        serving["port"] = port
+    for probe in (c.probes if c else []):
+        if probe.kind in ("readiness", "liveness") and probe.handler == "httpGet":
+            p: dict[str, Any] = {}
+            if probe.path:
+                p["path"] = probe.path
+            p["timeoutSeconds"] = probe.timeout_seconds if probe.timeout_seconds is not None else 1
+            serving[f"{probe.kind}Probe"] = p
+    scaling: dict[str, Any] = {}
+    if w.hpa is not None:
+        scaling["minReplicas"] = w.hpa.min_replicas if w.hpa.min_replicas is not None else 1
+        if w.hpa.max_replicas is not None:
+            scaling["maxReplicas"] = w.hpa.max_replicas
+        scaling["metric"] = _metric_name(w.hpa.metrics[0]) if w.hpa.metrics else "cpu"
+    elif w.replicas is not None and w.replicas.value is not None:
+        scaling["replicas"] = w.replicas.value
+    orchestration: dict[str, Any] = {}
+    if c is not None and c.requests:
+        orchestration["requests"] = dict(c.requests)
+    if c is not None and c.limits:
+        orchestration["limits"] = dict(c.limits)
+    if w.template.node_selector:
+        orchestration["nodeSelector"] = dict(w.template.node_selector)
+    if w.template.tolerations:
+        orchestration["tolerations"] = [{k: v for k, v in t.items() if k in ("key", "operator", "value", "effect")}
+                                        for t in w.template.tolerations]
+    operations = {k: v for k, v in (("serving", serving), ("scaling", scaling), ("orchestration", orchestration)) if v}
+    target: dict[str, Any] = {"kind": w.kind if w.kind != "Process" else Todo("kind: local process"), "name": w.name}
+    if w.namespace:
+        target = {"namespace": w.namespace, **target}
+    if c is not None:
+        target["container"] = c.name
+    if w.kind == "Process":
+        target = {}
+    spec: dict[str, Any] = {"identity": {"model": model}, "runtime": runtime}
+    if operations:
+        spec["operations"] = operations
+    if target:
+        spec["target"] = target
+    spec["policyTodo"] = Todo("policy: add severity overrides and ignores (each with a reason) as needed")
+    return {"apiVersion": "piqc.ai/v1alpha1", "kind": "ModelSpec",
+            "metadata": {"name": w.name, "description": f"Captured by skewaudit init from {w.object or w.name}"},
+            "spec": spec}
+
+
+def _scalar(v: Any) -> str:
+    return yaml.safe_dump(v, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
+    """YAML lines for ``d``, with ``Todo`` values as ``# TODO`` comments."""
+    pad = "  " * indent
+    out: list[str] = []
+    for k, v in d.items():
+        if isinstance(v, Todo):
+            out.append(f"{pad}# TODO {v.why}")
+        elif isinstance(v, dict):
+            out.append(f"{pad}{k}:")
+            out.extend(emit(v, indent + 1))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            out.append(f"{pad}{k}:")
+            for item in v:
+                lines = emit(item, indent + 2)
+                out.append(f"{pad}  - {lines[0].strip()}")
+                out.extend(lines[1:])
+        else:
+            out.append(f"{pad}{k}: {_scalar(v)}")
+    return out
+
+
+def render(workloads: list[WorkloadObs], snap: Snapshot) -> str:
+    """One YAML document per workload."""
+    header = ["# yaml-language-server: $schema=https://raw.githubusercontent.com/skewaudit/skewaudit/main/specs/modelspec.schema.json",
+              f"# Written by skewaudit init from {snap.source} input. Review every value, then commit it as the intent."]
+    docs = ["\n".join(emit(build(w, snap))) for w in workloads]
+    return "\n".join(header) + "\n" + "\n---\n".join(docs) + "\n"
