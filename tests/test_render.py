@@ -370,7 +370,7 @@ def test_sarif_results_are_problems_unverifiable_and_suppressed_only():
     assert got["serving.probe-timeout"]["level"] == "note"
     assert (got["hardware.driver-version"]["kind"], got["hardware.driver-version"]["level"]) == ("review", "none")
     assert got["serving.max-concurrency"]["suppressions"] == [
-        {"kind": "inSource", "justification": "policy.ignore: the gateway enforces concurrency (expires 2026-06-30)"}]
+        {"kind": "external", "justification": "policy.ignore: the gateway enforces concurrency (expires 2026-06-30)"}]
     driver = run["tool"]["driver"]
     assert driver["name"] == "skewaudit" and driver["version"] == "0.1.0"
     rule = driver["rules"][rules.index("model.dtype")]
