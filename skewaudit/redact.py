@@ -77,12 +77,14 @@ def argv(args: list[str]) -> list[str]:
     redact_next = False
     for tok in args:
         if redact_next:
-            out.append(tok if tok.startswith("-") else marker(tok))
+            # Already-redacted values (env expanded into argv) keep their marker.
+            out.append(tok if tok.startswith("-") or is_marker(tok) else marker(tok))
             redact_next = tok.startswith("-") and is_secret_name(tok.split("=", 1)[0])
             continue
         if tok.startswith("-") and "=" in tok:
             flag, _, v = tok.partition("=")
-            out.append(f"{flag}={marker(v)}" if is_secret_name(flag) or looks_secret(v) else tok)
+            secret = (is_secret_name(flag) or looks_secret(v)) and not is_marker(v)
+            out.append(f"{flag}={marker(v)}" if secret else tok)
         elif tok.startswith("-") and is_secret_name(tok):
             out.append(tok)
             redact_next = True
