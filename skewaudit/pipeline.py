@@ -17,8 +17,8 @@ def load_specs(paths: list[str]) -> list[Any]:
     """Load and validate ModelSpecs; warnings go to stderr, problems raise SpecError."""
     from skewaudit.specfile import load_paths
 
-    stdin_text = sys.stdin.read() if "-" in paths else None
-    specs, warnings = load_paths(paths, stdin_text=stdin_text)
+    # load_paths reads '-' itself, bounded in size and checked for UTF-8.
+    specs, warnings = load_paths(paths)
     for w in warnings:
         sys.stderr.write(w.rstrip("\n") + "\n")
     return specs

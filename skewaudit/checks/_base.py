@@ -239,7 +239,7 @@ def compare(
                      observed=evidence, scope=_fmt_scope(bad, total, unit), vars=extra)
     if unverifiable:
         reason = unverifiable[0][1].unverifiable
-        ev = evidence + [Evidence(value=None, prov=o.prov, note=o.unverifiable, pods=i.pods, count=len(i.pods))
+        ev = evidence + [Evidence(value=None, prov=o.prov, pods=i.pods, count=len(i.pods))
                          for i, o in unverifiable[:1]]
         n_unv = sum(len(i.pods) for i, _ in unverifiable)
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: cannot verify intended {cons}: {reason}",

@@ -43,23 +43,30 @@ def gpu_facts(ctx: Ctx, inst: Instance) -> dict[str, Fact]:
     return facts
 
 
-def _why_no_gpu(ctx: Ctx, inst: Instance) -> str:
+def _why_no_gpu(ctx: Ctx, inst: Instance, what: str = "GPU facts") -> str:
     if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status != "ok":
         return inst.pod.gpu.reason or "GPU facts unavailable"
     issue = ctx.issue("hardware") or ctx.issue("nodes")
     if issue:
         return issue
     if inst.pod is None and inst.node is None:
-        return "no running pods were read (offline input) and the pod template does not select a GPU class"
+        if gpu_facts(ctx, inst):
+            return (f"offline input: the pod template selects a GPU class but that does not tell the {what}; "
+                    "audit the live cluster or a snapshot to verify it")
+        return "offline input: no running pods were read and the pod template does not select a GPU class"
     if inst.node is None:
         return f"node of pod {inst.label} was not collected"
-    return f"node {inst.node.name} has no GPU labels (no GPU Feature Discovery, GKE or Karpenter labels)"
+    return f"node {inst.node.name} has no GPU labels for the {what} (no GPU Feature Discovery, GKE or Karpenter labels)"
+
+
+_WHAT = {"driver_version": "driver version", "cuda_driver_version": "CUDA version", "memory_mib": "GPU memory",
+         "class": "GPU class", "mig_profile": "MIG profile"}
 
 
 def _gpu_obs(ctx: Ctx, inst: Instance, key: str) -> Obs:
     f = gpu_facts(ctx, inst).get(key)
     if f is None or f.value is None:
-        return Obs(unverifiable=_why_no_gpu(ctx, inst))
+        return Obs(unverifiable=_why_no_gpu(ctx, inst, _WHAT.get(key, key.replace("_", " "))))
     return Obs(value=f.value, prov=f.prov, note=f.note)
 
 
@@ -130,14 +137,24 @@ def gpu_memory(ctx: Ctx):
         return
     from skewaudit import gpus
 
+    expected = f">= {want:g} GB"
+
     def observe(inst: Instance) -> Obs:
         ob = _gpu_obs(ctx, inst, "memory_mib")
         if ob.unverifiable:
-            return ob
-        ok = gpus.memory_matches(float(want), int(ob.value)) or int(ob.value) >= float(want) * 1024
-        return Obs(value="ok" if ok else f"{ob.value} MiB", prov=ob.prov, note=f"{ob.value} MiB")
+            # Offline, a selected GPU class still tells its memory through the class table.
+            cls_fact = gpu_facts(ctx, inst).get("class")
+            cls = gpus.lookup(str(cls_fact.value)) if cls_fact is not None else None
+            if cls is None or not cls.memory_gb:
+                return ob
+            ok = cls.memory_gb >= float(want)
+            return Obs(value=expected if ok else f"{cls.memory_gb} GB ({cls.key})", prov=cls_fact.prov,
+                       note=f"{cls.key}: {cls.memory_gb} GB by the GPU class table")
+        mib = int(ob.value)
+        ok = gpus.memory_matches(float(want), mib) or mib >= float(want) * 1024
+        return Obs(value=expected if ok else f"{mib} MiB", prov=ob.prov, note=f"{mib} MiB")
 
-    yield compare(ctx, "spec.runtime.gpu.minMemoryGb", "ok", "str", observe, what=f"GPU memory >= {want} GB")
+    yield compare(ctx, "spec.runtime.gpu.minMemoryGb", expected, "str", observe, what="GPU memory")
 
 
 def _version_check(field: str, key: str, what: str):

@@ -103,29 +103,30 @@ def image(ctx: Ctx):
     want_ref = ctx.want("spec.runtime.engine.image")
     want_repo, want_tag, want_digest = _split_image(want_ref) if want_ref else (None, None, None)
     want_digest = ctx.want("spec.runtime.engine.imageDigest") or want_digest
+    expected = (want_ref or "") if not ctx.want("spec.runtime.engine.imageDigest") or (want_ref and "@" in want_ref) \
+        else f"{want_ref or '*'}@{want_digest}"
 
     def observe(inst: Instance) -> Obs:
         c = inst.container
         if c is None:
             return Obs(unverifiable="no serving container")
         prov = _image_prov(ctx, inst)
-        parts = []
-        if want_repo is not None:
-            parts.append(_repo(c.image.repository or _split_image(c.image.ref)[0]))
-        if want_tag is not None:
-            parts.append(c.image.tag or "latest")
+        repo, tag, digest = _repo(c.image.repository or _split_image(c.image.ref)[0]), c.image.tag, c.image.digest
+        # Repository and tag are compared first: a wrong tag is drift even when no digest is known.
+        if (want_repo is not None and repo != _repo(want_repo)) or (want_tag is not None and (tag or "latest") != want_tag):
+            return Obs(value=c.image.ref, prov=prov)
         if want_digest is not None:
-            digest = c.image.resolved_digest or c.image.digest
-            if digest is None:
+            running = c.image.resolved_digest or digest
+            if running is None:
                 return Obs(prov=prov, unverifiable=f"image {c.image.ref} is referenced by tag and no resolved digest "
                            "was collected (live pods report it in status.containerStatuses[].imageID)")
-            parts.append(digest)
-            if c.image.resolved_digest and not c.image.digest:
+            if c.image.resolved_digest and not digest:
                 prov = type(prov)(source="pod-status", object=prov.object,
                                   path="status.containerStatuses[].imageID", container=c.name)
-        return Obs(value=" ".join(parts), prov=prov, note=c.image.ref)
+            if running != want_digest:
+                return Obs(value=f"{c.image.ref.split('@')[0]}@{running}", prov=prov)
+        return Obs(value=expected, prov=prov, note=c.image.ref)
 
-    expected = " ".join(p for p in (_repo(want_repo) if want_repo else None, want_tag, want_digest) if p is not None)
     yield compare(ctx, found[0], expected, "str", observe, what="image")
 
 

@@ -1,7 +1,32 @@
-"""`skewaudit validate` (placeholder until implemented)."""
+"""`skewaudit validate PATH...`: check ModelSpec files without touching a cluster.
+
+Prints ``file: ok (N specs: a, b)`` per file that holds specs, warnings as
+``file:line:col: warning: …`` on stderr, and exits 0; any problem is raised as a
+``SpecError`` (one ``file:line:col: path: message`` line each) and ``cli.py``
+exits 2.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 
-def validate() -> None:
-    raise typer.Exit(70)
+def validate(
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", show_default=False,
+        help="ModelSpec files, directories (every *.yaml/*.yml inside, recursively) or '-' for stdin.")],
+) -> None:
+    """Check ModelSpec files: YAML, schema, units and cross-field rules. Exit 0 valid, 2 invalid."""
+    from skewaudit.specfile import load_paths
+
+    specs, warnings = load_paths(paths)
+    by_file: dict[str, list[str]] = {}
+    for s in specs:
+        by_file.setdefault(s.file, []).append(s.spec.metadata.name)
+    for file, names in by_file.items():
+        noun = "spec" if len(names) == 1 else "specs"
+        typer.echo(f"{file}: ok ({len(names)} {noun}: {', '.join(names)})")
+    for w in warnings:
+        typer.echo(w, err=True)

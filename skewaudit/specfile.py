@@ -1,0 +1,944 @@
+"""ModelSpec YAML files -> validated ``ModelSpec`` objects, with file:line:col for every problem.
+
+The fast path composes each file with libyaml (``yaml.CSafeLoader``), turns the
+nodes into plain values, drops them and validates with pydantic. Positions come
+from the nodes, so a file is composed again, once, only when one is needed: for
+a problem, a warning, or when the differ asks :meth:`LoadedSpec.location` for a
+finding. A fleet of 1,000 specs keeps just its texts, not 1,000 node trees.
+
+Input is untrusted, so every file is bounded before libyaml sees it: size
+(5 MiB), encoding (UTF-8, no NUL or control bytes), and, when the text could
+contain them, alias expansion ("billion laughs") and nesting depth, counted on
+the parser's event stream, which builds nothing. Deep nesting matters because
+libyaml's composer recurses in C and crashes the interpreter near 30,000 levels.
+
+Every problem in every file is collected and raised once as a ``SpecError``,
+one ``file:line:col: dotted.path: message`` line each. The cross-field rules
+that types cannot express (tensor × pipeline parallel = GPUs, engine dtype
+spellings, bf16 on a GPU without it, …) are at the end of this module.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import gc
+import os
+import re
+import sys
+import typing
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import yaml
+
+from skewaudit import redact
+from skewaudit.errors import SpecError
+from skewaudit.model.finding import Location
+
+__all__ = ["Location", "LoadedSpec", "load_paths", "split_path", "yaml_hazard", "MAX_BYTES"]
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+MAX_DEPTH = 200
+STDIN_NAME = "<stdin>"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PATH_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
+
+
+# --- messages ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Msg:
+    file: str
+    line: int
+    col: int
+    path: str
+    text: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        return f"{where}: {'warning: ' if self.warning else ''}{self.path + ': ' if self.path else ''}{self.text}"
+
+
+class _Refused(Exception):
+    """A file that must not reach the YAML loader (too deep, too many aliases)."""
+
+    def __init__(self, text: str, line: int = 0, col: int = 0):
+        super().__init__(text)
+        self.text, self.line, self.col = text, line, col
+
+
+# --- dotted paths and positions ---------------------------------------------
+
+def split_path(dotted: str) -> list[str | int]:
+    """``"spec.a.b[2].c"`` -> ``["spec", "a", "b", 2, "c"]``; ``"x[nvidia.com/gpu]"`` keeps the key whole."""
+    parts: list[str | int] = []
+    for bracket, plain in _PATH_TOKEN.findall(dotted):
+        parts.append(plain if plain else int(bracket) if bracket.isdigit() else bracket)
+    return parts
+
+
+def join_path(parts: Iterable[str | int]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _lookup(mapping: yaml.MappingNode, key: str, depth: int = 0) -> tuple[yaml.Node, yaml.Node] | None:
+    merges = []
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode):
+            if k.value == key and k.tag != "tag:yaml.org,2002:merge":
+                return k, v
+            if k.tag == "tag:yaml.org,2002:merge" or k.value == "<<":
+                merges.append(v)
+    for m in merges:  # keys pulled in with `<<: *anchor`
+        for node in (m.value if isinstance(m, yaml.SequenceNode) else [m]):
+            if isinstance(node, yaml.MappingNode) and depth < 8:
+                found = _lookup(node, key, depth + 1)
+                if found:
+                    return found
+    return None
+
+
+def _resolve(root: yaml.Node, parts: list[str | int]) -> tuple[yaml.Node, yaml.Node | None, bool]:
+    """Walk ``parts`` down from ``root``: (deepest node reached, its key node, whether all parts matched).
+
+    Mapping keys may themselves contain dots (``nvidia.com/gpu``), so a key is
+    matched against the shortest run of parts that names it."""
+    cur, key, i = root, None, 0
+    while i < len(parts):
+        p = parts[i]
+        if isinstance(cur, yaml.MappingNode):
+            for j in range(i + 1, len(parts) + 1):
+                found = _lookup(cur, ".".join(str(x) for x in parts[i:j]))
+                if found:
+                    key, cur, i = found[0], found[1], j
+                    break
+            else:
+                break
+        elif isinstance(cur, yaml.SequenceNode) and (isinstance(p, int) or str(p).isdigit()) \
+                and int(p) < len(cur.value):
+            key, cur, i = None, cur.value[int(p)], i + 1
+        else:
+            break
+    return cur, key, i == len(parts)
+
+
+class _Source:
+    """One file's text; its YAML nodes are composed once, on first use."""
+
+    __slots__ = ("name", "text", "_nodes")
+
+    def __init__(self, name: str, text: str):
+        self.name, self.text, self._nodes = name, text, None
+
+    def _docs(self) -> list[yaml.Node]:
+        if self._nodes is None:
+            # Safe: the same text already passed the alias/depth bounds and loaded.
+            self._nodes = list(yaml.compose_all(self.text, Loader=yaml.CSafeLoader))
+        return self._nodes
+
+    def node(self, doc: int, parts: list[str | int]) -> tuple[yaml.Node, yaml.Node | None, bool] | None:
+        docs = self._docs()
+        return _resolve(docs[doc], parts) if doc < len(docs) else None
+
+    def position(self, doc: int, parts: list[str | int], *, at_key: bool = False) -> tuple[int, int]:
+        """1-based (line, col) where ``parts`` is written, else of its nearest written ancestor.
+
+        A scalar points at its value; a block mapping or list at its key, which is
+        where a reader looks; ``at_key`` forces the key (unknown-field errors)."""
+        found = self.node(doc, parts)
+        if found is None:
+            return 1, 1
+        node, key, full = found
+        block = isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style
+        # A value that starts before its key is an alias (*name) to a node
+        # written earlier: the key is where this use of it is.
+        alias = key is not None and node.start_mark.index < key.start_mark.index
+        mark = key.start_mark if key is not None and (at_key or not full or block or alias) else node.start_mark
+        return mark.line + 1, mark.column + 1
+
+    def scalar_text(self, doc: int, parts: list[str | int]) -> str | None:
+        found = self.node(doc, parts)
+        if found and found[2] and isinstance(found[0], yaml.ScalarNode):
+            return found[0].value
+        return None
+
+
+class LoadedSpec:
+    """One YAML document that validated as a ModelSpec, and where it came from."""
+
+    __slots__ = ("spec", "file", "doc_index", "_source")
+
+    def __init__(self, spec: Any, file: str, doc_index: int, source: _Source):
+        self.spec, self.file, self.doc_index, self._source = spec, file, doc_index, source
+
+    def location(self, dotted: str) -> Location | None:
+        """Where ``dotted`` (``spec.runtime.engine.dtype``, ``…args[2]``, ``…requests.nvidia.com/gpu``) is
+        written; the nearest written ancestor when it is not. Composes this file's nodes once, lazily."""
+        try:
+            line, col = self._source.position(self.doc_index, split_path(dotted))
+        except yaml.YAMLError:  # cannot happen for a file that loaded; never fail a report over a position
+            return None
+        return Location(file=self.file, line=line, col=col)
+
+    def __repr__(self) -> str:
+        return f"LoadedSpec({self.spec.metadata.name!r}, {self.file!r}, doc {self.doc_index})"
+
+
+# --- reading ----------------------------------------------------------------
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _decode(name: str, data: bytes) -> str | _Msg:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _Msg(name, 1, 1, "", "file is UTF-16 text; save it as UTF-8")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    nul = data.find(b"\0")
+    if nul >= 0:
+        head = data[:nul].decode("utf-8", "replace")
+        line, col = _line_col(head, len(head))
+        return _Msg(name, line, col, "", "binary data (NUL byte): not a YAML text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        head = data[: e.start].decode("utf-8", "replace")
+        line, col = _line_col(head, len(head))
+        return _Msg(name, line, col, "", f"not valid UTF-8 (byte 0x{data[e.start]:02x}); ModelSpec files must be "
+                    "UTF-8 text")
+    bad = _CONTROL.search(text)
+    if bad:
+        line, col = _line_col(text, bad.start())
+        return _Msg(name, line, col, "", f"control character U+{ord(bad.group()):04X} is not allowed in YAML "
+                    "(binary file?)")
+    return text
+
+
+def _too_large(name: str, size: int) -> _Msg:
+    return _Msg(name, 0, 0, "", f"file is too large ({size / 2**20:.1f} MiB; a ModelSpec file may be at most "
+                f"{MAX_BYTES // 2**20} MiB)")
+
+
+def _read(name: str, path: str | None, stdin_text: str | None) -> _Source | _Msg:
+    if path is None:  # stdin
+        if stdin_text is not None:
+            data = stdin_text.encode("utf-8", "surrogateescape")
+        else:
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(MAX_BYTES + 1) if stream is not None else sys.stdin.read(MAX_BYTES + 1).encode()
+        if len(data) > MAX_BYTES:
+            return _Msg(name, 0, 0, "", f"input is too large (more than {MAX_BYTES // 2**20} MiB)")
+    else:
+        try:
+            size = os.stat(path).st_size
+            if size > MAX_BYTES:
+                return _too_large(name, size)
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES + 1)  # bounded even for /dev/zero or a growing file
+        except OSError as e:
+            return _Msg(name, 0, 0, "", f"cannot read: {e.strerror or e}")
+        if len(data) > MAX_BYTES:
+            return _too_large(name, len(data))
+    text = _decode(name, data)
+    return text if isinstance(text, _Msg) else _Source(name, text)
+
+
+def _expand(paths: list[str]) -> tuple[list[tuple[str, str | None, bool, int]], list[_Msg], list[str]]:
+    """Paths -> [(display name, real path or None for stdin, given explicitly, group)], problems, dir names."""
+    out: list[tuple[str, str | None, bool, int]] = []
+    problems: list[_Msg] = []
+    dirs: list[str] = []
+    seen: set[str] = set()
+    for group, p in enumerate(paths):
+        if p == "-":
+            if "-" not in seen:
+                seen.add("-")
+                out.append((STDIN_NAME, None, True, group))
+            continue
+        if os.path.isdir(p):
+            found = []
+            for root, subdirs, files in os.walk(p):
+                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+                found += [os.path.join(root, f) for f in sorted(files)
+                          if f.lower().endswith((".yaml", ".yml")) and not f.startswith(".")]
+            if not found:
+                problems.append(_Msg(p, 0, 0, "", "no *.yaml or *.yml files in this directory"))
+            dirs.append(p)
+            for f in found:
+                real = os.path.realpath(f)
+                if real not in seen:
+                    seen.add(real)
+                    out.append((os.path.normpath(f), f, False, group))
+        elif os.path.exists(p):
+            real = os.path.realpath(p)
+            if real not in seen:
+                seen.add(real)
+                out.append((p, p, True, group))
+        else:
+            problems.append(_Msg(p, 0, 0, "", "no such file or directory"))
+    return out, problems, dirs
+
+
+# --- YAML safety and parsing ------------------------------------------------
+
+def _scan_events(text: str) -> None:
+    """Refuse alias bombs and deep nesting by walking parser events (nothing is built)."""
+    sizes: dict[str, int] = {}
+    stack: list[list] = []  # [expanded node count, anchor] per open collection
+    aliases = 0
+    total = 0
+    for ev in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([1, ev.anchor])
+            if len(stack) > MAX_DEPTH:
+                m = ev.start_mark
+                raise _Refused(f"YAML nesting is deeper than {MAX_DEPTH} levels; refusing to load", m.line + 1,
+                               m.column + 1)
+            continue
+        if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            n, anchor = stack.pop()
+            if anchor:
+                sizes[anchor] = n
+        elif isinstance(ev, yaml.ScalarEvent):
+            n = 1
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            aliases += 1
+            m = ev.start_mark
+            if aliases > MAX_ALIASES:
+                raise _Refused(f"more than {MAX_ALIASES} YAML aliases; refusing to expand them (a ModelSpec "
+                               "needs few or none; this looks like a 'billion laughs' document)", m.line + 1,
+                               m.column + 1)
+            n = sizes.get(ev.anchor, 1)
+        else:
+            continue
+        if stack:
+            stack[-1][0] += n
+            count = stack[-1][0]
+        else:
+            total += n
+            count = total
+        if count > MAX_NODES:
+            m = ev.start_mark
+            raise _Refused(f"YAML aliases expand to more than {MAX_NODES} nodes; refusing to load (a 'billion "
+                           "laughs' document?)" if aliases else f"more than {MAX_NODES} YAML nodes; refusing to load",
+                           m.line + 1, m.column + 1)
+
+
+def yaml_hazard(text: str) -> str | None:
+    """``"line:col: why"`` if ``text`` must not be given to a YAML loader (alias bomb, nesting deep enough to
+    crash libyaml's C composer), else None. For any reader of untrusted YAML, not only spec files."""
+    if not _needs_scan(text):
+        return None
+    try:
+        _scan_events(text)
+    except _Refused as e:
+        return f"{e.line}:{e.col}: {e.text}"
+    except yaml.YAMLError:
+        return None  # a syntax error: the loader reports it with its position
+    return None
+
+
+def _needs_scan(text: str) -> bool:
+    # An alias needs both an anchor (&) and a reference (*); nesting a level deeper
+    # needs one of these indicator characters. Typical specs have neither risk and
+    # skip the scan (it costs a third of the load time).
+    if "&" in text and "*" in text:
+        return True
+    return sum(text.count(c) for c in "[{-:?") >= MAX_DEPTH
+
+
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_CTOR = yaml.constructor.SafeConstructor
+
+
+class _Fallback(Exception):
+    """The document uses a YAML feature the fast converter leaves to PyYAML (merge keys, collection tags)."""
+
+
+def _convert(node: yaml.Node) -> Any:
+    # libyaml composes (and resolves tags) in C; building the Python values from
+    # the nodes here is ~35% faster than PyYAML's generic constructor, because
+    # nearly every scalar in a spec is a plain string.
+    if node.tag == _STR:
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != _MAP:
+            raise _Fallback
+        out = {}
+        for k, v in node.value:
+            if k.tag == "tag:yaml.org,2002:merge":
+                raise _Fallback
+            key = _convert(k)
+            if isinstance(key, (dict, list)):
+                raise _Fallback  # PyYAML reports "found unhashable key" with its position
+            out[key] = _convert(v)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ:
+            raise _Fallback
+        return [_convert(x) for x in node.value]
+    return _CTOR.yaml_constructors.get(node.tag, _CTOR.construct_undefined)(_CTOR(), node)
+
+
+def _load_all(text: str) -> list[Any]:
+    try:
+        return [_convert(n) for n in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
+    except _Fallback:
+        return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+
+
+def _parse(src: _Source) -> list[Any] | _Msg:
+    try:
+        if _needs_scan(src.text):
+            _scan_events(src.text)
+        return _load_all(src.text)
+    except _Refused as e:
+        return _Msg(src.name, e.line, e.col, "", e.text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        what = e.problem or e.context or "invalid YAML"
+        if e.context and e.problem:
+            what += f" ({e.context})"
+        return _Msg(src.name, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0, "",
+                    f"YAML syntax error: {what}")
+    except yaml.YAMLError as e:
+        return _Msg(src.name, 0, 0, "", f"YAML error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    except (ValueError, RecursionError, OverflowError, TypeError) as e:
+        return _Msg(src.name, 0, 0, "", f"cannot read YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+
+
+# --- validation -------------------------------------------------------------
+
+def _looks_like_modelspec(doc: dict) -> bool:
+    kind, api = doc.get("kind"), doc.get("apiVersion")
+    if kind == "ModelSpec" or (isinstance(api, str) and api.startswith(("piqc.ai/", "skewaudit.io/"))):
+        return True
+    if isinstance(kind, str):
+        return difflib.SequenceMatcher(None, kind.lower(), "modelspec").ratio() >= 0.8
+    spec = doc.get("spec")
+    return kind is None and isinstance(spec, dict) and "identity" in spec
+
+
+def _what(v: Any) -> str:
+    if v is None:
+        return "an empty value"
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (a boolean)"
+    if isinstance(v, (int, float)):
+        return f"the number {v}"
+    if isinstance(v, str):
+        shown = redact.text(v if len(v) <= 40 else v[:37] + "...")
+        return f"the string {shown!r}" + (" (remove the quotes)" if re.fullmatch(r"-?\d+(\.\d+)?", v) else "")
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    return f"a {type(v).__name__}"
+
+
+def _model_at(parts: list[str | int]) -> Any:
+    """The pydantic model class at ``parts`` (YAML names), or None."""
+    from pydantic import BaseModel
+
+    from skewaudit.model.spec import ModelSpec
+
+    tp: Any = ModelSpec
+    for p in parts:
+        tp = _strip(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = _fields(tp).get(str(p))
+            if field is None:
+                return None
+            tp = field.annotation
+        elif typing.get_origin(tp) in (list, dict):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return None
+    tp = _strip(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _strip(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _fields(cls: Any) -> dict[str, Any]:
+    return {f.alias or name: f for name, f in cls.model_fields.items()}
+
+
+_INDEX: dict[str, list[str]] = {}
+
+
+def _field_index() -> dict[str, list[str]]:
+    """Every YAML field name -> the dotted paths where it is valid (for 'belongs under' hints)."""
+    if not _INDEX:
+        from skewaudit.model.spec import ModelSpec
+
+        def walk(cls: Any, prefix: str, depth: int) -> None:
+            for alias, f in _fields(cls).items():
+                path = f"{prefix}.{alias}" if prefix else alias
+                _INDEX.setdefault(alias, []).append(path)
+                sub = _model_at(split_path(path))
+                if sub is not None and depth < 8:
+                    walk(sub, path, depth + 1)
+
+        walk(ModelSpec, "", 0)
+    return _INDEX
+
+
+def _norm(s: str) -> str:
+    return s.replace("_", "").replace("-", "").lower()
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to ``word`` (same letters in another case/style first), or None."""
+    choices = list(choices)
+    same = [c for c in choices if _norm(c) == _norm(word)]
+    if same:
+        return same[0]
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def _unknown_field(parts: list[str | int]) -> str:
+    name, parent = str(parts[-1]), parts[:-1]
+    cls = _model_at(parent)
+    allowed = list(_fields(cls)) if cls is not None else []
+    hint = suggest(name, allowed)
+    if hint:
+        return f"unknown field; did you mean '{hint}'?"
+    elsewhere = [p for p in _field_index().get(name, []) if p.rsplit(".", 1)[0] != join_path(parent)]
+    if elsewhere:
+        return f"unknown field here; '{name}' belongs under {elsewhere[0].rsplit('.', 1)[0]}"
+    return "unknown field (expected one of: " + ", ".join(allowed) + ")" if allowed else "unknown field"
+
+
+_TYPE_WORDS = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
+               "string_type": "a string", "list_type": "a list", "dict_type": "a mapping (key: value)",
+               "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
+               "date_type": "a date (YYYY-MM-DD)", "literal_error": None}
+
+
+def _pydantic_text(err: dict, parts: list[str | int]) -> str:
+    typ, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if typ == "extra_forbidden":
+        return _unknown_field(parts)
+    if typ == "missing":
+        return "required field is missing"
+    if typ == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        text = f"expected {ctx.get('expected')}, got {_what(value)}"
+        hint = suggest(value, choices) if isinstance(value, str) else None
+        if isinstance(value, bool):
+            return text + "; YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value"
+        return text + (f"; did you mean '{hint}'?" if hint else "")
+    if typ in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[typ]}, got {_what(value)}"
+    if typ == "string_too_short":
+        return "must not be empty"
+    if typ == "string_pattern_mismatch":
+        if parts and parts[-1] == "imageDigest":
+            return "expected 'sha256:' followed by 64 lowercase hex digits"
+        return "must not contain spaces"
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg.replace("Input should be", "should be")
+
+
+def _validation_problems(src: _Source, doc: int, exc: Any) -> list[_Msg]:
+    out: list[_Msg] = []
+    errors = exc.errors(include_url=False)
+    # A misspelt required field also reports the real name as missing; the
+    # did-you-mean line already says it, so drop the second line.
+    suggested = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            parent, cls = tuple(err["loc"][:-1]), _model_at(list(err["loc"][:-1]))
+            hint = suggest(str(err["loc"][-1]), _fields(cls)) if cls is not None else None
+            if hint:
+                suggested.add(parent + (hint,))
+    for err in errors:
+        if err["type"] == "missing" and tuple(err["loc"]) in suggested:
+            continue
+        parts = list(err["loc"])
+        at_key = err["type"] == "extra_forbidden"
+        if parts and parts[-1] == "[key]":
+            parts, at_key = parts[:-1], True
+        line, col = src.position(doc, parts, at_key=at_key)
+        msg = _Msg(src.name, line, col, join_path(parts), _pydantic_text(err, parts))
+        if msg not in out:
+            out.append(msg)
+    return out
+
+
+def _doc_problem(src: _Source, doc_index: int, doc: Any) -> _Msg:
+    line, col = src.position(doc_index, [])
+    if not isinstance(doc, dict):
+        what = "a list" if isinstance(doc, list) else f"a single value ({_what(doc)})"
+        return _Msg(src.name, line, col, "", f"document {doc_index + 1} is {what}, not a mapping; a ModelSpec starts "
+                    "with 'apiVersion:' and 'kind: ModelSpec'")
+    kind = doc.get("kind")
+    if isinstance(kind, str):
+        line, col = src.position(doc_index, ["kind"])
+        return _Msg(src.name, line, col, "kind", f"expected 'ModelSpec', got {kind!r}: this is not a ModelSpec "
+                    "document (pass spec files, not manifests)")
+    return _Msg(src.name, line, col, "", f"document {doc_index + 1} is not a ModelSpec: it has no 'kind: ModelSpec'")
+
+
+def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems: list[_Msg],
+                 warnings: list[_Msg]) -> None:
+    from pydantic import ValidationError
+
+    from skewaudit.model.spec import ModelSpec
+
+    docs = _parse(src)
+    if isinstance(docs, _Msg):
+        problems.append(docs)
+        return
+    if explicit and all(d is None for d in docs):
+        problems.append(_Msg(src.name, 1, 1, "", "empty file: expected a ModelSpec document (apiVersion, kind, "
+                             "metadata, spec)"))
+        return
+    for i, doc in enumerate(docs):
+        if doc is None:
+            continue  # an empty document between '---' separators
+        if not (isinstance(doc, dict) and _looks_like_modelspec(doc)):
+            if explicit:  # in a directory, other YAML (manifests, values files) is simply not ours
+                problems.append(_doc_problem(src, i, doc))
+            continue
+        try:
+            spec = ModelSpec.model_validate(doc, by_alias=True, by_name=False)
+        except ValidationError as e:
+            problems.extend(_validation_problems(src, i, e))
+            continue
+        loaded = LoadedSpec(spec, src.name, i, src)
+        for level, parts, text in _rules(loaded):
+            at_key = bool(parts) and parts[-1] == "[key]"  # the problem is a map key, not its value
+            parts = parts[:-1] if at_key else parts
+            line, col = src.position(i, parts, at_key=at_key)
+            (warnings if level == "warning" else problems).append(
+                _Msg(src.name, line, col, join_path(parts), text, warning=level == "warning"))
+        specs.append(loaded)
+
+
+def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list[LoadedSpec], list[str]]:
+    """Load and validate every ModelSpec under ``paths`` (files, directories, ``-`` for stdin).
+
+    Returns (specs, warning lines). Raises ``SpecError`` listing every problem
+    (warnings included, so they are not lost), one ``file:line:col: path: message`` each.
+    """
+    inputs, problems, dirs = _expand(list(paths))
+    specs: list[LoadedSpec] = []
+    warnings: list[_Msg] = []
+    per_group: dict[int, int] = {}
+    # YAML nodes are acyclic and freed by reference counting; the cyclic GC
+    # would only rescan them (a quarter of a fleet load), so pause it here.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for name, real, explicit, group in inputs:
+            src = _read(name, real, stdin_text)
+            if isinstance(src, _Msg):
+                problems.append(src)
+                continue
+            before = len(specs) + len(problems)
+            _load_source(src, explicit, specs, problems, warnings)
+            per_group[group] = per_group.get(group, 0) + len(specs) + len(problems) - before
+    finally:
+        if gc_was_on:
+            gc.enable()
+    for group, p in enumerate(paths):
+        if p in dirs and per_group.get(group) == 0 and any(i[3] == group for i in inputs):
+            problems.append(_Msg(p, 0, 0, "", "no ModelSpec documents (kind: ModelSpec) in this directory"))
+    warnings += _duplicate_names(specs)
+    order = {name: n for n, (name, *_rest) in enumerate(inputs)}
+
+    def key(m: _Msg) -> tuple:
+        return order.get(m.file, -1), m.line, m.col
+
+    if problems:
+        raise SpecError([str(m) for m in sorted(problems + warnings, key=key)])
+    return specs, [str(m) for m in sorted(warnings, key=key)]
+
+
+def _duplicate_names(specs: list[LoadedSpec]) -> list[_Msg]:
+    first: dict[str, LoadedSpec] = {}
+    out = []
+    for s in specs:
+        name = s.spec.metadata.name
+        if name in first:
+            loc = s.location("metadata.name")
+            prev = first[name].location("metadata.name")
+            out.append(_Msg(s.file, loc.line if loc else 0, loc.col if loc else 0, "metadata.name",
+                            f"'{name}' is also the name of the spec at {prev}; the differ tells specs apart by name",
+                            warning=True))
+        else:
+            first[name] = s
+    return out
+
+
+# --- cross-field rules ------------------------------------------------------
+# Each yields (level, path parts, message). Errors make the spec invalid for
+# every command; warnings are printed and the spec is still used.
+
+ENGINE_TITLES = {"vllm": "vLLM", "tgi": "TGI", "sglang": "SGLang", "kserve-hf": "KServe huggingfaceserver",
+                 "triton": "Triton", "tensorrt-llm": "TensorRT-LLM"}
+_LOWER_K = re.compile(r"(\d+(?:\.\d+)?)k\b")
+_ENGINE = ["spec", "runtime", "engine"]
+
+
+def _each(value: Any) -> list[tuple[int | None, Any]]:
+    """(index or None, value) for a value that may be one value, a list (a set), or absent."""
+    if value is None:
+        return []
+    return list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+
+
+def _at(base: list[str | int], index: int | None) -> list[str | int]:
+    return base if index is None else base + [index]
+
+
+def _rules(loaded: LoadedSpec) -> Iterable[tuple[str, list[str | int], str]]:
+    spec = loaded.spec
+    yield from _parallelism(spec)
+    yield from _replicas(spec)
+    yield from _engine_names(spec)
+    yield from _gpu_class(spec)
+    yield from _token_units(spec)
+    yield from _image(spec)
+    yield from _float_versions(loaded)
+    yield from _policy(spec)
+    yield from _secrets(spec)
+
+
+def _parallelism(spec: Any) -> Iterable[tuple[str, list, str]]:
+    rt = spec.spec.runtime
+    acc = rt.accelerator.count
+    if rt.gpu is not None and rt.gpu.count is not None and rt.gpu.count != acc:
+        yield ("error", ["spec", "runtime", "gpu", "count"],
+               f"{rt.gpu.count} GPUs here but runtime.accelerator.count is {acc}; they describe the same GPUs")
+    e = rt.engine
+    if e is None or (e.tensor_parallel_size is None and e.pipeline_parallel_size is None):
+        return
+    tp, pp = e.tensor_parallel_size or 1, e.pipeline_parallel_size or 1
+    if tp * pp != spec.gpu_count:
+        field = "tensorParallelSize" if e.tensor_parallel_size is not None else "pipelineParallelSize"
+        source = "runtime.gpu.count" if rt.gpu is not None and rt.gpu.count is not None else "runtime.accelerator.count"
+        yield ("error", _ENGINE + [field], f"tensorParallelSize × pipelineParallelSize = {tp} × {pp} = {tp * pp}, "
+               f"but {source} is {spec.gpu_count}; each replica uses exactly tp × pp GPUs")
+
+
+def _replicas(spec: Any) -> Iterable[tuple[str, list, str]]:
+    ops = spec.spec.operations
+    s = ops.scaling if ops is not None else None
+    if s is not None and s.min_replicas is not None and s.max_replicas is not None and s.min_replicas > s.max_replicas:
+        yield ("error", ["spec", "operations", "scaling", "minReplicas"],
+               f"minReplicas ({s.min_replicas}) is greater than maxReplicas ({s.max_replicas})")
+
+
+def _engine_names(spec: Any) -> Iterable[tuple[str, list, str]]:
+    from skewaudit import normalize
+
+    e = spec.spec.runtime.engine
+    if e is None:
+        return
+    engine = spec.engine_name
+    title = ENGINE_TITLES.get(engine or "", engine)
+    for field, canon, table, noun in (("dtype", normalize.dtype, normalize.ENGINE_DTYPES, "dtype"),
+                                      ("quantization", normalize.quantization, normalize.ENGINE_QUANTIZATIONS,
+                                       "quantization")):
+        valid = table.get(engine or "")
+        for i, v in _each(getattr(e, field)):
+            if field == "quantization" and str(v).strip().lower() == "none":
+                continue  # skewaudit's own word: "must run unquantized"
+            c = canon(v)
+            if valid is None:
+                if c is None:
+                    # dtype names are few and stable; quantization methods appear every release
+                    level = "error" if field == "dtype" else "warning"
+                    yield (level, _at(_ENGINE + [field], i), f"unknown {noun} {v!r}")
+                continue
+            if v in valid:
+                continue
+            same = sorted(s for s in valid if c is not None and canon(s) == c)
+            if same:
+                use = c if c in same else same[0]
+                yield ("error", _at(_ENGINE + [field], i), f"{title} does not accept {noun} {v!r}; use {use!r}")
+            else:
+                # A known name the engine lacks (TGI float32) gets the valid list, not a look-alike.
+                near = suggest(str(v), valid) if c is None else None
+                tail = f"did you mean {near!r}?" if near else (
+                    "valid: " + ", ".join(sorted(valid)) if len(valid) <= 12 else "see the engine's documentation")
+                yield ("error", _at(_ENGINE + [field], i), f"{title} does not accept {noun} {v!r}; {tail}")
+
+
+def _gpu_class(spec: Any) -> Iterable[tuple[str, list, str]]:
+    from skewaudit import gpus, normalize
+
+    rt, model = spec.spec.runtime, spec.spec.identity.model
+    declared = [(["spec", "runtime", "accelerator", "type"], rt.accelerator.type)]
+    if rt.gpu is not None and rt.gpu.gpu_class:
+        declared.append((["spec", "runtime", "gpu", "class"], rt.gpu.gpu_class))
+    if rt.accelerator.vendor.strip().lower() not in ("nvidia", ""):
+        return  # the class table is NVIDIA's
+    for where, name in declared:
+        if gpus.lookup(name) is None:
+            yield ("warning", where, f"unknown GPU class {name!r}; the audit cannot compare it (known names look "
+                   "like a100-80gb, h100, l4, t4)")
+    if len(declared) == 2 and gpus.same_class(declared[0][1], declared[1][1]) is False:
+        yield ("error", declared[1][0], f"{declared[1][1]!r} is not the same GPU class as runtime.accelerator.type "
+               f"{declared[0][1]!r}")
+    cls = gpus.lookup(declared[-1][1])
+    if cls is None or cls.bf16:
+        return
+    places: list[list] = []
+    if model.precision and normalize.dtype(model.precision) == "bfloat16":
+        places.append(["spec", "identity", "model", "precision"])
+    e = rt.engine
+    if e is not None:
+        places += [_at(_ENGINE + ["dtype"], i) for i, v in _each(e.dtype) if normalize.dtype(v) == "bfloat16"]
+    for where in places:
+        yield ("warning", where, f"bfloat16 declared but {cls.key} GPUs have no bfloat16 support (compute capability "
+               f"{cls.compute_capability}); engines refuse to start or fall back to float16: declare float16")
+
+
+def _token_units(spec: Any) -> Iterable[tuple[str, list, str]]:
+    rt = spec.spec.runtime
+    fields = []
+    if rt.batch is not None:
+        fields.append((["spec", "runtime", "batch", "maxSequenceLengthTokens"], rt.batch.max_sequence_length_tokens))
+    if rt.engine is not None:
+        fields += [(_ENGINE + ["maxModelLen"], rt.engine.max_model_len),
+                   (_ENGINE + ["maxNumBatchedTokens"], rt.engine.max_num_batched_tokens)]
+    for base, value in fields:
+        for i, v in _each(value):
+            m = _LOWER_K.search(v) if isinstance(v, str) else None
+            if m:
+                n = float(m.group(1))
+                yield ("warning", _at(base, i), f"{m.group(1)}k means {n * 1000:.0f} tokens; write "
+                       f"{m.group(1)}K or {n * 1024:.0f} for {n * 1024:.0f}")
+
+
+def _image(spec: Any) -> Iterable[tuple[str, list, str]]:
+    e = spec.spec.runtime.engine
+    if e is None or not e.image or not e.image_digest or "@" not in e.image:
+        return
+    in_ref = e.image.rsplit("@", 1)[1]
+    if in_ref != e.image_digest:
+        yield ("error", _ENGINE + ["imageDigest"], f"differs from the digest in image ({in_ref[:19]}…)")
+
+
+def _float_versions(loaded: LoadedSpec) -> Iterable[tuple[str, list, str]]:
+    rt = loaded.spec.spec.runtime
+    candidates = []
+    if rt.engine is not None:
+        candidates.append((_ENGINE + ["version"], rt.engine.version))
+    if rt.gpu is not None:
+        candidates += [(["spec", "runtime", "gpu", "driverVersion"], rt.gpu.driver_version),
+                       (["spec", "runtime", "gpu", "cudaVersion"], rt.gpu.cuda_version)]
+    for base, value in candidates:
+        for i, v in _each(value):
+            if isinstance(v, float):
+                written = loaded._source.scalar_text(loaded.doc_index, _at(base, i))
+                if written is not None and written != repr(v):
+                    yield ("warning", _at(base, i), f"YAML reads {written} as the number {v!r}; quote versions "
+                           f"(\"{written}\")")
+
+
+def _policy(spec: Any) -> Iterable[tuple[str, list, str]]:
+    import datetime
+
+    p = spec.spec.policy
+    if p is None:
+        return
+    for cid in p.severity or {}:
+        bad = _check_id(cid)
+        if bad:
+            yield ("error", ["spec", "policy", "severity", cid, "[key]"], bad)
+    today = datetime.date.today()
+    for i, ig in enumerate(p.ignore or ()):
+        base = ["spec", "policy", "ignore", i]
+        if ig.check:
+            bad = _check_id(ig.check)
+            if bad:
+                yield ("error", base + ["check"], bad)
+        if ig.field:
+            bad = _check_field_path(ig.field)
+            if bad:
+                yield ("error", base + ["field"], bad)
+        if ig.expires is not None and ig.expires < today:
+            yield ("warning", base + ["expires"], f"this ignore expired on {ig.expires.isoformat()} and no longer "
+                   "applies")
+
+
+def _check_id(cid: str) -> str | None:
+    """None if ``cid`` names a check (an id, an alias, or a glob such as 'runtime.*'), else why not."""
+    import fnmatch
+
+    from skewaudit.playbook import load_playbook
+
+    book = load_playbook()
+    known = set(book) | {a for info in book.values() for a in info.aliases}
+    if cid in known or (any(c in cid for c in "*?[") and fnmatch.filter(known, cid)):
+        return None
+    hint = suggest(cid, known)
+    return f"unknown check id {cid!r}" + (f"; did you mean {hint!r}?" if hint else " (skewaudit checks lists them)")
+
+
+def _check_field_path(dotted: str) -> str | None:
+    """None if ``dotted`` names a ModelSpec field (by YAML name), else why not."""
+    parts = split_path(dotted)
+    for n in range(1, len(parts) + 1):
+        parent, name = parts[: n - 1], parts[n - 1]
+        if isinstance(name, int):
+            continue
+        cls = _model_at(parent)
+        if cls is None:
+            # Below a map (labels, env, requests) any key is fine; below a scalar nothing is.
+            owner = _model_at(parent[:-1]) if parent else None
+            field = _fields(owner).get(str(parent[-1])) if owner is not None and parent else None
+            if field is not None and typing.get_origin(_strip(field.annotation)) in (dict, list):
+                return None
+            return f"no field {join_path(parts[:n])!r} in a ModelSpec"
+        if name not in _fields(cls):
+            hint = suggest(str(name), _fields(cls))
+            return f"no field {join_path(parts[:n])!r} in a ModelSpec" + (f"; did you mean {hint!r}?" if hint else "")
+    return None
+
+
+def _secrets(spec: Any) -> Iterable[tuple[str, list, str]]:
+    rt = spec.spec.runtime
+    maps = []
+    if rt.environment is not None and rt.environment.variables:
+        maps.append((["spec", "runtime", "environment", "variables"], rt.environment.variables))
+    if rt.engine is not None and rt.engine.env:
+        maps.append((_ENGINE + ["env"], rt.engine.env))
+    for base, env in maps:
+        for k, v in env.items():
+            if redact.value(k, v) != v:
+                yield ("warning", base + [k], "looks like a secret value; keep credentials out of spec files "
+                       "(the audit never prints them, but the file is plain text)")
