@@ -170,6 +170,9 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
             msg = f"{' '.join(desc) or 'workload'} {want if not sel else ''}{sel} not found{where}".replace("  ", " ")
             if near:
                 msg += f"; near names: {', '.join(near)}"
+            # The collector saw the whole source (all names), so its message is the better one.
+            msg = next((i.message for i in snapshot.issues if i.kind == "not-found" and i.scope.endswith(f"/{want}")),
+                       msg)
             placeholder = WorkloadObs(kind=(target.kind if target and target.kind else "Workload"), name=want,
                                       namespace=(target.namespace or "") if target else "")
             ctx = Ctx(spec=spec, workload=placeholder, instances=[], snapshot=snapshot, missing=msg)
@@ -222,7 +225,7 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
             "selector": ",".join(f"{k}={v}" for k, v in sorted((w.selector or w.template.labels).items())) or "<selector>",
         }
         values.update({k: str(v) for k, v in d.vars.items()})
-        values.setdefault("flag", "the engine flag")
+        values.setdefault("flag", info.flag or "the engine flag")
         values.setdefault("env", "<VAR>")
         values.setdefault("image", "<image>")
         status, reason, message = d.status, d.reason, d.message

@@ -65,7 +65,8 @@ def render_outputs(report: Any, formats: list[str], outputs: list[str], show_mat
 def _infer(path: str, names: list[str]) -> str:
     from skewaudit import render
 
-    for n in names:
+    # Longest suffix first: report.sarif.json is sarif, not json.
+    for n in sorted(names, key=lambda n: -len(render.suffix(n))):
         if path.endswith(render.suffix(n)):
             return n
     for n in names:

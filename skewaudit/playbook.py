@@ -27,5 +27,6 @@ def load_playbook() -> dict[str, CheckInfo]:
         out[cid] = CheckInfo(id=cid, category=cid.split(".", 1)[0], title=e["title"], level=e["level"],
                              why=e.get("why", ""), remediation=e.get("remediation", ""),
                              next_steps=list(e.get("next_steps", [])), commands=list(e.get("commands", [])),
-                             aliases=list(e.get("aliases", [])), baseline_only=bool(e.get("baseline_only")))
+                             aliases=list(e.get("aliases", [])), baseline_only=bool(e.get("baseline_only")),
+                             flag=str(e.get("flag", "")))
     return out

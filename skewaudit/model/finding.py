@@ -109,6 +109,7 @@ class CheckInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     next_steps: list[str] = []
     commands: list[str] = []
     aliases: list[str] = []
+    flag: str = ""                   # the (vLLM) flag the remediation names; engines differ
     baseline_only: bool = False      # reported only by baseline comparisons (no intent check)
 
 
@@ -127,12 +128,12 @@ class Summary(msgspec.Struct, frozen=True):
     pods: int = 0
 
 
-class Report(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The whole audit. Results are ordered by spec, category, check, target."""
+class Report(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole audit. Every key is always written (the JSON format is documented). Results are ordered by spec, category, check, target."""
 
+    schema: str = REPORT_SCHEMA
     source: str
     summary: Summary
-    schema: str = REPORT_SCHEMA
     skewaudit_version: str = ""
     generated_at: str = ""
     context: str | None = None

@@ -376,13 +376,16 @@ class WorkloadObs(msgspec.Struct, frozen=True, omit_defaults=True):
     extra: dict[str, Fact] = {}
 
 
-class Snapshot(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Everything one collection produced; also the on-disk snapshot format."""
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one collection produced; also the on-disk snapshot format.
 
+    Top-level keys are always written (``schema`` above all), unlike the
+    nested structs, which omit defaults to keep snapshots small."""
+
+    schema: str = SNAPSHOT_SCHEMA
     source: str                        # live | manifest | local | snapshot
     collected_at: str = ""             # ISO 8601 UTC
     skewaudit_version: str = ""
-    schema: str = SNAPSHOT_SCHEMA
     context: str | None = None         # kube context, when live
     inputs: list[str] = []             # files read, or the API server URL
     workloads: list[WorkloadObs] = []
