@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev example test schema check-docs bench clean
+.PHONY: dev example test schema docs bench clean golden
 
 $(BIN)/skewaudit: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,3 +29,12 @@ bench: dev
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Regenerate the README check table from the registry (tests/test_registry.py checks it).
+docs: dev
+	$(BIN)/python -c "import re,subprocess,pathlib; p=pathlib.Path('README.md'); t=p.read_text(); \
+	out=subprocess.run(['$(BIN)/skewaudit','checks','--format','markdown'],capture_output=True,text=True,check=True).stdout; \
+	p.write_text(re.sub(r'(?s)<!-- checks:start -->\n.*?<!-- checks:end -->', lambda m: '<!-- checks:start -->\n'+out+'<!-- checks:end -->', t))"
+
+golden: dev
+	SKEWAUDIT_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_render.py

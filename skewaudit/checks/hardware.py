@@ -159,10 +159,12 @@ def gpu_memory(ctx: Ctx):
 
 def _version_check(field: str, key: str, what: str):
     def run(ctx: Ctx):
+        """The {what} on the nodes (or device) satisfies the intended constraint."""
         want = ctx.want(field)
         if want is None:
             return
         yield compare(ctx, field, str(want), "version", lambda i: _gpu_obs(ctx, i, key), what=what)
+    run.__doc__ = run.__doc__.format(what=what)
     return run
 
 

@@ -228,11 +228,13 @@ def _default_auto(ob: Obs) -> Obs:
 
 def _numeric(check_paths: tuple[str, ...], field: str, kind: str, what: str, flag: str):
     def run(ctx: Ctx):
+        """The engine's {what} ({flag} and its equivalents) matches the intended value or constraint."""
         found = first_declared(ctx, *check_paths)
         if found is None:
             return
         yield compare(ctx, found[0], found[1], kind, lambda i: engine_obs(i, field, what), what=what,
                       vars={"flag": flag})
+    run.__doc__ = run.__doc__.format(what=what, flag=flag)
     return run
 
 

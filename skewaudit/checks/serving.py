@@ -32,6 +32,7 @@ def port(ctx: Ctx):
 
 def _probe(kind: str):
     def run(ctx: Ctx):
+        """The container's {kind} probe (path, port, timeouts) matches the intended one."""
         base = f"spec.operations.serving.{kind}Probe"
         for attr, key, cast in (("path", "path", "str"), ("timeoutSeconds", "timeout_seconds", "int"),
                                 ("periodSeconds", "period_seconds", "int"),
@@ -59,6 +60,7 @@ def _probe(kind: str):
 
             yield compare(ctx, f"{base}.{attr}", str(want) if cast == "str" else want, cast, observe,
                           what=f"{kind} probe {attr}")
+    run.__doc__ = run.__doc__.format(kind=kind)
     return run
 
 
