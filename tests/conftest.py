@@ -1,0 +1,37 @@
+"""Shared pytest fixtures: a loopback Kubernetes API server and a kubeconfig for it.
+
+``kube`` is a started :class:`kube_server.FakeKube` (empty; tests add objects),
+``kubeconfig`` a real kubeconfig file pointing at it with its bearer token, and
+``fixture_path("kube", "x.yaml")`` the path of a file under ``tests/fixtures``.
+Nothing here registers options or markers, so no other test can trip on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from kube_server import FakeKube
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def kube() -> Iterator[FakeKube]:
+    """A running loopback API server, stopped when the test ends."""
+    with FakeKube() as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
+    """A kubeconfig (context ``loopback``, namespace ``default``) for ``kube``."""
+    return kube.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def fixture_path() -> Callable[..., Path]:
+    """``fixture_path(*parts)`` → ``tests/fixtures/<parts>`` (not checked for existence)."""
+    return lambda *parts: FIXTURES.joinpath(*parts)
