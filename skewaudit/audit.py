@@ -30,7 +30,7 @@ from skewaudit.model.finding import (
 from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
 from skewaudit.playbook import load_playbook
 
-_CATEGORY_ORDER = {c: i for i, c in enumerate(("collection", "model", "runtime", "hardware", "serving", "orchestration"))}
+CATEGORY_ORDER = {c: i for i, c in enumerate(("collection", "model", "runtime", "hardware", "serving", "orchestration"))}
 IGNORE_ANNOTATION = "skewaudit.io/ignore"
 
 
@@ -41,7 +41,7 @@ class Options:
     show_matches: bool = True              # keep match results (JUnit passes, JSON); renderers may hide them
 
 
-class _Index:
+class WorkloadIndex:
     """Workloads indexed by name, by (namespace, name) and by label pair."""
 
     def __init__(self, workloads: list[WorkloadObs]):
@@ -148,7 +148,7 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
     checks = all_checks()
     book = load_playbook()
     today = options.today or _dt.date.today()
-    index = _Index(snapshot.workloads)
+    index = WorkloadIndex(snapshot.workloads)
     results: list[Result] = []
     seen_workloads: set[str] = set()
     pods_seen: set[str] = set()
@@ -191,7 +191,7 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
                     continue
                 results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today))
 
-    results.sort(key=lambda r: (r.spec, r.target.label(), _CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
+    results.sort(key=lambda r: (r.spec, r.target.label(), CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
     return Report(
         source=snapshot.source, summary=summarize(results, len(specs), len(seen_workloads), len(pods_seen)),
         skewaudit_version=__version__,

@@ -1,32 +1,53 @@
 """Last-good versus current: compare two observed states as findings.
 
-Each workload of a snapshot is reduced to a *view*: the normalized facts that
-matter for skew (engine settings, image and digest, env, resources, probes,
-GPU class and driver of the nodes in use, autoscaling, placement, and a pod
-summary), leaving out everything volatile (pod names and UIDs, timestamps,
-resourceVersion, managedFields, restart counts, IPs). Views are compared
-cheaply first (encoded bytes); only workloads that differ go through DeepDiff,
-which explains what changed. DeepDiff over 1,000 whole workloads takes tens of
-seconds; over the few that changed, milliseconds.
+Each workload of a snapshot is reduced to a *view*: nested dicts of the
+normalized facts that matter for skew (engine settings, image and digest, env,
+resources, probes, GPU class and driver of the nodes in use, autoscaling,
+placement, Services, replica count, rollout state) that leave out everything
+volatile: pod names and UIDs, node names, timestamps, resourceVersion,
+managedFields, restart counts and readiness, IPs, GPU UUIDs and bus ids, HPA
+status, and process env such as HOSTNAME or service-link addresses. Absent
+facts are absent keys, never None, so "added" and "removed" read as such.
 
-Each changed fact becomes a ``Result`` under the intent check that covers the
-same setting (a changed ``dtype`` is reported as ``runtime.dtype``), so
-severity, hints, every output format and the exit code work unchanged.
+Views are compared cheaply first (their encoded bytes); only workloads that
+differ go through DeepDiff, which explains what changed. DeepDiff over 1,000
+whole workloads takes tens of seconds; over the few that changed, milliseconds.
+
+Each change becomes a ``Result`` under the intent check that covers the same
+setting (a changed ``dtype`` is ``runtime.dtype``, a new GPU pool
+``hardware.gpu-class``), so severity, hints, every output format and the exit
+code work unchanged. Related leaf changes are reported once: a probe or a
+Service as a whole, a replica change with its pod count, an image with its
+digest, a rollout as one finding rather than one per pod.
+
+``--ignore`` patterns (globs) match a change's dotted path
+(``containers.vllm.env.BUILD_ID``), any dotted prefix of it
+(``containers.*.env``), the same prefixed with the workload
+(``Deployment/ml/llama:replicas`` or ``workloads.Deployment/ml/llama.replicas``)
+or the workload key alone (``Deployment/staging/*``).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import fnmatch
-from typing import Any
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable
 
 import msgspec
 
 from skewaudit.audit import fill_template
 from skewaudit.collect.snapshot import load as _load
 from skewaudit.model.finding import CheckInfo, Evidence, Location, Report, Result, Status, TargetRef
-from skewaudit.model.observed import Prov, Snapshot, WorkloadObs
+from skewaudit.model.observed import ContainerObs, PodObs, Prov, Snapshot, WorkloadObs
 
 load = _load
+
+ABSENT = "(absent)"
+ENGINE_DEFAULT = "(engine default)"
+BASELINE_FILE = "baseline"   # Location.file of baseline results until merge() names the snapshot
 
 # Engine field -> the intent check that covers it.
 _ENGINE_CHECK = {
@@ -38,249 +59,648 @@ _ENGINE_CHECK = {
     "tensor_parallel_size": "runtime.tensor-parallel", "pipeline_parallel_size": "runtime.pipeline-parallel",
     "gpu_memory_utilization": "runtime.gpu-memory-utilization", "enable_prefix_caching": "runtime.prefix-caching",
     "port": "serving.port", "max_concurrent_requests": "serving.max-concurrency",
+    "name": "runtime.engine", "unknown_args": "runtime.extra-args",
 }
-# View path prefix -> check, first match wins.
-_PATH_CHECK = (
-    ("containers.*.engine.name", "runtime.engine"),
-    ("containers.*.engine.unknown_args", "runtime.baseline-changed"),
-    ("containers.*.image", "runtime.image"),
-    ("containers.*.digest", "runtime.image"),
-    ("containers.*.env", "runtime.env"),
-    ("containers.*.limits.nvidia.com/gpu", "hardware.gpu-count"),
-    ("containers.*.requests.nvidia.com/gpu", "hardware.gpu-count"),
-    ("containers.*.limits", "orchestration.resources"),
-    ("containers.*.requests", "orchestration.resources"),
-    ("containers.*.probes.readiness", "serving.readiness-probe"),
-    ("containers.*.probes.liveness", "serving.liveness-probe"),
-    ("containers.*.probes", "serving.baseline-changed"),
-    ("containers.*.ports", "serving.port"),
-    ("containers.*.argv", "runtime.baseline-changed"),
-    ("containers", "runtime.baseline-changed"),
-    ("gpu.class", "hardware.gpu-class"),
-    ("gpu.driver_version", "hardware.driver-version"),
-    ("gpu.cuda_driver_version", "hardware.cuda-version"),
-    ("gpu.memory_mib", "hardware.gpu-memory"),
-    ("gpu.mig_profile", "hardware.mig-profile"),
-    ("gpu", "hardware.baseline-changed"),
-    ("replicas", "orchestration.replicas"),
-    ("pods.count", "orchestration.replicas"),
-    ("pods.revisions", "orchestration.rollout"),
-    ("hpa.min_replicas", "orchestration.hpa-bounds"),
-    ("hpa.max_replicas", "orchestration.hpa-bounds"),
-    ("hpa.metrics", "orchestration.hpa-metric"),
-    ("hpa", "orchestration.baseline-changed"),
-    ("placement.node_selector", "orchestration.node-selector"),
-    ("placement.node_affinity", "orchestration.node-selector"),
-    ("placement.tolerations", "orchestration.tolerations"),
-    ("placement", "orchestration.baseline-changed"),
-    ("services", "serving.baseline-changed"),
-    ("extra.timeout", "serving.timeout"),
-    ("extra.containerConcurrency", "serving.max-concurrency"),
-    ("extra.minReplicas", "orchestration.hpa-bounds"),
-    ("extra.maxReplicas", "orchestration.hpa-bounds"),
-    ("extra.scaleMetric", "orchestration.hpa-metric"),
-    ("extra", "orchestration.baseline-changed"),
-    ("workload", "collection.target-not-found"),
-)
-# Node-label keys that name the GPU: folded into gpu.class so that one change
-# of GPU pool is one finding, not a selector change plus a class change.
-_GPU_LABEL_PREFIXES = ("nvidia.com/", "cloud.google.com/gke-accelerator", "karpenter.k8s.aws/instance-gpu",
-                       "cloud.google.com/gke-gpu")
+# Container sub-key -> check.
+_CONTAINER_CHECK = {
+    "image": "runtime.image", "resolved_digest": "runtime.image", "env": "runtime.env",
+    "requests": "orchestration.resources", "limits": "orchestration.resources", "ports": "serving.port",
+    "argv": "runtime.baseline-changed",
+}
+_PROBE_CHECK = {"readiness": "serving.readiness-probe", "liveness": "serving.liveness-probe"}
+_GPU_CHECK = {
+    "class": "hardware.gpu-class", "pinned_class": "hardware.gpu-class", "driver_version": "hardware.driver-version",
+    "cuda_driver_version": "hardware.cuda-version", "memory_mib": "hardware.gpu-memory",
+    "mig_profile": "hardware.mig-profile", "count": "hardware.gpu-count",
+}
+_EXTRA_CHECK = {
+    "storageUri": "model.id", "timeout": "serving.timeout", "containerConcurrency": "serving.max-concurrency",
+    "minReplicas": "orchestration.hpa-bounds", "maxReplicas": "orchestration.hpa-bounds",
+    "scaleMetric": "orchestration.hpa-metric", "scaleTarget": "orchestration.hpa-metric",
+    "runtime": "runtime.baseline-changed", "modelFormat": "runtime.baseline-changed",
+}
+_TOP_CHECK = {
+    "replicas": "orchestration.replicas", "pods": "orchestration.replicas", "rollout": "orchestration.rollout",
+    "services": "serving.baseline-changed", "labels": "orchestration.baseline-changed",
+}
+_PLACEMENT_CHECK = {"node_selector": "orchestration.node-selector", "node_affinity": "orchestration.node-selector",
+                    "tolerations": "orchestration.tolerations"}
+_HPA_CHECK = {"min_replicas": "orchestration.hpa-bounds", "max_replicas": "orchestration.hpa-bounds",
+              "metrics": "orchestration.hpa-metric", "name": "orchestration.baseline-changed"}
+
+# Node-label keys that name the GPU model: a selector on them is the GPU class, reported as
+# hardware.gpu-class, so one change of GPU pool is one finding, not a selector change plus a class change.
+_GPU_CLASS_LABELS = ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator",
+                     "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-memory")
+_GPU_VIEW_KEYS = ("class", "driver_version", "cuda_driver_version", "memory_mib", "mig_profile", "count")
+# Labels the controllers stamp per revision or per pod: not configuration.
+_VOLATILE_LABELS = frozenset({"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name",
+                              "apps.kubernetes.io/pod-index", "controller-uid", "batch.kubernetes.io/controller-uid"})
+# Process env (local mode) that differs per host, shell or pod: names and Kubernetes service links (IPs).
+_VOLATILE_ENV = frozenset({"HOSTNAME", "PWD", "OLDPWD", "SHLVL", "_", "TERM", "SSH_CLIENT", "SSH_CONNECTION",
+                           "SSH_TTY", "SSH_AUTH_SOCK", "XDG_SESSION_ID", "INVOCATION_ID", "JOURNAL_STREAM"})
+_SERVICE_LINK_ENV = re.compile(r"^[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)"
+                               r"(_(ADDR|PORT|PROTO))?)?)$")
+# Leaves that one source collects and another cannot (the running digest is in pod status only): a leaf
+# missing on one side is "not collected" there, not a change.
+_COLLECTED_ONLY = frozenset({"resolved_digest"})
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class View:
+    """The comparable facts of one workload and where each leaf came from."""
+
+    facts: dict[str, Any]
+    provs: dict[tuple[str, ...], Prov] = field(default_factory=dict)
+    gpu_source: str = ""          # "nodes" (labels and/or device reports) | "pod template" | ""
+    containers: dict[str, ContainerObs] = field(default_factory=dict)
 
 
 def _key(w: WorkloadObs) -> str:
     return f"{w.kind}/{w.namespace}/{w.name}" if w.namespace else f"{w.kind}/{w.name}"
 
 
-def _joined(items: list[Any]) -> str:
-    return ", ".join(sorted(str(i) for i in items))
+def _joined(items: Iterable[Any]) -> str:
+    return ", ".join(sorted({str(i) for i in items}))
 
 
-def view(w: WorkloadObs, snap: Snapshot) -> tuple[dict[str, Any], dict[str, Prov]]:
-    """The normalized, volatile-free facts of one workload, and the provenance of each leaf path."""
+def _volatile_env(name: str, source: str) -> bool:
+    return source == "process" and (name in _VOLATILE_ENV or bool(_SERVICE_LINK_ENV.match(name)))
+
+
+def _container_view(c: ContainerObs, obj: str, provs: dict[tuple[str, ...], Prov]) -> dict[str, Any]:
+    base = ("containers", c.name)
+    out: dict[str, Any] = {"image": c.image.ref}
+    provs[base + ("image",)] = Prov(source="pod-spec", object=obj, path=f"{c.path}.image" if c.path else "image",
+                                    container=c.name)
+    if c.image.resolved_digest:
+        out["resolved_digest"] = c.image.resolved_digest
+        provs[base + ("resolved_digest",)] = Prov(source="pod-status", object=obj, container=c.name,
+                                                  path=f"status.containerStatuses[{c.name}].imageID")
+    if c.engine is not None:
+        engine: dict[str, Any] = {"name": c.engine.engine}
+        for k, f in c.engine.fields.items():
+            # A default the engine derives at run time has no value: say so rather than drop it, so that
+            # "pinned before, default now" is a change.
+            engine[k] = ENGINE_DEFAULT if f.value is None else f.value
+            provs[base + ("engine", k)] = f.prov
+        if c.engine.unknown_args:
+            engine["unknown_args"] = " ".join(c.engine.unknown_args)
+        out["engine"] = engine
+    elif c.argv is not None:
+        # argv is compared only when no engine parsed it: parsed flags are reported field by field.
+        out["argv"] = " ".join(c.argv)
+    env: dict[str, Any] = {}
+    for e in c.env:
+        if _volatile_env(e.name, e.source):
+            continue
+        env[e.name] = e.value if e.value is not None else f"(from {e.ref or e.source})"
+        provs[base + ("env", e.name)] = Prov(source="secret" if e.source == "secret" else
+                                             "configmap" if e.source == "configmap" else "env",
+                                             object=obj, path=e.path or f"env[{e.name}]", container=c.name)
+    if env:
+        out["env"] = env
+    if c.requests:
+        out["requests"] = dict(c.requests)
+    if c.limits:
+        out["limits"] = dict(c.limits)
+    if c.ports:
+        out["ports"] = _joined(p.container_port for p in c.ports)
+    if c.probes:
+        out["probes"] = {p.kind: {k: v for k, v in msgspec.to_builtins(p).items() if k != "kind"} for p in c.probes}
+    return out
+
+
+def _config_key(c: ContainerObs) -> tuple:
+    return (c.name, c.image, c.command, c.args, c.argv, c.env, c.requests, c.limits, c.ports, c.probes)
+
+
+@lru_cache(maxsize=256)
+def _pinned_class(selector: tuple[tuple[str, str], ...]) -> str | None:
+    """The GPU class a nodeSelector / single-valued affinity on GPU-model labels pins (cached: a fleet
+    shares a handful of selectors)."""
+    from skewaudit import gpus
+    from skewaudit.model.observed import NodeObs
+
+    f = gpus.node_gpu_facts(NodeObs(name="(pod template)", labels=dict(selector))).get("class")
+    return str(f.value) if f is not None and f.value is not None else None
+
+
+def _merge(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view from several pods' views: a leaf the pods disagree on becomes ``a | b``."""
+    if len(views) == 1:
+        return views[0]
+    out: dict[str, Any] = {}
+    for k in dict.fromkeys(k for v in views for k in v):
+        vals = [v.get(k) for v in views]
+        if all(isinstance(x, dict) for x in vals):
+            out[k] = _merge(vals)
+        elif all(x == vals[0] for x in vals):
+            out[k] = vals[0]
+        else:
+            out[k] = " | ".join(sorted({ABSENT if x is None else str(x) for x in vals}))
+    return out
+
+
+def _gpu(w: WorkloadObs, snap: Snapshot, current: list[PodObs], provs: dict[tuple[str, ...], Prov],
+         node_cache: dict[str, dict]) -> tuple[dict[str, Any], str]:
     from skewaudit import gpus
 
-    provs: dict[str, Prov] = {}
-    containers: dict[str, Any] = {}
-    # Live, what runs is the current pods' containers; offline, the template.
+    # The class the pod template pins through nodeSelector / single-valued required affinity.
+    sel = {k: v for k, v in w.template.node_selector.items() if k in _GPU_CLASS_LABELS}
+    for k, vals in w.template.node_affinity.items():
+        if k in _GPU_CLASS_LABELS and len(vals) == 1 and ":" not in vals[0]:
+            sel.setdefault(k, vals[0])
+    pinned = _pinned_class(tuple(sorted(sel.items()))) if sel else None
+    sel_path = "spec.template.spec.nodeSelector" if w.kind != "Pod" else "spec.nodeSelector"
+    sel_prov = Prov(source="pod-spec", object=w.object or _key(w), path=f"{sel_path}[{next(iter(sel), '')}]")
+
+    gathered: dict[str, set[str]] = {}
+    for p in current:
+        node = snap.nodes.get(p.node) if p.node else None
+        if node is not None:
+            if node.name not in node_cache:
+                node_cache[node.name] = gpus.node_gpu_facts(node)
+            for k, f in node_cache[node.name].items():
+                if k in _GPU_VIEW_KEYS and f.value is not None:
+                    gathered.setdefault(k, set()).add(str(f.value))
+                    provs.setdefault(("gpu", k), f.prov)
+        if p.gpu is not None and p.gpu.status == "ok":
+            for k, f in gpus.report_gpu_facts(p.gpu).items():
+                if k in _GPU_VIEW_KEYS and f.value is not None:
+                    gathered.setdefault(k, set()).add(str(f.value))
+                    provs.setdefault(("gpu", k), f.prov)
+    if gathered:
+        out = {k: _joined(v) for k, v in gathered.items()}
+        if pinned is not None:
+            out["pinned_class"] = pinned
+            provs[("gpu", "pinned_class")] = sel_prov
+        return out, "nodes"
+    if pinned is not None:
+        provs[("gpu", "class")] = sel_prov
+        return {"class": pinned}, "pod template"
+    return {}, ""
+
+
+def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = None) -> View:
+    """The normalized, volatile-free facts of one workload, and the provenance of each leaf path."""
+    node_cache = {} if node_cache is None else node_cache
+    provs: dict[tuple[str, ...], Prov] = {}
+    obj = w.object or _key(w)
+    # Live, what runs is the current revision's pods; offline, the pod template.
     current = [p for p in w.pods if p.current]
-    source_containers = current[0].containers if current else w.template.containers
-    for c in source_containers:
-        base = f"containers.{c.name}"
-        engine: dict[str, Any] = {}
-        if c.engine is not None:
-            engine = {"name": c.engine.engine, "unknown_args": _joined(c.engine.unknown_args)}
-            for k, f in c.engine.fields.items():
-                if f.prov.source == "default" and f.value is None:
-                    continue
-                engine[k] = f.value
-                provs[f"{base}.engine.{k}"] = f.prov
-        containers[c.name] = {
-            "image": c.image.ref,
-            "digest": c.image.resolved_digest or c.image.digest,
-            "env": {e.name: (e.value if e.value is not None else f"({e.source} {e.ref or ''})".strip())
-                    for e in c.env},
-            "requests": dict(c.requests), "limits": dict(c.limits),
-            "ports": _joined([p.container_port for p in c.ports]),
-            "probes": {p.kind: {k: v for k, v in msgspec.to_builtins(p).items() if k != "kind"} for p in c.probes},
-            "engine": engine,
-            # argv is compared only when no engine parsed it: parsed flags are reported field by field.
-            "argv": None if c.engine is not None else (" ".join(c.argv) if c.argv is not None else None),
-        }
-    gpu: dict[str, Any] = {}
-    nodes = [snap.nodes[p.node] for p in current if p.node and p.node in snap.nodes]
-    if nodes:
-        for n in nodes:
-            for k, f in gpus.node_gpu_facts(n).items():
-                gpu.setdefault(k, set()).add(str(f.value))
-                provs.setdefault(f"gpu.{k}", f.prov)
+    containers: dict[str, ContainerObs] = {}
+    if current:
+        # Pods that run the same containers give the same view: build it once per distinct configuration.
+        # The key leaves out what differs per pod without being configuration (restart count, readiness,
+        # and provenance, which names the pod); engine facts are derived from what it keeps.
+        distinct: dict[bytes, PodObs] = {}
         for p in current:
-            if p.gpu is not None and p.gpu.status == "ok":
-                for k, f in gpus.report_gpu_facts(p.gpu).items():
-                    if f.value is not None:
-                        gpu.setdefault(k, set()).add(str(f.value))
-        gpu = {k: _joined(list(v)) for k, v in gpu.items() if k in ("class", "driver_version", "cuda_driver_version",
-                                                                    "memory_mib", "mig_profile", "count")}
+            distinct.setdefault(msgspec.json.encode([_config_key(c) for c in p.containers]), p)
+        per_pod: dict[bytes, dict[str, Any]] = {}
+        for p in distinct.values():
+            pv = {c.name: _container_view(c, f"Pod/{p.namespace}/{p.name}" if p.namespace else f"Pod/{p.name}",
+                                          provs) for c in p.containers}
+            per_pod.setdefault(msgspec.json.encode(pv), pv)
+            for c in p.containers:
+                containers.setdefault(c.name, c)
+        cviews = _merge(list(per_pod.values()))
     else:
-        sel = {k: v for k, v in w.template.node_selector.items() if k.startswith(_GPU_LABEL_PREFIXES)}
-        for k, vals in w.template.node_affinity.items():
-            if k.startswith(_GPU_LABEL_PREFIXES) and len(vals) == 1:
-                sel.setdefault(k, vals[0])
-        if sel:
-            from skewaudit.model.observed import NodeObs
+        cviews = {c.name: _container_view(c, obj, provs) for c in w.template.containers}
+        containers = {c.name: c for c in w.template.containers}
+    gpu, gpu_source = _gpu(w, snap, current, provs, node_cache)
 
-            f = gpus.node_gpu_facts(NodeObs(name="(pod template)", labels=sel)).get("class")
-            if f is not None:
-                gpu["class"] = str(f.value)
-                provs["gpu.class"] = Prov(source="pod-spec", object=w.object, path="spec.template.spec.nodeSelector")
-    placement = {
-        "node_selector": {k: v for k, v in w.template.node_selector.items() if not k.startswith(_GPU_LABEL_PREFIXES)},
-        "node_affinity": {k: _joined(v) for k, v in w.template.node_affinity.items()
-                          if not k.startswith(_GPU_LABEL_PREFIXES)},
-        "tolerations": _joined([_joined([f"{k}={v}" for k, v in t.items()]) for t in w.template.tolerations]),
-    }
-    revisions: dict[str, int] = {}
-    for p in w.pods:
-        revisions[p.revision or "?"] = revisions.get(p.revision or "?", 0) + 1
-    out = {
-        "workload": w.kind,
-        "replicas": w.replicas.value if w.replicas is not None else None,
-        "containers": containers, "gpu": gpu, "placement": placement,
-        "hpa": None if w.hpa is None else {"min_replicas": w.hpa.min_replicas, "max_replicas": w.hpa.max_replicas,
-                                           "metrics": _joined(w.hpa.metrics)},
-        "services": {s.name: _joined([f"{p.port}->{p.target_port}" for p in s.ports]) for s in w.services},
-        "extra": {k: f.value for k, f in w.extra.items()},
-        "pods": {"count": len(w.pods), "revisions": len(revisions)} if w.pods_collected else None,
-    }
-    if w.replicas is not None:
-        provs["replicas"] = w.replicas.prov
-    return out, provs
+    facts: dict[str, Any] = {"containers": cviews}
+    if w.replicas is not None and w.replicas.value is not None:
+        facts["replicas"] = w.replicas.value
+        provs[("replicas",)] = w.replicas.prov
+    labels = {k: v for k, v in w.labels.items() if k not in _VOLATILE_LABELS}
+    if labels:
+        facts["labels"] = labels
+    if gpu:
+        facts["gpu"] = gpu
+    placement: dict[str, Any] = {}
+    # GPU-model selector keys are reported as the GPU class when they resolve to one; otherwise they stay
+    # placement facts, so that no selector change goes unseen.
+    folded = "pinned_class" in gpu or gpu_source == "pod template"
+    ns = {k: v for k, v in w.template.node_selector.items() if not (k in _GPU_CLASS_LABELS and folded)}
+    if ns:
+        placement["node_selector"] = ns
+    aff = {k: _joined(v) for k, v in w.template.node_affinity.items()
+           if not (k in _GPU_CLASS_LABELS and folded and len(v) == 1 and ":" not in v[0])}
+    if aff:
+        placement["node_affinity"] = aff
+    if w.template.tolerations:
+        placement["tolerations"] = _joined(",".join(f"{k}={v}" for k, v in sorted(t.items()))
+                                           for t in w.template.tolerations)
+    if w.template.runtime_class:
+        placement["runtime_class"] = w.template.runtime_class
+    if placement:
+        facts["placement"] = placement
+    if w.hpa is not None:
+        hpa: dict[str, Any] = {"name": w.hpa.name}
+        if w.hpa.min_replicas is not None:
+            hpa["min_replicas"] = w.hpa.min_replicas
+        if w.hpa.max_replicas is not None:
+            hpa["max_replicas"] = w.hpa.max_replicas
+        hpa["metrics"] = _joined(w.hpa.metrics) or "cpu (default)"
+        facts["hpa"] = hpa
+        hpa_obj = f"HorizontalPodAutoscaler/{w.hpa.namespace or w.namespace}/{w.hpa.name}".replace("//", "/")
+        for k, field_path in (("min_replicas", "spec.minReplicas"), ("max_replicas", "spec.maxReplicas"),
+                              ("metrics", "spec.metrics"), ("name", "metadata.name")):
+            provs[("hpa", k)] = Prov(source="hpa", object=hpa_obj, path=field_path)
+    if w.services:
+        services = {}
+        for s in w.services:
+            sv: dict[str, Any] = {"type": s.type, "ports": _joined(f"{p.port}->{p.target_port}" for p in s.ports)}
+            if s.annotations:
+                sv["annotations"] = dict(s.annotations)
+            services[s.name] = sv
+        facts["services"] = services
+    if w.extra:
+        facts["extra"] = {k: f.value for k, f in w.extra.items() if f.value is not None}
+        for k, f in w.extra.items():
+            provs[("extra", k)] = f.prov
+    if w.pods_collected:
+        facts["pods"] = {"count": len(w.pods)}
+    if w.old_revisions:
+        facts["rollout"] = f"{w.current_revision or '?'} over {_joined(w.old_revisions)}"
+    return View(facts=facts, provs=provs, gpu_source=gpu_source, containers=containers)
 
 
-def _check_for(path: str) -> str:
-    parts = path.split(".")
-    if len(parts) >= 4 and parts[0] == "containers" and parts[2] == "engine" and parts[3] in _ENGINE_CHECK:
-        return _ENGINE_CHECK[parts[3]]
-    generic = ".".join(["containers", "*"] + parts[2:]) if parts[0] == "containers" and len(parts) > 1 else path
-    for prefix, cid in _PATH_CHECK:
-        if generic == prefix or generic.startswith(prefix + ".") or path == prefix or path.startswith(prefix + "."):
-            return cid
-    return "orchestration.baseline-changed"
+# --- changes -------------------------------------------------------------------------------------
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(dotted path, before, after) for every leaf that differs, explained by DeepDiff."""
+@dataclass
+class Change:
+    """One changed fact (or group of facts) of one workload."""
+
+    path: tuple[str, ...]
+    before: Any
+    after: Any
+    members: list[tuple[tuple[str, ...], Any, Any]] = field(default_factory=list)  # grouped leaf changes
+    related: list["Change"] = field(default_factory=list)  # implied changes folded into this one
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+def _align(old: View, new: View) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copies of both views with facts only one side could collect removed from both."""
+    o, n = dict(old.facts), dict(new.facts)
+    # Pod counts exist only when pods were read (live, or manifests that include pods).
+    if ("pods" in o) != ("pods" in n):
+        o.pop("pods", None)
+        n.pop("pods", None)
+    # GPU facts from node labels versus a class read from the template's nodeSelector: compare what both say.
+    if old.gpu_source != new.gpu_source and "gpu" in o and "gpu" in n:
+        common = set(o["gpu"]) & set(n["gpu"])
+        o["gpu"] = {k: v for k, v in o["gpu"].items() if k in common}
+        n["gpu"] = {k: v for k, v in n["gpu"].items() if k in common}
+    oc, nc = o.get("containers", {}), n.get("containers", {})
+    if any(k in oc.get(c, {}) or k in nc.get(c, {}) for c in set(oc) & set(nc) for k in _COLLECTED_ONLY):
+        oc, nc = {c: dict(v) for c, v in oc.items()}, {c: dict(v) for c, v in nc.items()}
+        for c in set(oc) & set(nc):
+            for k in _COLLECTED_ONLY:
+                if (k in oc[c]) != (k in nc[c]):
+                    oc[c].pop(k, None)
+                    nc[c].pop(k, None)
+        o["containers"], n["containers"] = oc, nc
+    return o, n
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Every changed leaf, or added/removed subtree, explained by DeepDiff."""
     from deepdiff import DeepDiff
 
-    out: list[tuple[str, Any, Any]] = []
-    tree = DeepDiff(old, new, view="tree", verbose_level=2)
+    out: list[Change] = []
+    # threshold_to_diff_deeper=0: always name the changed keys, never "the whole dict changed" (DeepDiff 8+
+    # otherwise reports a dict whose keys mostly differ, e.g. a renamed Service, as one opaque value).
+    tree = DeepDiff(old, new, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
     for kind, levels in tree.items():
         for level in levels:
-            path = ".".join(str(p) for p in level.path(output_format="list"))
-            before = None if kind.endswith("_added") else level.t1
-            after = None if kind.endswith("_removed") else level.t2
-            out.append((path, before, after))
-    return sorted(out, key=lambda c: c[0])
+            path = tuple(str(p) for p in level.path(output_format="list"))
+            before = ABSENT if kind.endswith("_added") else level.t1
+            after = ABSENT if kind.endswith("_removed") else level.t2
+            out.append(Change(path, before, after))
+    return out
 
 
-def _ignored(path: str, wkey: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(f"{wkey}:{path}", p) for p in patterns)
-
-
-def compare(base: Snapshot, current: Snapshot, *, ignore: list[str] = (), specs: list[Any] = ()) -> list[Result]:
-    """Every fact that changed between ``base`` and ``current``, as drift results."""
-    from skewaudit.playbook import load_playbook
-
-    book = load_playbook()
-    names = {s.spec.metadata.name for s in specs}
-    old_w = {_key(w): w for w in base.workloads}
-    new_w = {_key(w): w for w in current.workloads}
-    results: list[Result] = []
-    # Rendered manifests may carry no namespace: pair by kind/name when exactly one matches.
-    for key in list(new_w):
-        if key not in old_w:
-            w = new_w[key]
-            alt = [k for k, o in old_w.items() if o.kind == w.kind and o.name == w.name and k not in new_w]
-            if len(alt) == 1:
-                old_w[key] = old_w.pop(alt[0])
-    for key in sorted(set(old_w) | set(new_w)):
-        o, n = old_w.get(key), new_w.get(key)
-        if o is None or n is None:
-            w = o or n
-            what = "removed since the baseline" if n is None else "new since the baseline"
-            results.append(_result(book, "collection.target-not-found" if n is None else "orchestration.baseline-changed",
-                                   w, "workload", o and o.kind, n and n.kind, f"{key} is {what}", base, current, None,
-                                   names))
+def _group(changes: list[Change]) -> list[Change]:
+    """Report related leaves once: a probe or a Service as a whole, an image with its digest, a replica
+    change with its pod count, a GPU class with the selector that pins it."""
+    by_path = {c.path: c for c in changes}
+    grouped: dict[tuple[str, ...], Change] = {}
+    out: list[Change] = []
+    for c in sorted(changes, key=lambda c: c.path):
+        p = c.path
+        head: tuple[str, ...] | None = None
+        if len(p) > 4 and p[0] == "containers" and p[2] == "probes":
+            head = p[:4]
+        elif len(p) > 2 and p[0] == "services":
+            head = p[:2]
+        if head is not None:
+            g = grouped.get(head)
+            if g is None:
+                g = grouped[head] = Change(head, {}, {})
+                out.append(g)
+            g.members.append((p[len(head):], c.before, c.after))
             continue
-        ov, _ = view(o, base)
-        nv, provs = view(n, current)
-        if msgspec.json.encode(ov) == msgspec.json.encode(nv):
-            continue  # the cheap path: most workloads have not changed
-        for path, before, after in _changes(ov, nv):
-            if _ignored(path, key, list(ignore)):
-                continue
-            cid = _check_for(path)
-            if cid == "orchestration.rollout":
-                msg = f"rollout in progress: pods now span {after} revisions (baseline {before})"
-            elif path == "pods.count":
-                msg = f"running pods changed from {before} to {after}"
-            else:
-                msg = f"{path} changed since the baseline: {_fmt(before)} -> {_fmt(after)}"
-            results.append(_result(book, cid, n, path, before, after, msg, base, current, provs.get(path), names))
-    if n_rollout := [w for w in current.workloads if w.old_revisions]:
-        for w in n_rollout:
-            if not any(r.check == "orchestration.rollout" and r.target.name == w.name for r in results):
-                results.append(_result(book, "orchestration.rollout", w, "pods.revisions", None,
-                                       ", ".join(w.old_revisions), f"rollout in progress: older revision(s) "
-                                       f"{', '.join(w.old_revisions)} still run pods", base, current, None, names))
-    return results
+        if p[-1] == "resolved_digest" and p[:-1] + ("image",) in by_path:
+            continue  # the image reference changed too: one finding
+        if p == ("pods", "count") and (("replicas",) in by_path or ("rollout",) in by_path):
+            continue  # a replica change or a rollout, not N pod changes
+        if p in (("gpu", "pinned_class"), ("gpu", "memory_mib")) and ("gpu", "class") in by_path:
+            by_path[("gpu", "class")].related.append(c)
+            continue  # another GPU class brings its memory and its selector with it: one finding
+        out.append(c)
+    for g in grouped.values():
+        g.before = {".".join(m[0]): m[1] for m in g.members}
+        g.after = {".".join(m[0]): m[2] for m in g.members}
+    return sorted(out, key=lambda c: c.path)
+
+
+def check_for(path: tuple[str, ...]) -> str:
+    """The check id a change at ``path`` is reported under."""
+    head = path[0] if path else ""
+    if head == "containers":
+        if len(path) < 3:
+            return "runtime.baseline-changed"            # a whole container added or removed
+        sub = path[2]
+        if sub == "engine":
+            return _ENGINE_CHECK.get(path[3], "runtime.baseline-changed") if len(path) > 3 else "runtime.engine"
+        if sub in ("requests", "limits") and len(path) > 3 and path[3] == "nvidia.com/gpu":
+            return "hardware.gpu-count"
+        if sub == "probes":
+            return _PROBE_CHECK.get(path[3], "serving.baseline-changed") if len(path) > 3 \
+                else "serving.baseline-changed"
+        return _CONTAINER_CHECK.get(sub, "runtime.baseline-changed")
+    if head == "gpu":
+        return _GPU_CHECK.get(path[1], "hardware.baseline-changed") if len(path) > 1 else "hardware.gpu-class"
+    if head == "placement":
+        return _PLACEMENT_CHECK.get(path[1], "orchestration.baseline-changed") if len(path) > 1 \
+            else "orchestration.node-selector"
+    if head == "hpa":
+        return _HPA_CHECK.get(path[1], "orchestration.hpa-bounds") if len(path) > 1 else "orchestration.hpa-bounds"
+    if head == "extra":
+        return _EXTRA_CHECK.get(path[1], "orchestration.baseline-changed") if len(path) > 1 \
+            else "orchestration.baseline-changed"
+    return _TOP_CHECK.get(head, "orchestration.baseline-changed")
+
+
+def _ignored(c: Change, wkey: str, patterns: list[str]) -> bool:
+    if not patterns:
+        return False
+    prefixes = [".".join(c.path[:i]) for i in range(len(c.path), 0, -1)]
+    names = [wkey] + prefixes + [f"{wkey}:{p}" for p in prefixes] + [f"workloads.{wkey}.{p}" for p in prefixes]
+    return any(fnmatch.fnmatchcase(n, pat) for pat in patterns for n in names)
+
+
+# --- results -------------------------------------------------------------------------------------
 
 
 def _fmt(v: Any) -> str:
     if v is None:
-        return "(absent)"
+        return ABSENT
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {v2}" for k, v2 in v.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_fmt(v2)}" for k, v2 in v.items()) + "}" if v else "{}"
+    if isinstance(v, bool):
+        return str(v).lower()
     return str(v)
 
 
-def _result(book: dict[str, CheckInfo], cid: str, w: WorkloadObs, path: str, before: Any, after: Any, msg: str,
-            base: Snapshot, current: Snapshot, prov: Prov | None, names: set[str]) -> Result:
+def _describe(path: tuple[str, ...]) -> str:
+    """A change's subject in words: ``dtype of container vllm``, ``GPU class``, ``Service llama``."""
+    if path[0] == "containers" and len(path) >= 2:
+        c = path[1]
+        rest = path[2:]
+        if not rest:
+            return f"container {c}"
+        if rest[0] == "engine":
+            key = rest[1] if len(rest) > 1 else ""
+            what = {"name": "serving engine", "unknown_args": "other engine flags", "": "engine"}.get(key, key)
+            return f"{what} of container {c}"
+        if rest[0] == "env" and len(rest) > 1:
+            return f"env {rest[1]} of container {c}"
+        if rest[0] == "probes" and len(rest) > 1:
+            return f"{rest[1]} probe of container {c}"
+        if rest[0] == "resolved_digest":
+            return f"running image digest of container {c}"
+        return f"{'.'.join(rest)} of container {c}"
+    if path[0] == "gpu":
+        return {"class": "GPU class", "pinned_class": "GPU class pinned by the node selector"}.get(
+            path[-1], f"GPU {path[-1].replace('_', ' ')}") if len(path) > 1 else "GPU facts"
+    if path[0] == "services" and len(path) > 1:
+        return f"Service {path[1]}"
+    if path[0] == "hpa":
+        return f"HPA {path[1].replace('_', ' ')}" if len(path) > 1 else "HPA"
+    if path[0] == "labels" and len(path) > 1:
+        return f"label {path[1]}"
+    if path[0] == "placement" and len(path) > 1:
+        what = {"node_selector": "nodeSelector", "node_affinity": "required node affinity",
+                "tolerations": "tolerations", "runtime_class": "runtimeClassName"}.get(path[1], path[1])
+        return what + (f" {'.'.join(path[2:])}" if len(path) > 2 else "")
+    if path[0] == "extra" and len(path) > 1:
+        return path[1]
+    return ".".join(path)
+
+
+def _message(c: Change, w: WorkloadObs, bw: WorkloadObs | None, bv: View | None, nv: View) -> tuple[str, str | None]:
+    """(message, level override or None)."""
+    p = c.path
+    if p == ("rollout",):
+        if c.after == ABSENT:
+            return f"the rollout seen in the baseline ({c.before}) has finished", None
+        new = sum(1 for x in w.pods if x.current)
+        old = len(w.pods) - new
+        return (f"rollout in progress: {new} pod(s) on revision {w.current_revision or '?'}, {old} still on "
+                f"{_joined(w.old_revisions)} (baseline: {'no rollout' if c.before == ABSENT else c.before})"), None
+    if p == ("replicas",):
+        msg = f"replica count changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)}"
+        if bw is not None and bw.pods and w.pods_collected:
+            msg += f" (running pods {len(bw.pods)} -> {len(w.pods)})"
+        hpa = w.hpa
+        if hpa is not None and bw is not None and bw.hpa is not None and isinstance(c.after, int):
+            lo, hi = hpa.min_replicas or 1, hpa.max_replicas
+            if hi is None or lo <= c.after <= hi:
+                # The HPA writes spec.replicas: scaling within its bounds is autoscaling, not drift.
+                return msg + f"; HPA {hpa.name} manages it (min {lo}, max {hi if hi is not None else '?'})", "info"
+        return msg, None
+    if p == ("pods", "count"):
+        return f"running pods changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)}", None
+    subject = _describe(p)
+    if c.members:
+        parts = [f"{k or '(all)'} {_fmt(b)} -> {_fmt(a)}" for k, b, a in
+                 ((".".join(m[0]), m[1], m[2]) for m in c.members)]
+        return f"{subject} changed since the baseline: {'; '.join(parts)}", None
+    if c.before == ABSENT:
+        return f"{subject} added since the baseline: {_fmt(c.after)}", None
+    if c.after == ABSENT:
+        return f"{subject} removed since the baseline (was {_fmt(c.before)})", None
+    if p == ("gpu", "class") and c.related:
+        also = "; ".join(f"{_describe(r.path)} {_fmt(r.before)} -> {_fmt(r.after)}" for r in c.related)
+        return f"{subject} changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)} ({also})", None
+    if p[0] == "gpu" and p[-1] == "pinned_class":
+        running = nv.facts.get("gpu", {}).get("class", "?")
+        return f"{subject} changed: {_fmt(c.before)} -> {_fmt(c.after)} (pods still on {running})", None
+    return f"{subject} changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)}", None
+
+
+def _flag(c: ContainerObs | None, fact_name: str, value: Any) -> str | None:
+    """The engine flag (or env var) that set ``fact_name`` to ``value`` in ``c``: named in the hint."""
+    if c is None or c.engine is None:
+        return None
+    f = c.engine.fields.get(fact_name)
+    if f is None:
+        return None
+    if f.prov.source == "env":
+        m = re.search(r"env\[([^\]]+)\]", f.prov.path)
+        return f"env {m.group(1)}" if m else None
+    if f.prov.source != "arg" or c.argv is None:
+        return None
+    wanted = {str(value), str(f.raw) if f.raw is not None else str(value)}
+    if isinstance(value, bool):
+        wanted |= {"true", "false", "True", "False"}
+    argv = c.argv
+    for i, tok in enumerate(argv):
+        if not tok.startswith("-"):
+            continue
+        flag, eq, v = tok.partition("=")
+        if eq and v in wanted:
+            return flag
+        if not eq and i + 1 < len(argv) and argv[i + 1] in wanted:
+            return flag
+        if not eq and isinstance(value, bool) and value and fact_name.replace("_", "-") in flag:
+            return flag
+    return None
+
+
+def _result(book: dict[str, CheckInfo], cid: str, w: WorkloadObs, c: Change | None, msg: str, level: str | None,
+            current: Snapshot, prov: Prov | None, spec: str, flag: str | None = None,
+            serving: str | None = None) -> Result:
     info = book[cid]
-    spec = next(iter(sorted(names)), "(baseline)") if len(names) == 1 else "(baseline)"
+    path = c.dotted if c is not None else "workload"
+    before = None if c is None or c.before == ABSENT else c.before
+    after = None if c is None or c.after == ABSENT else c.after
+    # The container the change is in; for workload-level changes the serving container (hints name it).
+    container = c.path[1] if c is not None and len(c.path) > 1 and c.path[0] == "containers" else serving
+    pod = next((p.name for p in w.pods if p.current), None)
+    values = {
+        "namespace": w.namespace or "default", "name": w.name, "kind": w.kind, "kind_lower": w.kind.lower(),
+        "expected": _fmt(before), "observed": _fmt(after), "field": path,
+        "flag": flag or "the engine flag", "container": container or "<container>",
+        "pod": pod or f"<pod of {w.kind.lower()}/{w.name}>",
+        "env": c.path[3] if c is not None and len(c.path) > 3 and c.path[2] == "env" else "<VAR>",
+        "image": _fmt(after) if c is not None and c.path[-1] == "image" else "<image>",
+        "selector": ",".join(f"{k}={v}" for k, v in sorted((w.selector or w.template.labels).items())) or "<selector>",
+        "ctx": f" --context {current.context}" if current.context else "",
+    }
     return Result(
-        check=cid, category=info.category, status=Status.DRIFT, level=info.level, spec=spec, field=path,
-        target=TargetRef(kind=w.kind, name=w.name, namespace=w.namespace, context=current.context),
+        check=cid, category=info.category, status=Status.DRIFT, level=level or info.level, spec=spec, field=path,
+        target=TargetRef(kind=w.kind, name=w.name, namespace=w.namespace, container=container,
+                         context=current.context),
         message=msg, expected=before,
         observed=[Evidence(value=after, prov=prov or Prov(source=current.source, object=w.object or _key(w)))],
-        location=Location(file="baseline"), reason=None,
-        hint=fill_template(f"Changed since the last-good snapshot. {info.remediation}", {
-            "namespace": w.namespace or "default", "name": w.name, "kind": w.kind, "kind_lower": w.kind.lower(),
-            "expected": _fmt(before), "observed": _fmt(after), "field": path, "flag": "the engine flag",
-            "container": path.split(".")[1] if path.startswith("containers.") else "<container>",
-            "ctx": f" --context {current.context}" if current.context else ""}),
+        location=Location(file=BASELINE_FILE), reason=None,
+        hint=fill_template(f"Changed since the last-good snapshot. {info.remediation}", values),
         next_steps=list(info.next_steps),
+        commands=[fill_template(cmd, values) for cmd in info.commands],
     )
+
+
+class Changes(list):
+    """The baseline results, plus how many workloads were compared (for the summary line)."""
+
+    compared: int = 0
+
+
+def _spec_names(specs: list[Any], base: Snapshot, current: Snapshot) -> dict[str, str] | None:
+    """Workload key -> the spec that targets it, on either side; None when no spec was given."""
+    if not specs:
+        return None
+    from skewaudit.audit import WorkloadIndex
+
+    out: dict[str, str] = {}
+    for snap in (current, base):
+        index = WorkloadIndex(list(snap.workloads))
+        for s in specs:
+            target = s.spec.target_request() if hasattr(s.spec, "target_request") else None
+            for w in index.find(target, s.spec.metadata.name):
+                out.setdefault(_key(w), s.spec.metadata.name)
+    return out
+
+
+def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), specs: Iterable[Any] = ()) -> Changes:
+    """Every fact that changed between ``base`` and ``current``, as drift results.
+
+    With specs, only the workloads they target are compared (the intent run collected just those).
+    """
+    from skewaudit.playbook import load_playbook
+
+    book = load_playbook()
+    patterns = list(ignore)
+    owners = _spec_names(list(specs), base, current)
+    old_w = {_key(w): w for w in base.workloads}
+    new_w = {_key(w): w for w in current.workloads}
+    # Rendered manifests may carry no namespace, and a local process is named after its host:
+    # pair leftovers by kind/name, or by kind alone for a single Process on each side.
+    for key in [k for k in new_w if k not in old_w]:
+        w = new_w[key]
+        alt = [k for k, o in old_w.items() if k not in new_w and o.kind == w.kind
+               and (o.name == w.name or w.kind == "Process")]
+        if len(alt) == 1 and (w.kind != "Process" or sum(1 for x in new_w.values() if x.kind == "Process") == 1):
+            old_w[key] = old_w.pop(alt[0])
+    if owners is not None:
+        old_w = {k: v for k, v in old_w.items() if k in owners or _key(v) in owners}
+        new_w = {k: v for k, v in new_w.items() if k in owners}
+    results = Changes()
+    old_cache: dict[str, dict] = {}
+    new_cache: dict[str, dict] = {}
+    for key in sorted(set(old_w) | set(new_w)):
+        o, n = old_w.get(key), new_w.get(key)
+        spec = (owners or {}).get(key) or (owners or {}).get(_key(o) if o else key) or "(baseline)"
+        results.compared += 1
+        if o is None or n is None:
+            w = o or n
+            ch = Change(("workload",), ABSENT if o is None else w.kind, ABSENT if n is None else w.kind)
+            if _ignored(ch, key, patterns):
+                continue
+            if n is None:
+                results.append(_result(book, "collection.target-not-found", w, ch,
+                                       f"{key} ran in the baseline and is not found now", None, current, None, spec))
+            else:
+                results.append(_result(book, "orchestration.baseline-changed", w, ch,
+                                       f"{key} is new since the baseline", None, current, None, spec))
+            continue
+        ov, nv = view(o, base, old_cache), view(n, current, new_cache)
+        if msgspec.json.encode(ov.facts) == msgspec.json.encode(nv.facts):
+            continue  # the cheap path: most workloads have not changed
+        of, nf = _align(ov, nv)
+        for ch in _group(_diff(of, nf)):
+            if _ignored(ch, key, patterns):
+                continue
+            cid = check_for(ch.path)
+            msg, level = _message(ch, n, o, ov, nv)
+            prov = nv.provs.get(ch.path) or ov.provs.get(ch.path)
+            flag = None
+            if len(ch.path) == 4 and ch.path[0] == "containers" and ch.path[2] == "engine":
+                cname, fname = ch.path[1], ch.path[3]
+                flag = (_flag(nv.containers.get(cname), fname, ch.after)
+                        or _flag(ov.containers.get(cname), fname, ch.before))
+            elif ch.path[0] == "extra" and prov is not None and prov.path:
+                flag = prov.path     # a workload field such as spec.predictor.containerConcurrency
+            serving = next((name for name, c in nv.containers.items() if c.engine is not None),
+                           next(iter(nv.containers), None))
+            results.append(_result(book, cid, n, ch, msg, level, current, prov, spec, flag, serving))
+    from skewaudit.audit import CATEGORY_ORDER
+
+    # The order intent results use: spec, target, category, check, field.
+    results.sort(key=lambda r: (r.spec, r.target.label(), CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
+    return results
 
 
 def merge(report: Report | None, results: list[Result], baseline_path: str | None = None) -> Report:
@@ -290,12 +710,19 @@ def merge(report: Report | None, results: list[Result], baseline_path: str | Non
     from skewaudit.playbook import load_playbook
 
     book = load_playbook()
+    compared = getattr(results, "compared", None)
+    if baseline_path:
+        # Point each baseline result at the snapshot it was compared with (SARIF, JUnit and tables show it).
+        results = [msgspec.structs.replace(r, location=Location(file=baseline_path))
+                   if r.location is not None and r.location.file == BASELINE_FILE else r for r in results]
     if report is None:
         checks = {r.check: book[r.check] for r in results}
-        pods = 0
-        return Report(source="baseline", summary=summarize(results, 0, len({r.target.label() for r in results}), pods),
-                      skewaudit_version=__version__, results=results, checks=checks, baseline=baseline_path)
-    allr = list(report.results) + results
+        n_workloads = compared if compared is not None else len({r.target.label() for r in results})
+        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        context = next((r.target.context for r in results if r.target.context), None)
+        return Report(source="baseline", summary=summarize(results, 0, n_workloads, 0), skewaudit_version=__version__,
+                      generated_at=now, context=context, results=list(results), checks=checks, baseline=baseline_path)
+    allr = list(report.results) + list(results)
     checks = dict(report.checks)
     checks.update({r.check: book[r.check] for r in results})
     s = report.summary

@@ -82,15 +82,19 @@ def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: 
     from skewaudit import audit
 
     specs = load_specs(spec_paths) if spec_paths else []
+    # Read the baseline first: a wrong path should fail before a slow live collection.
+    base_snap = None
+    if baseline:
+        from skewaudit import baseline as base
+
+        base_snap = base.load(baseline)
     snapshot = collect_for(specs, source)
     if save_snapshot:
         from skewaudit.collect import snapshot as snap_io
 
         snap_io.save(snapshot, save_snapshot)
     report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores)) if specs else None
-    if baseline:
-        from skewaudit import baseline as base
-
-        report = base.merge(report, base.compare(base.load(baseline), snapshot, ignore=ignore, specs=specs), baseline)
+    if base_snap is not None:
+        report = base.merge(report, base.compare(base_snap, snapshot, ignore=ignore, specs=specs), baseline)
     render_outputs(report, formats, outputs, show_matches)
     return audit.exit_code(report, fail_on, fail_on_unverifiable)

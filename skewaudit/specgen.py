@@ -4,7 +4,12 @@ The "make intent explicit" starting point: every setting that can be observed
 is written with the same normalization the differ uses, so the new spec
 diffs clean against its own source; what cannot be determined (a model family,
 a GPU class the manifests do not pin) is left as a ``# TODO`` comment line
-for the owner to fill in.
+for the owner to fill in (a required field gets a placeholder value under its
+TODO, so the spec still validates).
+
+Settings an engine read from env (TGI's ``DTYPE``, ``MODEL_ID``…) are written
+once, as engine settings. Secrets are never written: env values that are
+redaction markers and flags with secret names or redacted values are left out.
 """
 
 from __future__ import annotations
@@ -21,9 +26,14 @@ from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
 
 @dataclass(frozen=True)
 class Todo:
-    """A field left for the owner, emitted as a comment line."""
+    """A field left for the owner, emitted as a ``# TODO`` comment line.
+
+    A required field cannot be left out (the spec would not validate), so it
+    carries a placeholder ``value`` written under the comment.
+    """
 
     why: str
+    value: Any = None
 
 
 def _engine_value(c: ContainerObs, name: str, *, explicit_only: bool = True) -> Any:
@@ -37,10 +47,55 @@ def _engine_value(c: ContainerObs, name: str, *, explicit_only: bool = True) -> 
     return f.value
 
 
+def _engine_env(c: ContainerObs | None) -> set[str]:
+    """Env vars the engine parser read a setting from (TGI's MODEL_ID, DTYPE…): written once, as the setting."""
+    if c is None or c.engine is None:
+        return set()
+    out = set()
+    for f in c.engine.fields.values():
+        if f.prov.source == "env":
+            m = re.search(r"env\[([^\]]+)\]", f.prov.path)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
+def _extra_args(c: ContainerObs | None) -> list[str]:
+    """Flags the engine parser did not recognise, as ``--flag`` or ``--flag=value`` (what runtime.extra-args
+    compares). Flags with a redacted value are left out: a marker is not intent."""
+    if c is None or c.engine is None:
+        return []
+    toks = list(c.engine.unknown_args)
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        i += 1
+        if not tok.startswith("-"):
+            continue
+        if "=" not in tok and i < len(toks) and not toks[i].startswith("-"):
+            tok = f"{tok}={toks[i]}"
+            i += 1
+        if redact.MARKER_PREFIX in tok or redact.is_secret_name(tok.split("=", 1)[0]):
+            continue
+        out.append(tok)
+    return out
+
+
 def _family(model_id: str) -> str | None:
-    name = model_id.rsplit("/", 1)[-1].lower()
-    m = re.match(r"([a-z]+)", name)
-    return m.group(1) if m else None
+    """A family guess from the repository name: ``Llama-3.1-70B-Instruct`` -> ``llama-3.1``,
+    ``Qwen2.5-7B-Instruct`` -> ``qwen2.5``: the tokens before the size or the variant."""
+    name = model_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    out: list[str] = []
+    for tok in re.split(r"[-_]", name):
+        if not tok or re.fullmatch(r"\d+(\.\d+)?[bmk]|\d+x\d+[bm]|a?\d+(\.\d+)?b", tok) or tok in _VARIANTS:
+            break
+        out.append(tok)
+    return "-".join(out) if out and re.match(r"[a-z]", out[0]) else None
+
+
+_VARIANTS = frozenset({"instruct", "chat", "base", "hf", "it", "awq", "gptq", "fp8", "int4", "int8", "gguf", "v0.1",
+                       "v0.2", "v0.3", "distill"})
 
 
 def _metric_name(metric: str) -> str:
@@ -87,9 +142,10 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
         v = c.limits.get("nvidia.com/gpu") or c.requests.get("nvidia.com/gpu")
         gpu_count = int(float(v)) if v is not None else 0
 
+    family = _family(model_id) if isinstance(model_id, str) and not model_id.startswith("/") else None
     model: dict[str, Any] = {
-        "id": model_id or Todo("the model id (the engine's model flag was not found)"),
-        "family": _family(model_id) if isinstance(model_id, str) and _family(model_id) else Todo("model family, e.g. llama-3.1"),
+        "id": model_id or Todo("the model id: the engine's model flag was not found", "unknown"),
+        "family": family or Todo("model family, e.g. llama-3.1: not readable from the model id", "unknown"),
         "task": "text-generation",
         "taskTodo": Todo("confirm the task (chat, completion, embedding) and framework above"),
         "framework": "pytorch",
@@ -130,15 +186,18 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
             engine[key] = Todo("dtype: not set explicitly (the engine picks it from the checkpoint); pin it")
         elif key == "quantization" and c is not None and c.engine is not None:
             engine[key] = "none"
+    args = _extra_args(c)
+    if args:
+        engine["args"] = args
     runtime: dict[str, Any] = {
         "accelerator": {"vendor": "nvidia" if gpu_count else "none",
                         "type": gpu_class or ("cpu" if not gpu_count else "unknown"), "count": gpu_count},
     }
     if gpu_count and not gpu_class:
-        runtime["accelerator"]["type"] = "unknown"
-        runtime["accelerator"]["typeTodo"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb")
+        runtime["accelerator"]["type"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb",
+                                              "unknown")
     env = {e.name: e.value for e in (c.env if c else []) if e.source == "literal" and e.value is not None
-           and not redact.is_marker(e.value)}
+           and not redact.is_marker(e.value) and e.name not in _engine_env(c)}
     if env:
         runtime["environment"] = {"variables": env}
     if engine:
@@ -160,8 +219,23 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
             p: dict[str, Any] = {}
             if probe.path:
                 p["path"] = probe.path
+            if probe.port is not None:
+                named = {pp.name: pp.container_port for pp in c.ports if pp.name}
+                p["port"] = named.get(probe.port, probe.port) if isinstance(probe.port, str) else probe.port
             p["timeoutSeconds"] = probe.timeout_seconds if probe.timeout_seconds is not None else 1
+            for key, attr in (("periodSeconds", "period_seconds"), ("initialDelaySeconds", "initial_delay_seconds"),
+                              ("failureThreshold", "failure_threshold")):
+                if getattr(probe, attr) is not None:
+                    p[key] = getattr(probe, attr)
             serving[f"{probe.kind}Probe"] = p
+    concurrency = w.extra.get("containerConcurrency")
+    if concurrency is not None and concurrency.value:
+        serving["maxConcurrency"] = concurrency.value
+    elif c is not None and _engine_value(c, "max_concurrent_requests") is not None:
+        serving["maxConcurrency"] = _engine_value(c, "max_concurrent_requests")
+    timeout = w.extra.get("timeout")
+    if timeout is not None and timeout.value is not None:
+        serving["timeoutSeconds"] = timeout.value
     scaling: dict[str, Any] = {}
     if w.hpa is not None:
         scaling["minReplicas"] = w.hpa.min_replicas if w.hpa.min_replicas is not None else 1
@@ -177,6 +251,9 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
         orchestration["limits"] = dict(c.limits)
     if w.template.node_selector:
         orchestration["nodeSelector"] = dict(w.template.node_selector)
+    affinity = {k: sorted(v) for k, v in w.template.node_affinity.items() if v and not any(":" in x for x in v)}
+    if affinity:
+        orchestration["nodeAffinity"] = affinity
     if w.template.tolerations:
         orchestration["tolerations"] = [{k: v for k, v in t.items() if k in ("key", "operator", "value", "effect")}
                                         for t in w.template.tolerations]
@@ -210,6 +287,8 @@ def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
     for k, v in d.items():
         if isinstance(v, Todo):
             out.append(f"{pad}# TODO {v.why}")
+            if v.value is not None:
+                out.append(f"{pad}{k}: {_scalar(v.value)}")
         elif isinstance(v, dict):
             out.append(f"{pad}{k}:")
             out.extend(emit(v, indent + 1))

@@ -3,12 +3,21 @@
 ``skewaudit snapshot -o last-good.json`` records what is running (secrets are
 already redacted at collection time; provenance is kept), ``skewaudit diff
 --snapshot FILE`` audits it exactly as it would the live source, and
-``--baseline FILE`` compares two observed states. Files are written atomically.
+``--baseline FILE`` compares two observed states.
+
+The file is the :class:`~skewaudit.model.observed.Snapshot` struct as JSON with
+``schema`` first (``skewaudit.io/snapshot/v1``), then the collection time, the
+skewaudit version, the kube context and the inputs read. It is written
+atomically, so a crash never leaves half a baseline behind. Reading checks the
+schema before anything else, so a report, a kubectl dump or a snapshot from a
+future version gets one clear line rather than a field-by-field complaint.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import sys
+from typing import Any
 
 import msgspec
 
@@ -18,6 +27,7 @@ from skewaudit.fsutil import write_atomic
 from skewaudit.model.observed import SNAPSHOT_SCHEMA, Snapshot
 
 _MAX_BYTES = 512 * 1024 * 1024
+_SCHEMA_FAMILY = SNAPSHOT_SCHEMA.rsplit("/", 1)[0] + "/"
 
 
 def stamp(snap: Snapshot) -> Snapshot:
@@ -28,7 +38,14 @@ def stamp(snap: Snapshot) -> Snapshot:
 
 
 def encode(snap: Snapshot) -> bytes:
-    return msgspec.json.format(msgspec.json.encode(stamp(snap)), indent=1) + b"\n"
+    """The snapshot file's bytes: indented JSON, ``schema`` first, trailing newline."""
+    # ``schema`` equals its default, so omit_defaults would drop it; ``context`` stays even when null so
+    # the file says "not live" explicitly. Both are written first, ahead of the bulk.
+    body = msgspec.to_builtins(stamp(snap))
+    body.pop("schema", None)
+    head = {"schema": SNAPSHOT_SCHEMA, "source": body.pop("source"), "collected_at": body.pop("collected_at", ""),
+            "skewaudit_version": body.pop("skewaudit_version", ""), "context": body.pop("context", None)}
+    return msgspec.json.format(msgspec.json.encode({**head, **body}), indent=1) + b"\n"
 
 
 def save(snap: Snapshot, path: str) -> None:
@@ -36,28 +53,55 @@ def save(snap: Snapshot, path: str) -> None:
     write_atomic(path, encode(snap))
 
 
-def load(path: str) -> Snapshot:
-    """Read a snapshot; a clear one-line InputError for anything that is not one."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such snapshot file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a snapshot file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+def _read(path: str) -> bytes:
+    if path == "-":
+        data = sys.stdin.buffer.read(_MAX_BYTES + 1)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_MAX_BYTES + 1)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such snapshot file") from None
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a directory, not a snapshot file") from None
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from None
     if len(data) > _MAX_BYTES:
         raise InputError(f"{path}: larger than {_MAX_BYTES // 2**20} MiB; not a skewaudit snapshot")
+    return data
+
+
+class _Head(msgspec.Struct):
+    """Just the schema: read first (msgspec skips the rest without building it)."""
+
+    schema: Any = None
+
+
+def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
+    """Parse snapshot bytes; a one-line InputError naming ``path`` for anything that is not one."""
     try:
-        head = msgspec.json.decode(data, type=dict)
+        schema = msgspec.json.decode(data, type=_Head).schema
+    except msgspec.ValidationError:
+        # Valid JSON but not an object: say what it is.
+        kind = type(msgspec.json.decode(data)).__name__
+        raise InputError(f"{path}: not a skewaudit snapshot (a JSON {kind}, not an object "
+                         f"with schema {SNAPSHOT_SCHEMA!r})") from None
     except msgspec.DecodeError as e:
         raise InputError(f"{path}: not a skewaudit snapshot (invalid JSON: {e})") from None
-    schema = head.get("schema")
     if schema != SNAPSHOT_SCHEMA:
-        raise InputError(f"{path}: not a skewaudit snapshot (schema {schema!r}, expected {SNAPSHOT_SCHEMA!r})")
+        if isinstance(schema, str) and schema.startswith(_SCHEMA_FAMILY):
+            raise InputError(f"{path}: snapshot schema {schema!r} is not supported by skewaudit {__version__} "
+                             f"(it reads {SNAPSHOT_SCHEMA!r}); re-take the snapshot with this version")
+        what = f"schema {schema!r}" if schema is not None else "no 'schema' field"
+        raise InputError(f"{path}: not a skewaudit snapshot ({what}, expected {SNAPSHOT_SCHEMA!r}); "
+                         "write one with 'skewaudit snapshot -o FILE'")
     try:
-        snap = msgspec.convert(head, type=Snapshot)
-    except msgspec.ValidationError as e:
+        # Typed decoding straight into the structs: one pass over a file that can be tens of MB.
+        return msgspec.json.decode(data, type=Snapshot)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
         raise InputError(f"{path}: malformed snapshot: {e}") from None
-    return snap
+
+
+def load(path: str) -> Snapshot:
+    """Read a snapshot file (``-`` for stdin); a clear one-line InputError for anything that is not one."""
+    return decode(_read(path), path)

@@ -12,8 +12,10 @@ from skewaudit.commands import _options as o
 def bundle(
     specs: Annotated[Optional[list[str]], typer.Argument(help="ModelSpecs to audit into the bundle (optional).",
                                                          show_default=False)] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="File prefix: writes PREFIX.md and PREFIX.json.")] = "skewaudit-bundle",
+    output: Annotated[str, typer.Option("--output", "-o", help="File prefix: writes PREFIX.md and PREFIX.json (atomically).")] = "skewaudit-bundle",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Include the diff against this last-good snapshot.")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(
+        "--ignore", help="Baseline: extra fact path to ignore (glob, e.g. 'containers.*.env.BUILD_ID'). Repeatable.")] = None,
     manifest: o.Manifest = None,
     snapshot: o.SnapshotIn = None,
     local: o.Local = False,
@@ -38,15 +40,22 @@ def bundle(
     from skewaudit.pipeline import collect_for, load_specs
 
     loaded = load_specs(list(specs)) if specs else []
+    # Read the baseline before collecting: a wrong path should not cost a cluster round trip.
+    last_good = base.load(baseline) if baseline else None
+    for suffix in (".md", ".json"):
+        # "-o incident.md" means the prefix "incident": never write incident.md.md.
+        if output.endswith(suffix):
+            output = output[: -len(suffix)]
     snap = snap_io.stamp(collect_for(loaded, dict(
         manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline, kubeconfig=kubeconfig,
         context=context, namespace=namespace, all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers,
         timeout=timeout)))
     report = audit.run(loaded, snap) if loaded else None
-    if baseline:
-        report = base.merge(report, base.compare(base.load(baseline), snap, specs=loaded), baseline)
+    if last_good is not None:
+        report = base.merge(report, base.compare(last_good, snap, ignore=list(ignore or []), specs=loaded), baseline)
     data = b.build(snap, report)
     write_atomic(f"{output}.json", json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     write_atomic(f"{output}.md", b.markdown(data))
-    typer.echo(f"wrote {output}.md and {output}.json ({len(data['workloads'])} workloads, "
-               f"{len(data['findings'])} findings)", err=True)
+    nw, nf = len(data["workloads"]), len(data["findings"])
+    typer.echo(f"wrote {output}.md and {output}.json ({nw} workload{'' if nw == 1 else 's'}, "
+               f"{nf} finding{'' if nf == 1 else 's'})", err=True)

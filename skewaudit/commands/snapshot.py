@@ -37,5 +37,9 @@ def snapshot(
     snap_io.save(snap, output)
     if output != "-":
         n_pods = sum(len(w.pods) for w in snap.workloads)
-        typer.echo(f"{output}: {len(snap.workloads)} workloads, {n_pods} pods, {len(snap.issues)} collection issues",
-                   err=True)
+
+        def n(count: int, word: str) -> str:
+            return f"{count} {word}{'' if count == 1 else 's'}"
+
+        typer.echo(f"{output}: {n(len(snap.workloads), 'workload')}, {n(n_pods, 'pod')}, "
+                   f"{n(len(snap.issues), 'collection issue')}", err=True)
