@@ -203,8 +203,8 @@ def parse_label_selector(text: str) -> list[tuple[str, str, Any]]:
                 try:
                     bound = int(peek(1) or "")
                 except ValueError:
-                    raise SelectorError(f"unable to parse requirement: for 'Gt', 'Lt' operators, "
-                                        f"the value must be an integer") from None
+                    raise SelectorError("unable to parse requirement: for 'Gt', 'Lt' operators, "
+                                        "the value must be an integer") from None
                 i += 2
                 reqs.append((key, op, bound))
             else:

@@ -9,16 +9,14 @@ API server with ``--kubeconfig``.
 from __future__ import annotations
 
 import copy
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Callable
 
 import pytest
 import yaml
 
-from skewaudit import cli
+from clirun import main_inprocess as run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "specs" / "examples"
@@ -26,16 +24,6 @@ MANIFESTS = EXAMPLES / "manifests"
 BASELINE = ROOT / "tests" / "fixtures" / "baseline"
 
 
-def run(monkeypatch, capsys, *args, stdin: bytes | None = None) -> tuple[int, str, str]:
-    """Run the real entry point (the one that maps errors to exit codes) in-process."""
-    monkeypatch.setattr(sys, "argv", ["skewaudit", *map(str, args)])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
-    with pytest.raises(SystemExit) as e:
-        cli.main()
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "internal error" not in out.err
-    return int(e.value.code or 0), out.out, out.err
 
 
 def live_docs() -> list[dict]:

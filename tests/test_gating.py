@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from clirun import EXAMPLES, MANIFESTS, skewaudit
-from test_diff_scenarios import container, mutate, set_arg
+from test_diff_scenarios import mutate, set_arg
 
 LLAMA = EXAMPLES / "llama-3.1-70b-vllm.yaml"
 LLAMA_M = MANIFESTS / "llama-3.1-70b-vllm.yaml"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from skewaudit import cli
+from clirun import main_inprocess as run
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "specs" / "examples" / "manifests"
@@ -19,16 +17,6 @@ K8S = ROOT / "tests" / "fixtures" / "k8s"
 CLEAN_STATUSES = {"match", "unpinned", "unverifiable", "not-applicable"}
 
 
-def run(monkeypatch, capsys, *args, stdin: bytes | None = None) -> tuple[int, str, str]:
-    """Run the real entry point (the one that maps errors to exit codes) in-process."""
-    monkeypatch.setattr(sys, "argv", ["skewaudit", *map(str, args)])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
-    with pytest.raises(SystemExit) as e:
-        cli.main()
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "internal error" not in out.err
-    return int(e.value.code or 0), out.out, out.err
 
 
 def assert_round_trip(monkeypatch, capsys, spec: Path, *source) -> dict:

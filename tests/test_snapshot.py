@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from skewaudit import cli
+from clirun import main_inprocess as run
 from skewaudit.collect import snapshot as snap_io
 from skewaudit.errors import InputError
 from skewaudit.model.observed import SNAPSHOT_SCHEMA, Snapshot, WorkloadObs
@@ -23,16 +21,6 @@ BASELINE = ROOT / "tests" / "fixtures" / "baseline"
 SECRETS = ("hf_LiveFixtureSecretToken12345", "sk-baseline-fixture-key-0123456789")
 
 
-def run(monkeypatch, capsys, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    """Run the real entry point (the one that maps errors to exit codes) in-process."""
-    monkeypatch.setattr(sys, "argv", ["skewaudit", *map(str, args)])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
-    with pytest.raises(SystemExit) as e:
-        cli.main()
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "internal error" not in out.err
-    return int(e.value.code or 0), out.out, out.err
 
 
 def test_snapshot_file_is_versioned_with_time_version_and_provenance(monkeypatch, capsys, tmp_path):

@@ -142,16 +142,24 @@ def _attr(seg: str) -> str:
     return "gpu_class" if seg == "class" else _CAMEL.sub("_", seg).lower()
 
 
+# Dotted path -> ((YAML key, attribute name), ...). A fleet audit asks for the same
+# few dozen paths once per check per spec (~60,000 times for 1,000 specs).
+_SEGMENTS: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
 def spec_value(spec: Any, path: str) -> Any:
     """Walk a dotted camelCase YAML path over the pydantic ModelSpec."""
+    segs = _SEGMENTS.get(path)
+    if segs is None:
+        segs = _SEGMENTS[path] = tuple((seg, _attr(seg)) for seg in path.split("."))
     cur = spec
-    for seg in path.split("."):
+    for seg, attr in segs:
         if cur is None:
             return None
         if isinstance(cur, dict):
             cur = cur.get(seg)
         else:
-            cur = getattr(cur, _attr(seg), None)
+            cur = getattr(cur, attr, None)
     return cur
 
 

@@ -9,7 +9,6 @@ the scheduler is told to pick). Each observation says which one it used.
 
 from __future__ import annotations
 
-from typing import Any
 
 from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_obs, first_declared
 from skewaudit.model.finding import Evidence, Status
