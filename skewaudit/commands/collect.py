@@ -1,7 +1,101 @@
-"""`skewaudit collect` (placeholder until implemented)."""
+"""`skewaudit collect`: print what is running (the observed facts), with provenance.
+
+The evidence a user reads before trusting a diff: per workload and container
+the engine, model, revision, dtype, quantization, max length, parallelism,
+GPU class and count and image digest, each with where it came from, then the
+collection issues. ``--format json|yaml`` prints the whole snapshot instead.
+Targets come from the ModelSpecs given (their ``target`` sections), or from
+``--kind/--name/--selector``, which also override the specs' targets; with
+neither, every serving workload in scope is collected.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
 
-def collect() -> None:
-    raise typer.Exit(70)
+FORMATS = ("table", "json", "yaml")
+
+
+def collect(
+    specs: Annotated[Optional[list[str]], typer.Argument(
+        help="ModelSpec files or directories ('-' for stdin); their target sections choose the workloads.",
+        show_default=False)] = None,
+    manifest: o.Manifest = None,
+    snapshot: o.SnapshotIn = None,
+    local: o.Local = False,
+    pid: o.Pid = None,
+    cmdline: o.Cmdline = None,
+    kubeconfig: o.Kubeconfig = None,
+    context: o.Context = None,
+    namespace: o.Namespace = None,
+    all_namespaces: o.AllNamespaces = False,
+    exec_gpu: o.ExecGpu = False,
+    workers: o.Workers = 4,
+    timeout: o.Timeout = 10.0,
+    kind: Annotated[Optional[str], typer.Option(
+        "--kind", help="Workload kind: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Workload name.")] = None,
+    selector: Annotated[Optional[str], typer.Option(
+        "--selector", "-l", help="Workload or pod-template labels, 'k=v,k2=v2'.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or yaml (json/yaml: the whole snapshot).")] = "table",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")] = None,
+) -> None:
+    """Show what is running: engine, model, dtype, quantization, lengths, parallelism, GPUs, image, with provenance."""
+    import sys
+
+    from skewaudit.collect import gather
+    from skewaudit.errors import InputError
+    from skewaudit.fsutil import write_atomic
+    from skewaudit.render.facts import render
+
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    targets = _targets(specs or [], kind, name, _selector(selector))
+    if targets and len({t.namespace for t in targets if t.namespace}) > 1 and namespace is None:
+        all_namespaces = True   # specs spread over namespaces: one cluster-wide list per kind
+    req = o.source_request(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
+                           kubeconfig=kubeconfig, context=context, namespace=namespace,
+                           all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers, timeout=timeout,
+                           targets=tuple(targets))
+    data = render(gather(req), fmt)
+    if output:
+        write_atomic(output, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+def _selector(text: str | None) -> dict[str, str]:
+    from skewaudit.errors import InputError
+
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip() or value.startswith("="):
+            raise InputError(f"--selector: {part!r} is not key=value (only equality selectors are supported)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _targets(spec_paths: list[str], kind: str | None, name: str | None, selector: dict[str, str]) -> list:
+    """Targets from the specs with the flags applied on top, or from the flags alone."""
+    from dataclasses import replace
+
+    from skewaudit.collect.request import Target
+
+    if spec_paths:
+        from skewaudit.pipeline import load_specs
+
+        targets = [s.spec.target_request() for s in load_specs(spec_paths)]
+    elif kind or name or selector:
+        targets = [Target()]
+    else:
+        return []
+    over = {k: v for k, v in (("kind", kind), ("name", name), ("selector", selector or None)) if v}
+    return [replace(t, **over) for t in targets]

@@ -1,0 +1,751 @@
+"""Live collection from a Kubernetes API server; the only importer of ``kubernetes``.
+
+The ``kubernetes`` package is used for what it is good at, configuration
+(kubeconfig, contexts, exec plugins, in-cluster service accounts) and its
+REST layer (TLS, auth headers), and nothing else: list pages are requested
+with ``_preload_content``-style raw responses and each page's bytes go
+straight to ``msgspec.json.decode(data, type=PodList)``, so the client's model
+objects are never built (25-31 s and 2.6 GB for 10,000 pods, against under
+a second and a few hundred MB here; figures in issue 7 / benchmarks/).
+
+A run has three rounds of independent GET list calls, each round run on
+``req.workers`` threads:
+
+1. workloads of the kinds the targets need, HPAs, Services, ServingRuntimes;
+2. pods and ReplicaSets, by the selected workloads' label selectors (few
+   workloads) or by namespace / cluster-wide (fleet);
+3. the nodes those pods run on and the ConfigMaps their env references
+   (one GET each when few, one paged list otherwise).
+
+Every list is paged (``limit=500`` + ``continue``) and each page is reduced
+to what the join needs before the next one is read, so memory follows the
+page size and the number of distinct templates, not the cluster. The join is
+:mod:`skewaudit.collect.build`, shared with the offline collector.
+
+Failure policy: a source the run cannot do without (the workloads a target
+names, pods) raises ``EnvironmentUnavailable``; an optional one (nodes, HPAs,
+Services, ConfigMaps, ServingRuntimes, ReplicaSets) forbidden or missing
+becomes a ``CollectionIssue`` and the run goes on. 429/5xx are retried up to
+3 times (Retry-After honoured, about 10 s of waiting at most); a 410 on a
+continue token restarts that list once. skewaudit only ever sends GET.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+from urllib.parse import quote
+
+import msgspec
+
+from skewaudit.collect import build as b
+from skewaudit.collect import k8s_types as k
+from skewaudit.collect.manifests import now, pod_targets, scoped_targets
+from skewaudit.collect.request import SourceRequest, Target
+from skewaudit.errors import EnvironmentUnavailable, InputError
+from skewaudit.model.observed import CollectionIssue, Snapshot
+
+PAGE = 500
+MAX_RETRIES = 3
+RETRY_BUDGET_S = 10.0
+FEW = 8        # up to this many workloads: pods by their selectors; more: one list per namespace
+FEW_GETS = 20  # up to this many nodes / ConfigMaps: one GET each; more: one paged list
+RBAC_HINT = "see specs/rbac.yaml"
+
+
+@dataclass(frozen=True)
+class Res:
+    """One API resource: where it is listed and how its pages decode."""
+
+    kind: str
+    plural: str
+    prefix: str          # "/api/v1" or "/apis/<group>/<version>"
+    list_type: type
+    namespaced: bool = True
+    area: str = "workload"
+
+    def path(self, ns: str | None, name: str | None = None) -> str:
+        p = f"{self.prefix}/namespaces/{quote(ns)}/{self.plural}" if ns and self.namespaced \
+            else f"{self.prefix}/{self.plural}"
+        return f"{p}/{quote(name)}" if name else p
+
+
+DEPLOY = Res("Deployment", "deployments", "/apis/apps/v1", k.DeploymentList)
+STS = Res("StatefulSet", "statefulsets", "/apis/apps/v1", k.StatefulSetList)
+RS = Res("ReplicaSet", "replicasets", "/apis/apps/v1", k.ReplicaSetMetaList, area="pods")
+JOB = Res("Job", "jobs", "/apis/batch/v1", k.JobList)
+POD = Res("Pod", "pods", "/api/v1", k.PodList, area="pods")
+ISVC = Res("InferenceService", "inferenceservices", "/apis/serving.kserve.io/v1beta1", k.InferenceServiceList)
+SR = Res("ServingRuntime", "servingruntimes", "/apis/serving.kserve.io/v1alpha1", k.ServingRuntimeList,
+         area="engine")
+CSR = Res("ClusterServingRuntime", "clusterservingruntimes", "/apis/serving.kserve.io/v1alpha1",
+          k.ServingRuntimeList, namespaced=False, area="engine")
+NODE = Res("Node", "nodes", "/api/v1", k.NodeList, namespaced=False, area="hardware")
+HPA = Res("HorizontalPodAutoscaler", "horizontalpodautoscalers", "/apis/autoscaling/v2",
+          k.HorizontalPodAutoscalerList, area="hpa")
+SVC = Res("Service", "services", "/api/v1", k.ServiceList, area="services")
+CM = Res("ConfigMap", "configmaps", "/api/v1", k.ConfigMapList, area="configmaps")
+_ITEM = {k.DeploymentList: k.Deployment, k.StatefulSetList: k.StatefulSet, k.ReplicaSetMetaList: k.ReplicaSetMeta,
+         k.ReplicaSetList: k.ReplicaSet, k.JobList: k.Job, k.PodList: k.Pod,
+         k.InferenceServiceList: k.InferenceService, k.ServingRuntimeList: k.ServingRuntime, k.NodeList: k.Node,
+         k.HorizontalPodAutoscalerList: k.HorizontalPodAutoscaler, k.ServiceList: k.Service,
+         k.ConfigMapList: k.ConfigMap}
+
+
+class HttpError(Exception):
+    """A non-2xx answer after retries: status code and the Status message."""
+
+    def __init__(self, status: int, message: str, retries: int = 0):
+        super().__init__(f"{status}: {message}")
+        self.status, self.message, self.retries = status, message, retries
+
+
+def _status_message(body: bytes) -> str:
+    try:
+        doc = msgspec.json.decode(body)
+        return str(doc.get("message") or doc.get("reason") or "") if isinstance(doc, dict) else ""
+    except msgspec.DecodeError:
+        return body[:200].decode("utf-8", "replace").strip()
+
+
+# --- configuration -------------------------------------------------------------
+
+
+@dataclass
+class Conn:
+    cfg: Any
+    context: str | None
+    namespace: str
+    host: str
+
+
+def _kubeconfig_paths(req: SourceRequest) -> tuple[str, str]:
+    if req.kubeconfig:
+        return req.kubeconfig, "--kubeconfig/KUBECONFIG"
+    if os.environ.get("KUBECONFIG"):
+        return os.environ["KUBECONFIG"], "KUBECONFIG"
+    return "~/.kube/config", "the default location"
+
+
+def connect(req: SourceRequest) -> Conn:
+    """Load the kubeconfig (or in-cluster config) into a client Configuration."""
+    from kubernetes.client.configuration import Configuration
+    from kubernetes.config import kube_config
+    from kubernetes.config.config_exception import ConfigException
+
+    cfg = Configuration()
+    paths, origin = _kubeconfig_paths(req)
+    existing = [p for p in paths.split(os.pathsep) if p and os.path.exists(os.path.expanduser(p))]
+    if not existing:
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not req.kubeconfig:
+            return _in_cluster(cfg)
+        raise EnvironmentUnavailable(
+            f"no kubeconfig: looked in {paths} ({origin}), and not running inside a cluster "
+            "(KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --manifest")
+    files = os.pathsep.join(existing)
+    try:
+        contexts, active = kube_config.list_kube_config_contexts(files)
+        names = [c["name"] for c in contexts or []]
+        ctx = req.context or (active or {}).get("name")
+        if req.context and req.context not in names:
+            raise InputError(f"unknown context {req.context!r} in {files}; available: {', '.join(names) or 'none'}")
+        if not ctx:
+            raise InputError(f"{files} has no current-context; pass --context (available: {', '.join(names)})")
+        kube_config.load_kube_config(config_file=files, context=ctx, client_configuration=cfg,
+                                     persist_config=False)
+    except ConfigException as e:
+        first = str(e).splitlines()[0]
+        if first.startswith(("exec:", "cmd-path:")) or "credential" in first.lower():
+            # an exec/auth plugin failed: the environment, not the file, is the problem
+            raise EnvironmentUnavailable(f"kubeconfig {files}: getting credentials failed: {first}") from None
+        raise InputError(f"kubeconfig {files}: {first}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:   # unreadable / not a kubeconfig
+        raise InputError(f"kubeconfig {files}: cannot read it ({type(e).__name__}: {e})") from None
+    ns = next((c.get("context", {}).get("namespace") for c in contexts if c["name"] == ctx), None) or "default"
+    _tune(cfg, req)
+    return Conn(cfg, ctx, ns, cfg.host)
+
+
+def _in_cluster(cfg: Any) -> Conn:
+    from kubernetes.config import incluster_config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        incluster_config.load_incluster_config(client_configuration=cfg)
+    except ConfigException as e:
+        raise EnvironmentUnavailable(f"in-cluster configuration failed: {e}") from None
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+            ns = f.read().strip() or "default"
+    except OSError:
+        ns = "default"
+    return Conn(cfg, None, ns, cfg.host)
+
+
+def _tune(cfg: Any, req: SourceRequest) -> None:
+    from urllib3.util.retry import Retry
+
+    # No urllib3 retries: a connect failure fails fast (one --timeout, not four),
+    # and 429/5xx come back to Api.get, which retries them with a bounded budget
+    # (urllib3 would otherwise sleep on Retry-After itself, unbounded).
+    cfg.retries = Retry(0, redirect=0, respect_retry_after_header=False, raise_on_status=False)
+    cfg.connection_pool_maxsize = max(4, req.workers)
+
+
+# --- HTTP ----------------------------------------------------------------------
+
+
+class Api:
+    """GET-only access through the kubernetes REST client, raw bytes out."""
+
+    def __init__(self, conn: Conn, timeout: float):
+        from kubernetes.client.api_client import ApiClient
+
+        self.conn = conn
+        self.client = ApiClient(conn.cfg)
+        self.timeout = (timeout, max(timeout, 30.0))
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def close(self) -> None:
+        self.client.close()
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> bytes:
+        import urllib3
+
+        waited = 0.0
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                method, url, headers, _, _ = self.client.param_serialize(
+                    "GET", path, query_params=list(query or []), header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"])
+                resp = self.client.call_api(method, url, headers, _request_timeout=self.timeout)
+                data = resp.read()
+                resp.response.release_conn()
+            except urllib3.exceptions.HTTPError as e:
+                why = _short(getattr(e, "reason", None) or e)
+                if "timed out" in why:
+                    why += f" after {self.timeout[0]:g} s (--timeout)"
+                raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: {why}") from None
+            except Exception as e:  # noqa: BLE001 - the client wraps SSL errors in ApiException(status=0)
+                if getattr(e, "status", None) == 0:
+                    raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: "
+                                                 f"{_short(getattr(e, 'reason', e))}") from None
+                raise
+            status = resp.status
+            if 200 <= status < 300:
+                return data
+            if (status == 429 or status >= 500) and attempt < MAX_RETRIES and waited < RETRY_BUDGET_S:
+                delay = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** attempt)
+                delay = min(delay, RETRY_BUDGET_S - waited)
+                self.sleep(delay)
+                waited += delay
+                continue
+            raise HttpError(status, _status_message(data), attempt)
+        raise AssertionError("unreachable")
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(value)) if value else default
+    except ValueError:
+        return default
+
+
+def _short(reason: object) -> str:
+    text = str(reason)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
+                   "certificate verify failed", "Temporary failure in name resolution"):
+        if marker in text:
+            return marker.lower() if marker != "timed out" else "timed out"
+    return text.split(": ", 1)[-1][:200]
+
+
+# --- listing ---------------------------------------------------------------------
+
+
+class Progress:
+    """A count on stderr for runs longer than about a second; silent off a terminal."""
+
+    def __init__(self, on: bool):
+        self.on, self.t0, self.n, self.shown = on, time.monotonic(), 0, False
+        self.lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.n += n
+            if self.on and time.monotonic() - self.t0 > 1.0:
+                sys.stderr.write(f"\rskewaudit: {self.n} objects read…")
+                sys.stderr.flush()
+                self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+class Collector:
+    """One live run: issues the list calls and fills an Inventory."""
+
+    def __init__(self, api: Api, req: SourceRequest, targets: list[Target]):
+        self.api, self.req, self.targets = api, req, targets
+        self.inv = b.Inventory(pods=b.PodStore(keep_full=pod_targets(targets)))
+        self.lock = threading.Lock()
+        self.progress = Progress(req.progress)
+        self.explicit = {b.kind_of(t.kind) for t in targets if t.kind}
+        self.open_kinds = any(not t.kind for t in targets)
+        # targets by name: each listed object is checked against the few
+        # targets that can name it, never against every spec of a fleet
+        self.named: dict[str, list[Target]] = {}
+        for t in targets:
+            if t.name:
+                self.named.setdefault(t.name, []).append(t)
+        self.unnamed = [t for t in targets if not t.name]
+        # Built here, on the main thread, before any worker runs: each decoder
+        # compiles its type once, and the engine parsers are imported once.
+        self.decoders = {lt: msgspec.json.Decoder(lt) for lt in _ITEM}
+        from skewaudit import runtimes
+
+        runtimes.engines()
+
+    # -- the generic paged list ------------------------------------------------
+
+    def list(self, res: Res, ns: str | None, consume: Callable[[Any], None], *, selector: str = "",
+             field: str = "", list_type: type | None = None, required: bool = False) -> bool:
+        """Page through one list, handing each decoded item to ``consume``.
+        Returns False when the source was unavailable (issue recorded)."""
+        lt = list_type or res.list_type
+        seen: set[tuple[str, str]] = set()
+        restarted = False
+        token = ""
+        while True:
+            q = [("limit", str(PAGE))]
+            if selector:
+                q.append(("labelSelector", selector))
+            if field:
+                q.append(("fieldSelector", field))
+            if token:
+                q.append(("continue", token))
+            try:
+                data = self.api.get(res.path(ns), q)
+            except HttpError as e:
+                if e.status == 410 and token and not restarted:
+                    restarted, token = True, ""   # continue token expired: start over, skip what we have
+                    continue
+                return self._failed(res, ns, "list", e, required)
+            page = self._decode(data, lt, res)
+            del data
+            fresh = []
+            for item in page.items:
+                md = item.metadata
+                key = (md.namespace, md.name)
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append(item)
+            with self.lock:
+                for item in fresh:
+                    consume(item)
+            self.progress.add(len(fresh))
+            token = page.metadata.continue_
+            if not token:
+                return True
+
+    def get_one(self, res: Res, ns: str | None, name: str) -> Any | None:
+        """GET one object; None when it does not exist (404). Raises HttpError otherwise."""
+        try:
+            data = self.api.get(res.path(ns, name))
+        except HttpError as e:
+            if e.status == 404:
+                return None
+            raise
+        try:
+            return msgspec.json.decode(data, type=_ITEM[res.list_type])
+        except msgspec.ValidationError as e:
+            self._malformed(res, ns or "", name, e)
+            return None
+
+    def _decode(self, data: bytes, lt: type, res: Res) -> Any:
+        try:
+            return self.decoders[lt].decode(data)
+        except msgspec.ValidationError:
+            pass   # one bad object must not hide the rest of the page: convert item by item
+        except msgspec.DecodeError as e:
+            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} sent invalid JSON for "
+                                         f"{res.plural}: {e}") from None
+        raw = msgspec.json.decode(data)
+        items = []
+        for it in raw.get("items") or []:
+            try:
+                items.append(msgspec.convert(it, _ITEM[lt], strict=False))
+            except msgspec.ValidationError as e:
+                md = it.get("metadata") or {} if isinstance(it, dict) else {}
+                self._malformed(res, md.get("namespace", ""), md.get("name", "?"), e)
+        meta = msgspec.convert(raw.get("metadata") or {}, k.ListMeta, strict=False)
+        return lt(metadata=meta, items=items)
+
+    def _malformed(self, res: Res, ns: str, name: str, e: Exception) -> None:
+        obj = b._obj(res.kind, ns, name)
+        with self.lock:
+            self.inv.issues.append(CollectionIssue(scope=obj, kind="malformed", area=res.area,
+                                                   message=f"{obj}: {e}; skipped"))
+
+    def _failed(self, res: Res, ns: str | None, verb: str, e: HttpError, required: bool) -> bool:
+        where = f"in namespace {ns}" if ns and res.namespaced else \
+            ("cluster-wide" if res.namespaced else "(cluster-scoped)")
+        if e.status == 401:
+            raise EnvironmentUnavailable(
+                f"the Kubernetes API at {self.api.conn.host} rejected the credentials (401 Unauthorized)"
+                + (f" of context {self.api.conn.context}" if self.api.conn.context else "")
+                + (f": {e.message}" if e.message else ""))
+        if e.status == 403:
+            if required:
+                raise EnvironmentUnavailable(f"forbidden: skewaudit needs get/list on {res.plural} {where}; "
+                                             f"{RBAC_HINT} ({e.message})")
+            self._issue(CollectionIssue(scope=b._obj(res.kind, ns or "", "*") if ns else f"{res.kind}/*",
+                                        kind="forbidden", area=res.area,
+                                        message=f"cannot {verb} {res.plural} {where}: those facts are "
+                                                f"unverifiable; {RBAC_HINT} ({e.message})"))
+            return False
+        if e.status == 404 and res.prefix.startswith("/apis/serving.kserve.io"):
+            if required:
+                self._issue(CollectionIssue(scope=f"{res.kind}/*", kind="unsupported", area="workload",
+                                            message=f"the cluster serves no {res.plural} "
+                                                    f"({res.prefix[6:]} is not installed)"))
+            return False
+        if e.status >= 500 or e.status == 429:
+            tries = f"{e.retries} retr{'y' if e.retries == 1 else 'ies'}"
+            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} answered {e.status} to "
+                                         f"{verb} {res.plural} {where} after {tries}: {e.message}")
+        if required or e.status not in (404, 410):
+            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} answered {e.status} to "
+                                         f"{verb} {res.plural} {where}: {e.message}")
+        self._issue(CollectionIssue(scope=f"{res.kind}/*", kind="unreachable", area=res.area,
+                                    message=f"{verb} {res.plural} {where}: {e.status} {e.message}"))
+        return False
+
+    def _issue(self, issue: CollectionIssue) -> None:
+        with self.lock:
+            self.inv.issues.append(issue)
+
+    def run(self, tasks: Iterable[Callable[[], Any]]) -> None:
+        tasks = list(tasks)
+        if len(tasks) <= 1 or self.req.workers <= 1:
+            for t in tasks:
+                t()
+            return
+        with ThreadPoolExecutor(max_workers=min(self.req.workers, len(tasks))) as pool:
+            for f in [pool.submit(t) for t in tasks]:
+                f.result()   # re-raises EnvironmentUnavailable from a worker
+
+    # -- round 1: workloads, HPAs, Services, runtimes ----------------------------
+
+    def scopes(self) -> list[str | None]:
+        """Namespaces to list: one cluster-wide list with -A, else each target's namespace."""
+        if self.req.all_namespaces:
+            return [None]
+        nss = {t.namespace for t in self.targets}
+        return [None] if None in nss else sorted(nss)  # type: ignore[type-var]
+
+    def wanted(self, kind: str, o: Any) -> bool:
+        """Could some target select this object?"""
+        ts = self.named.get(o.metadata.name, [])
+        if not ts and not self.unnamed:
+            return False
+        c = b.candidate(kind, o)
+        return any(b.matches(t, c) for t in (*ts, *self.unnamed))
+
+    def wants(self, kind: str) -> bool:
+        return self.open_kinds or kind in self.explicit
+
+    def _keep(self, kind: str, items: list) -> Callable[[Any], None]:
+        def consume(o: Any) -> None:
+            md = o.metadata
+            self.inv.saw(kind, md.namespace, md.name)
+            ctrl = b._controller(md)
+            # an InferenceService's generated Deployment tells which of its pods are current
+            isvc_owned = (kind == "Deployment" and ctrl is not None and ctrl.kind == "InferenceService"
+                          and self.wants("InferenceService"))
+            if isvc_owned or self.wanted(kind, o):
+                if kind != "InferenceService":
+                    b.canonical_quantities(o.spec.template.spec)
+                items.append(o)
+        return consume
+
+    def round1(self) -> None:
+        inv, tasks = self.inv, []
+        for ns in self.scopes():
+            for res, items in ((DEPLOY, inv.deployments), (STS, inv.statefulsets), (JOB, inv.jobs),
+                               (ISVC, inv.isvcs)):
+                if self.wants(res.kind) or (res is DEPLOY and self.wants("InferenceService")):
+                    tasks.append(lambda r=res, n=ns, it=items: self.list(
+                        r, n, self._keep(r.kind, it), required=r.kind in self.explicit))
+            tasks.append(lambda n=ns: self._optional(HPA, n, inv.hpas.append, "hpas"))
+            tasks.append(lambda n=ns: self._optional(SVC, n, inv.services.append, "services"))
+            if self.wants("InferenceService"):
+                tasks.append(lambda n=ns: self._optional(SR, n, self._runtime("ServingRuntime"), "servingruntimes"))
+        if self.wants("InferenceService"):
+            tasks.append(lambda: self._optional(CSR, None, self._runtime("ClusterServingRuntime"), "servingruntimes"))
+        self.run(tasks)
+
+    def _optional(self, res: Res, ns: str | None, consume: Callable[[Any], None], name: str) -> None:
+        if not self.list(res, ns, consume):
+            self.inv.unavailable[name] = "forbidden or not served"
+
+    def _runtime(self, kind: str) -> Callable[[Any], None]:
+        def consume(rt: k.ServingRuntime) -> None:
+            rt.kind = kind
+            self.inv.runtimes.append(rt)
+        return consume
+
+    # -- round 2: pods and ReplicaSets --------------------------------------------
+
+    def round2(self) -> None:
+        inv = self.inv
+        self._kept = {(kd, o.metadata.namespace, o.metadata.name)
+                      for kd, objs in (("Deployment", inv.deployments), ("StatefulSet", inv.statefulsets),
+                                       ("Job", inv.jobs), ("InferenceService", inv.isvcs)) for o in objs}
+        self._pod_seen: set[tuple[str, str]] = set()
+        self._standalone_rs: list[tuple[str, str]] = []
+        selectors = self._selectors()
+        tasks: list[Callable[[], Any]] = []
+        need_rs = self.wants("Deployment") or self.wants("InferenceService") or self.wants("ReplicaSet")
+        if selectors is None:
+            for ns in self.scopes():
+                tasks.append(lambda n=ns: self.list(POD, n, self._keep_pod, required=True))
+                if need_rs:
+                    tasks.append(lambda n=ns: self._rs_list(n, ""))
+        else:
+            for ns, sel, fld, with_rs in selectors:
+                tasks.append(lambda n=ns, s=sel, f=fld: self.list(POD, n, self._keep_pod, selector=s, field=f,
+                                                                  required=True))
+                if with_rs and need_rs:
+                    tasks.append(lambda n=ns, s=sel: self._rs_list(n, s))
+        self.run(tasks)
+        inv.pods_listed = True
+
+    def _selectors(self) -> list[tuple[str, str, str, bool]] | None:
+        """(namespace, labelSelector, fieldSelector, list ReplicaSets too) per kept
+        workload when few and all named by kind; None means list by namespace."""
+        if self.open_kinds or not self.explicit <= {"Deployment", "StatefulSet", "Job", "InferenceService", "Pod"}:
+            return None
+        inv = self.inv
+        if len(self._kept) > FEW or any(not t.name and not t.selector for t in self.targets):
+            return None
+        out = []
+        for kind, objs in (("Deployment", inv.deployments), ("StatefulSet", inv.statefulsets), ("Job", inv.jobs)):
+            for o in objs:
+                if kind == "Deployment" and (b._controller(o.metadata) or k.OwnerReference()).kind == "InferenceService":
+                    continue
+                sel = b.selector_str(o.spec.selector) or b.selector_str(
+                    k.LabelSelector(match_labels=o.spec.template.metadata.labels))
+                if not sel:
+                    return None
+                out.append((o.metadata.namespace, sel, "", kind == "Deployment"))
+        for isvc in inv.isvcs:
+            out.append((isvc.metadata.namespace, f"{b.ISVC_LABEL}={isvc.metadata.name}", "", True))
+        for t in self.targets:
+            if b.kind_of(t.kind) == "Pod" and t.name:
+                out.append((t.namespace or "", "", f"metadata.name={t.name}", False))
+        return out
+
+    def _keep_pod(self, p: k.Pod) -> None:
+        md = p.metadata
+        key = (md.namespace, md.name)
+        if key in self._pod_seen:
+            return
+        self._pod_seen.add(key)
+        ctrl = b._controller(md)
+        if ctrl is None or self.inv.pods._keep_full is not None and self.inv.pods._keep_full(p):
+            if ctrl is None:
+                self.inv.saw("Pod", md.namespace, md.name)
+            if self.wanted("Pod", p):
+                self.inv.pods.add(p)
+            return
+        ns, kept = md.namespace, self._kept
+        isvc = md.labels.get(b.ISVC_LABEL)
+        if isvc and ("InferenceService", ns, isvc) in kept:
+            self.inv.pods.add(p)
+        elif ctrl.kind in ("StatefulSet", "Job"):
+            if (ctrl.kind, ns, ctrl.name) in kept:
+                self.inv.pods.add(p)
+        elif ctrl.kind == "ReplicaSet":
+            h = md.labels.get("pod-template-hash", "")
+            deploy = ctrl.name[:-len(h) - 1] if h and ctrl.name.endswith("-" + h) else None
+            if deploy is not None and ("Deployment", ns, deploy) in kept:
+                self.inv.pods.add(p)
+            elif (deploy is None or deploy not in self.inv.names.get(("Deployment", ns), ())) \
+                    and self.wants("ReplicaSet") and b.looks_serving(p.spec):
+                self.inv.pods.add(p)   # maybe a standalone ReplicaSet's pod: decided in round 3
+
+    def _rs_list(self, ns: str | None, selector: str) -> None:
+        def consume(rs: k.ReplicaSetMeta) -> None:
+            md = rs.metadata
+            ctrl = b._controller(md)
+            if ctrl is None:
+                self.inv.saw("ReplicaSet", md.namespace, md.name)
+                if self.wants("ReplicaSet"):
+                    self._standalone_rs.append((md.namespace, md.name))
+            elif ctrl.kind == "Deployment" and (("Deployment", md.namespace, ctrl.name) in self._kept or (
+                    ctrl.name.endswith("-predictor")
+                    and ("InferenceService", md.namespace, ctrl.name[:-10]) in self._kept)):
+                self.inv.replicasets.append(rs)
+        if not self.list(RS, ns, consume, selector=selector, required="ReplicaSet" in self.explicit):
+            self.inv.unavailable["replicasets"] = "forbidden"
+
+    # -- round 3: standalone ReplicaSets, nodes, ConfigMaps -----------------------------
+
+    def round3(self) -> None:
+        if self._standalone_rs:
+            self.run([lambda n=ns, m=name: self._get_rs(n, m) for ns, name in self._standalone_rs])
+        nodes = sorted({r.node for r in self.inv.pods.recs if r.node})
+        refs = sorted(self._cm_refs())
+        tasks: list[Callable[[], Any]] = []
+        if nodes:
+            tasks += self._fetch(NODE, [(None, n) for n in nodes], self._add_node, "hardware")
+        if refs:
+            tasks += self._fetch(CM, refs, self.inv.configmaps.add, "configmaps")
+        self.run(tasks)
+
+    def _get_rs(self, ns: str, name: str) -> None:
+        try:
+            data = self.api.get(RS.path(ns, name))
+            rs = msgspec.json.decode(data, type=k.ReplicaSet)
+        except HttpError as e:
+            if e.status != 404:
+                self._failed(RS, ns, "get", e, False)
+            return
+        except msgspec.ValidationError as e:
+            self._malformed(RS, ns, name, e)
+            return
+        if self.wanted("ReplicaSet", rs):
+            with self.lock:
+                self.inv.replicasets.append(rs)
+
+    def _add_node(self, node: k.Node) -> None:
+        self.inv.nodes[node.metadata.name] = b.node_obs(node)
+
+    def _fetch(self, res: Res, keys: list[tuple[str | None, str]], add: Callable[[Any], None], area: str
+               ) -> list[Callable[[], Any]]:
+        """One GET per object when few, else one paged list per namespace."""
+        wanted = {(ns or "", name) for ns, name in keys}
+        cms = self.inv.configmaps
+
+        def unavailable(why: str) -> None:
+            if res is CM:
+                cms.available, cms.why = False, why
+
+        def consume(o: Any) -> None:
+            if (o.metadata.namespace, o.metadata.name) in wanted:
+                add(o)
+
+        if len(keys) > FEW_GETS:
+            nss = sorted({ns for ns, _ in keys}, key=lambda x: x or "") if res.namespaced else [None]
+            return [lambda n=n: self.list(res, n, consume) or unavailable("forbidden") for n in nss]
+        denied = threading.Event()
+
+        def get(ns: str | None, name: str) -> None:
+            if denied.is_set():
+                return
+            try:
+                o = self.get_one(res, ns, name)
+            except HttpError as e:
+                if e.status == 403 and not denied.is_set():
+                    denied.set()
+                    unavailable("forbidden")
+                    self._failed(res, ns, "get", e, False)
+                elif e.status != 403:
+                    self._failed(res, ns, "get", e, False)
+                return
+            if o is not None:
+                with self.lock:
+                    add(o)
+        return [lambda n=ns, m=name: get(n, m) for ns, name in keys]
+
+    def _cm_refs(self) -> set[tuple[str, str]]:
+        """(namespace, name) of every ConfigMap the kept workloads' env reads."""
+        inv, out = self.inv, set()
+
+        def scan(ns: str, containers: Iterable[k.Container]) -> None:
+            for c in containers:
+                for e in c.env:
+                    ref = e.value_from.config_map_key_ref if e.value_from else None
+                    if ref is not None and ref.name:
+                        out.add((ns, ref.name))
+                for ef in c.env_from:
+                    if ef.config_map_ref is not None and ef.config_map_ref.name:
+                        out.add((ns, ef.config_map_ref.name))
+        for objs in (inv.deployments, inv.statefulsets, inv.jobs,
+                     [r for r in inv.replicasets if isinstance(r, k.ReplicaSet)]):
+            for o in objs:
+                scan(o.metadata.namespace, [*o.spec.template.spec.containers, *o.spec.template.spec.init_containers])
+        for isvc in inv.isvcs:
+            ns, pred = isvc.metadata.namespace, isvc.spec.predictor
+            scan(ns, [*([pred.model] if pred.model else []), *pred.containers])
+            for rt in inv.runtimes:
+                scan(ns, rt.spec.containers)
+        for ns, c in inv.pods.specs:
+            scan(ns, [c])
+        return out
+
+
+def collect(req: SourceRequest) -> Snapshot:
+    """Collect from the live cluster ``req`` points at."""
+    from skewaudit import __version__
+
+    conn = connect(req)
+    targets, skipped = [], []
+    for t in scoped_targets(req, conn.namespace):
+        if t.context and conn.context and t.context != conn.context:
+            skipped.append(CollectionIssue(scope=f"{t.kind or 'Workload'}/{t.namespace or '*'}/{t.name or '*'}",
+                                           kind="not-collected", area="workload",
+                                           message=f"target is for context {t.context}; this run reads "
+                                                   f"context {conn.context}"))
+        else:
+            targets.append(t)
+    api = Api(conn, req.timeout)
+    col = Collector(api, req, targets)
+    try:
+        if targets:
+            col.round1()
+            col.round2()
+            col.round3()
+        col.progress.done()
+        inv = col.inv
+        selected, issues = b.select(inv, targets) if targets else ([], [])
+        workloads, nodes, more = b.build(inv, selected)
+        if req.exec_gpu and workloads:
+            workloads = exec_gpus(api, req, workloads, more)
+    finally:
+        col.progress.done()
+        api.close()
+    return Snapshot(source="live", collected_at=now(), skewaudit_version=__version__, context=conn.context,
+                    inputs=[conn.host], workloads=workloads, nodes=nodes, issues=skipped + inv.issues + issues + more)
+
+
+def exec_gpus(api: Api, req: SourceRequest, workloads: list, issues: list[CollectionIssue]) -> list:
+    """``--exec``: nvidia-smi in each current pod (``req.workers`` at a time); a
+    failed exec is that pod's ``GpuReport(status="unavailable")``, reported
+    once as an issue, and node labels still give the GPU facts."""
+    from skewaudit.collect import exec_gpu
+
+    jobs = []
+    for w in workloads:
+        for p in w.pods:
+            if p.current and p.phase in (None, "Running"):
+                c = next((c for c in p.containers if c.engine is not None), p.containers[0] if p.containers else None)
+                jobs.append((p.namespace, p.name, c.name if c else None))
+    with ThreadPoolExecutor(max_workers=max(1, req.workers)) as pool:
+        reports = dict(zip(((ns, n) for ns, n, _ in jobs),
+                           pool.map(lambda j: exec_gpu.exec_gpu_report(api.client, *j, timeout=req.timeout), jobs)))
+    failed = [r for r in reports.values() if r.status != "ok"]
+    if failed:
+        issues.append(CollectionIssue(scope=failed[0].object, kind="unreachable", area="gpu",
+                                      message=f"--exec failed in {len(failed)} of {len(reports)} pods, e.g. "
+                                              f"{failed[0].reason}"))
+    return [msgspec.structs.replace(w, pods=[msgspec.structs.replace(p, gpu=reports.get((p.namespace, p.name)))
+                                             for p in w.pods]) for w in workloads]
