@@ -9,6 +9,7 @@ project constant so snapshots taken on different machines compare; set
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -48,6 +49,7 @@ def is_marker(value: object) -> bool:
     return isinstance(value, str) and value.startswith(MARKER_PREFIX)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """True for env var or flag names that hold secrets (``HF_TOKEN``, ``--api-key``)."""
     upper = name.lstrip("-").upper().replace("-", "_")

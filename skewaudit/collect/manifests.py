@@ -100,6 +100,8 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
     syntax error and a malformed object both report the line they are on."""
     import yaml
 
+    from skewaudit.specfile import yaml_hazard
+
     name = "<stdin>" if path == "-" else path
     bounds, pos = [], 0
     for m in _DOC_START.finditer(text):
@@ -112,6 +114,11 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
         line0 += text.count("\n", counted, start)
         counted = start
         chunk = text[start:end]
+        # Refuse alias bombs and nesting deep enough to crash libyaml's C composer (a segfault).
+        hazard = yaml_hazard(chunk)
+        if hazard:
+            line, _, rest = hazard.partition(":")
+            raise InputError(f"{name}:{int(line) + line0}:{rest}" if line.isdigit() else f"{name}: {hazard}")
         try:
             doc = yaml.load(chunk, Loader=loader)
         except yaml.MarkedYAMLError as e:
@@ -157,6 +164,8 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
                 continue
             except msgspec.DecodeError:
                 pass   # YAML flow style, not JSON: read it as YAML
+            except RecursionError:
+                raise InputError(f"{name}: JSON nested too deeply to be a Kubernetes manifest") from None
         for line, doc in _documents(path, _text(name, data)):
             for obj in _objects(doc):
                 md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}

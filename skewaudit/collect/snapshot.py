@@ -88,6 +88,8 @@ def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
                          f"with schema {SNAPSHOT_SCHEMA!r})") from None
     except msgspec.DecodeError as e:
         raise InputError(f"{path}: not a skewaudit snapshot (invalid JSON: {e})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a skewaudit snapshot (JSON nested too deeply)") from None
     if schema != SNAPSHOT_SCHEMA:
         if isinstance(schema, str) and schema.startswith(_SCHEMA_FAMILY):
             raise InputError(f"{path}: snapshot schema {schema!r} is not supported by skewaudit {__version__} "
@@ -100,6 +102,8 @@ def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
         return msgspec.json.decode(data, type=Snapshot)
     except (msgspec.ValidationError, msgspec.DecodeError) as e:
         raise InputError(f"{path}: malformed snapshot: {e}") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed snapshot: nested too deeply") from None
 
 
 def load(path: str) -> Snapshot:

@@ -1,0 +1,49 @@
+"""Hostile or broken inputs to --manifest and --snapshot: one clear line, exit 2, bounded time, no crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clirun import EXAMPLES, skewaudit
+
+SPEC = EXAMPLES / "llama-3.1-70b-vllm.yaml"
+
+
+def _bomb() -> str:
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+CASES = {
+    "deep.yaml": ("a: " + "[" * 50_000 + "]" * 50_000 + "\n", "nesting is deeper"),
+    "deep.json": ('{"a": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+    "bomb.yaml": (_bomb(), "billion laughs"),
+    "broken.yaml": ("apiVersion: v1\nkind: [unclosed\n", "YAML syntax error"),
+    "junk.yaml": (b"\x00\x01\x02\xff\xfe binary".decode("latin-1"), "junk.yaml"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_manifest_inputs(tmp_path: Path, name: str):
+    text, expected = CASES[name]
+    p = tmp_path / name
+    p.write_text(text, encoding="latin-1" if name == "junk.yaml" else "utf-8")
+    r = skewaudit("diff", SPEC, "--manifest", p)
+    assert r.code == 2, r.err
+    assert expected in r.err and "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_snapshot_nested_too_deeply(tmp_path: Path):
+    p = tmp_path / "deep.json"
+    p.write_text(CASES["deep.json"][0])
+    r = skewaudit("diff", SPEC, "--snapshot", p)
+    assert r.code == 2 and "nested too deeply" in r.err and "Traceback" not in r.err
+
+
+def test_manifest_path_that_does_not_exist(tmp_path: Path):
+    r = skewaudit("diff", SPEC, "--manifest", tmp_path / "nope.yaml")
+    assert r.code == 2 and "nope.yaml" in r.err
