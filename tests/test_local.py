@@ -283,3 +283,15 @@ def test_cli_collect_local_missing_pid(tmp_path):
     assert p.returncode == 2
     assert "999/cmdline: no such process 999" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_local_table_shows_argv_and_engine_env_redacted():
+    from clirun import skewaudit
+
+    r = skewaudit("collect", "--local", "--cmdline", "vllm serve m --dtype half --api-key s3cr3t-value",
+                  env={"HF_TOKEN": "hf_abcdefghijklmnopqrst", "VLLM_LOGGING_LEVEL": "DEBUG"})
+    assert r.code == 0, r.err
+    assert "argv: vllm serve m --dtype half --api-key <redacted:" in r.out
+    assert "VLLM_LOGGING_LEVEL=DEBUG" in r.out and "HF_TOKEN=<redacted:" in r.out
+    assert "s3cr3t-value" not in r.out + r.err and "hf_abcdefghijklmnopqrst" not in r.out + r.err
+    assert "no NVIDIA driver" in r.out

@@ -202,7 +202,21 @@ def _container_block(snap: Snapshot, w: WorkloadObs, c: ContainerObs, pods: list
             lines.append(f"    unknown args (kept): {' '.join(e.unknown_args)}")
     if c.argv_note:
         lines.append(f"    argv: {c.argv_note}")
+    if w.kind == "Process":
+        # Local mode: the process is the whole evidence; show its (redacted) argv and engine env.
+        if c.argv is not None:
+            lines.append(f"    argv: {' '.join(c.argv)}")
+        relevant = [v for v in c.env if v.name.startswith(_ENGINE_ENV_PREFIXES)]
+        if relevant:
+            lines.append(f"    env ({len(relevant)} of {len(c.env)} engine-related):")
+            lines += [f"      {v.name}={v.value if v.value is not None else '(' + (v.ref or v.source) + ')'}"
+                      for v in sorted(relevant, key=lambda v: v.name)]
     return lines
+
+
+# Env vars worth showing in local mode (the rest of a process environment is noise here).
+_ENGINE_ENV_PREFIXES = ("VLLM_", "HF_", "HUGGING", "TRANSFORMERS_", "CUDA_", "NVIDIA_", "NCCL_", "SGLANG_", "MODEL_",
+                        "REVISION", "DTYPE", "QUANTIZE", "NUM_SHARD", "MAX_", "PORT", "TGI_", "OMP_", "PYTORCH_")
 
 
 def _pod_lines(snap: Snapshot, w: WorkloadObs, p: PodObs) -> list[str]:
