@@ -105,11 +105,12 @@ def compile(raw: Any, kind: str) -> Constraint:  # noqa: A001 - the natural name
                 raise ValueError(f"a tolerance ({s!r}) only applies to numbers")
             center, width = float(tol.group(1)), float(tol.group(2))
             return Constraint(kind, s, None, lambda v, c=center, w=width: abs(float(v) - c) <= w + 1e-12)
-        if kind == "version" and "*" in s and not _CMP.match(s):
+        if kind == "version" and "*" in s and "," not in s and not _CMP.match(s):
             prefix = s.rstrip("*").rstrip(".")
             want = units.parse_version(prefix)
             return Constraint(kind, s, None, lambda v, p=want: tuple(v[: len(p)]) == p)
-        if any(s.startswith(op) for op in _OPS) or "," in s:
+        # Plain strings (names, paths, label values) are exact: "a,b" is not a comparison list.
+        if kind != "str" and (any(s.startswith(op) for op in _OPS) or "," in s):
             tests: list[Callable[[Any], bool]] = []
             for part in s.split(","):
                 m = _CMP.match(part)

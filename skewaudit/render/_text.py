@@ -68,6 +68,10 @@ def pods_phrase(count: int, total: int) -> str:
     return f"{count} of {total} pods"
 
 
+# Marks a provenance cell that is only a note (no object/path to point at).
+NOTE_PREFIX = "note: "
+
+
 def observed_rows(result: Result) -> list[tuple[str, str]]:
     """``(value, provenance)`` per distinct observed value.
 
@@ -87,7 +91,7 @@ def observed_rows(result: Result) -> list[tuple[str, str]]:
             value += f" ({clean(result.scope)})"
         where = clean(e.prov.where()) if e.prov else ""
         if e.note:
-            where = f"{where}; {clean(e.note)}" if where else clean(e.note)
+            where = f"{where}; {clean(e.note)}" if where else NOTE_PREFIX + clean(e.note)
         rows.append((value, where))
     return rows
 

@@ -126,9 +126,15 @@ def _provenance(r: Result) -> list[str]:
     """Where the observed values came from, one line each (one line in all
     when every value has the same source)."""
     rows = [(v, p) for v, p in _text.observed_rows(r) if p]
+
+    def line(v: str | None, p: str) -> str:
+        if p.startswith(_text.NOTE_PREFIX):
+            return f"{v}: {p[len(_text.NOTE_PREFIX):]}" if v else p
+        return f"{v} from {p}" if v else f"from {p}"
+
     if len({p for _, p in rows}) == 1:
-        return [f"from {rows[0][1]}"]
-    return [f"{v} from {p}" for v, p in rows]
+        return [line(None, rows[0][1])]
+    return [line(v, p) for v, p in rows]
 
 
 def _cells_line(cells: list[str], widths: list[int], styles: list[str | None]) -> list[Line]:
