@@ -1,6 +1,6 @@
 """Recorded fake NVML for tests: ``pynvml``'s functions and error classes, answered from JSON.
 
-The fake is :class:`skewaudit.collect.nvml.ReplayNvml`, the same class users get with
+The fake is :class:`skewaudit.collect.nvml_replay.ReplayNvml`, the same class users get with
 ``SKEWAUDIT_NVML_REPLAY=file.json``, so the tests exercise the shipped replay path. Recordings
 live in ``tests/fixtures/nvml/`` (format in the ``skewaudit.collect.nvml`` docstring):
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from skewaudit.collect.nvml import ReplayNvml
+from skewaudit.collect.nvml_replay import ReplayNvml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvml"
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))

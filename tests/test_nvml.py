@@ -11,14 +11,14 @@ import pytest
 
 import fake_nvml
 from skewaudit import gpus
-from skewaudit.collect import exec_gpu, nvml
+from skewaudit.collect import exec_gpu, nvml, nvml_replay
 from skewaudit.errors import InputError
 from skewaudit.model.observed import GpuReport
 
 MiB = 2**20
 
 
-def collect(name: str, **kw) -> tuple[GpuReport, nvml.ReplayNvml]:
+def collect(name: str, **kw) -> tuple[GpuReport, nvml_replay.ReplayNvml]:
     lib = fake_nvml.load(name)
     kw.setdefault("env", {})
     return nvml.collect_gpus(lib, **kw), lib
@@ -175,7 +175,7 @@ def test_default_env_is_this_process(monkeypatch):
 @pytest.mark.parametrize("name", fake_nvml.NAMES)
 def test_record_then_replay_gives_the_same_report(name):
     rec = nvml.record(fake_nvml.load(name))
-    again = nvml.ReplayNvml(json.loads(json.dumps(rec)))
+    again = nvml_replay.ReplayNvml(json.loads(json.dumps(rec)))
     assert nvml.collect_gpus(again, env={}) == nvml.collect_gpus(fake_nvml.load(name), env={})
     if name == "t4_bytes":
         assert rec["binding"] == "bytes"
@@ -251,7 +251,7 @@ def test_real_gpu(monkeypatch):
     assert r.driver_version and r.cuda_driver_version
     assert r.devices and all(d.name and d.memory_total_bytes for d in r.devices)
     rec = nvml.record()
-    assert nvml.collect_gpus(nvml.ReplayNvml(json.loads(json.dumps(rec))), env={}).devices == r.devices
+    assert nvml.collect_gpus(nvml_replay.ReplayNvml(json.loads(json.dumps(rec))), env={}).devices == r.devices
 
 
 # --- nvidia-smi through pods/exec (skewaudit.collect.exec_gpu) -------------------------------------
