@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from skewaudit.model.observed import ENGINE_FIELDS, EngineFacts, Fact, Prov
-from skewaudit.runtimes import _argv
+from skewaudit.runtimes import _argv, _shell
 from skewaudit.runtimes._argv import ENTRYPOINT_PATH, NO_COMMAND, Hit, Scan
 
 __all__ = ["ArgvResult", "ContainerInput", "FactSet", "detect", "effective_argv", "engines", "parse"]
@@ -133,17 +133,17 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
         ep = _image_entrypoint(image)
         if ep is not None:
             if ep.split_args:
-                arg, apaths, split = _argv.word_split(arg, apaths)
+                arg, apaths, split = _shell.word_split(arg, apaths)
                 if split:
                     notes.append("args items with spaces are split by the image's unquoted $@: "
                                  + ", ".join(repr(s) for s in split))
             tokens, paths = list(ep.tokens) + arg, [ENTRYPOINT_PATH] * len(ep.tokens) + apaths
             notes.insert(0, f"{where}; {ep.note}")
-            if arg and (_argv.shell_script_index(arg) is not None or _serving(arg)):
+            if arg and (_shell.shell_script_index(arg) is not None or _serving(arg)):
                 notes.append(f"args start with their own command ({' '.join(arg[:2])}) but the image ENTRYPOINT "
                              f"is prepended to them: the container runs `{' '.join(ep.tokens + tuple(arg[:2]))} …`; "
                              "set `command:` instead")
-        elif arg and (_argv.shell_script_index(arg) is not None or _serving(arg)):
+        elif arg and (_shell.shell_script_index(arg) is not None or _serving(arg)):
             tokens, paths = arg, apaths
             notes.insert(0, f"{where}; args read as the whole command, which holds only if the image "
                             "has no ENTRYPOINT")
@@ -152,11 +152,11 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
             return ArgvResult(None, [], _join(notes + _ref_notes(refs)), False)
     shell = False
     for _ in range(3):   # sh -c "exec bash -c '…'" nests
-        k = _argv.shell_script_index(tokens)
+        k = _shell.shell_script_index(tokens)
         if k is None:
             break
         script_path = paths[k]
-        cmds, split_note = _argv.split_script(tokens[k], env)
+        cmds, split_note = _shell.split_script(tokens[k], env)
         if split_note:
             notes.append(split_note)
         serving = [c for c in cmds if _serving(c)]
@@ -179,7 +179,7 @@ def _ref_notes(refs: list[tuple[str, str]]) -> list[str]:
 
 def _join(notes: list[str]) -> str | None:
     # notes quote pieces of argv: a last redaction pass so no note can carry a secret
-    return _argv.scrub("; ".join(notes)) if notes else None
+    return _shell.scrub("; ".join(notes)) if notes else None
 
 
 # --- building facts (shared by the engine modules) ------------------------------------------
@@ -316,5 +316,5 @@ class FactSet:
             fields={k: self.fields[k] for k in sorted(self.fields, key=order.index)},
             unknown_args=list(self.unknown), config_file=self.config_file,
             # notes quote pieces of argv: a last redaction pass so no note can carry a secret
-            notes=[_argv.scrub(n) for n in dict.fromkeys(self.notes)],
+            notes=[_shell.scrub(n) for n in dict.fromkeys(self.notes)],
         )

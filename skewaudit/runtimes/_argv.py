@@ -1,9 +1,8 @@
 """Token-level helpers shared by the engine parsers: no engine knowledge, no I/O.
 
 * :func:`expand_k8s` does the kubelet's ``$(VAR)`` expansion of ``command``/``args``.
-* :func:`shell_script_index` and :func:`split_script` turn a ``sh -c "…"`` string into
-  the commands a shell would run (quotes, ``$VAR``, ``&&``/``;``/newlines, comments,
-  redirections), so the serving command can be picked out of it.
+* :func:`shell_script_index` and :func:`split_script` (from :mod:`._shell`) turn a
+  ``sh -c "…"`` string into the commands a shell would run.
 * :func:`locate` finds the program behind wrappers (``exec``, ``env A=B``, ``tini --``,
   ``python3 -u -m MODULE``).
 * :func:`scan` walks engine flags against a table of :class:`Opt` and keeps everything it
@@ -15,7 +14,6 @@ Every value a scan returns has been through :mod:`skewaudit.redact`.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,6 +27,8 @@ NO_COMMAND = "command absent"
 ENTRYPOINT_PATH = "image ENTRYPOINT"
 
 Env = Mapping[str, "str | None"]
+from skewaudit.runtimes._shell import _ASSIGN, basename  # noqa: E402  (after the constants above)
+
 _K8S_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")   # what Kubernetes accepts as an env var name
 
 
@@ -75,254 +75,6 @@ def expand_k8s(text: str, env: Env, refs: list[tuple[str, str]] | None = None) -
             out.append("$" + nxt)
         i += 2
     return "".join(out)
-
-
-# --- shell scripts ----------------------------------------------------------------------
-
-_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"}
-_ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MARKER = re.compile(re.escape(redact.MARKER_PREFIX) + r"[0-9a-f]+>")
-_RESERVED = {"then", "do", "else", "elif", "if", "while", "until", "{", "!", "exec"}
-_OPERATOR_CHARS = set("();<>|&")
-
-
-def basename(tok: str) -> str:
-    return tok.rstrip("/").rsplit("/", 1)[-1]
-
-
-def shell_script_index(tokens: list[str]) -> int | None:
-    """Index of the script string in ``sh -c SCRIPT`` / ``bash -lc SCRIPT`` / ``env bash -c …``."""
-    i = 1 if tokens and basename(tokens[0]) == "env" else 0
-    if i >= len(tokens) or basename(tokens[i]) not in _SHELLS:
-        return None
-    j = i + 1
-    while j < len(tokens) and tokens[j][:1] in "-+" and tokens[j] not in ("-", "--"):
-        opt = tokens[j]
-        if not opt.startswith("--") and "c" in opt[1:]:
-            return j + 1 if j + 1 < len(tokens) else None
-        j += 2 if opt in ("-o", "+o", "-O", "+O") else 1
-    return None
-
-
-def _insert(value: str, quoted: bool) -> str:
-    """Text that re-reads as ``value`` after shlex: escaped inside "…", word-split outside."""
-    if quoted:   # shlex (posix) honours a backslash inside "…" only before " and \
-        return re.sub(r'(["\\])', r"\\\1", value)
-    return " ".join(shlex.quote(w) for w in value.split())
-
-
-def _simple_expand(word: str, env: Env) -> str:
-    def sub(m: re.Match) -> str:
-        val = env.get(m.group(1) or m.group(2))
-        return m.group(0) if val is None else val
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", sub, word)
-
-
-def _matching(text: str, i: int, open_: str, close: str) -> int:
-    """Index of the bracket closing the one at ``i`` (quotes respected), or len-1."""
-    depth, q = 0, None
-    for j in range(i, len(text)):
-        c = text[j]
-        if q:
-            q = None if c == q else q
-        elif c in "'\"":
-            q = c
-        elif c == open_:
-            depth += 1
-        elif c == close:
-            depth -= 1
-            if depth == 0:
-                return j
-    return len(text) - 1
-
-
-def _dollar(text: str, i: int, env: Env, expand: bool, quoted: bool) -> tuple[str, int]:
-    """Shell ``$…`` at ``text[i]``: returns (replacement text, index after it)."""
-    nxt = text[i + 1] if i + 1 < len(text) else ""
-    if nxt == "(":
-        # Command substitution (or a $(VAR) Kubernetes left alone): one literal word,
-        # its value is decided at run time.
-        j = _matching(text, i + 1, "(", ")")
-        lit = text[i:j + 1]
-        return (lit if quoted else shlex.quote(lit)), j + 1
-    if nxt == "{":
-        j = text.find("}", i + 2)
-        if j == -1:
-            return "$", i + 1
-        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])(.*))?", text[i + 2:j], re.S)
-        lit = text[i:j + 1]
-        if not expand or m is None:
-            return (lit if quoted else shlex.quote(lit)), j + 1
-        name, op, word = m.groups()
-        val = env.get(name)
-        if op and (name not in env or (op.startswith(":") and val == "")):
-            return _insert(_simple_expand(word or "", env), quoted), j + 1
-        return (_insert(val, quoted) if val is not None else (lit if quoted else shlex.quote(lit))), j + 1
-    m = _NAME.match(text, i + 1)
-    if m:
-        val = env.get(m.group(0)) if expand else None
-        return (_insert(val, quoted) if val is not None else "$" + m.group(0)), m.end()
-    if nxt and nxt in "@*#?$!-0123456789":
-        return "$" + nxt, i + 2
-    return "$", i + 1
-
-
-def _redirection(out: list[str], text: str, i: int) -> int:
-    """Drop a redirection (``2>&1``, ``> log``, ``&>>f``, ``<in``) starting at ``text[i]``."""
-    # fd digits written just before the operator belong to it when they start a word
-    tail = "".join(out)
-    m = re.search(r"(^|[\s;&|(])(\d+)$", tail)
-    if m:
-        del out[:]
-        out.append(tail[:m.start(2)])
-    while i < len(text) and text[i] in "<>&|":
-        i += 1
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    if i < len(text) and text[i] in "'\"":
-        end = text.find(text[i], i + 1)
-        return len(text) if end == -1 else end + 1
-    while i < len(text) and not text[i].isspace() and text[i] not in ";&|()":
-        i += 1
-    return i
-
-
-def _prepare(script: str, env: Env, expand: bool) -> str:
-    """Rewrite a shell script into text shlex can split like the shell would: comments and
-    redirections dropped, unquoted newlines become ``;``, line continuations joined,
-    ``$VAR``/``${VAR}`` expanded from ``env`` outside single quotes (unknown ones left as
-    written), command substitutions kept as one literal word."""
-    out: list[str] = []
-    i, n, q, word_start = 0, len(script), None, True
-    while i < n:
-        c = script[i]
-        if q == "'":
-            out.append(c)
-            q = None if c == "'" else q
-            i += 1
-        elif c == "\\":
-            if script[i + 1:i + 2] != "\n":
-                out.append(script[i:i + 2])
-            i += 2
-            word_start = False
-        elif q == '"':
-            if c == "$":
-                rep, i = _dollar(script, i, env, expand, True)
-                out.append(rep)
-                continue
-            out.append(c)
-            q = None if c == '"' else q
-            i += 1
-        elif c in "'\"":
-            q, word_start = c, False
-            out.append(c)
-            i += 1
-        elif c == "#" and word_start:
-            end = script.find("\n", i)
-            i = n if end == -1 else end
-        elif c == "\n":
-            out.append(" ; ")
-            i, word_start = i + 1, True
-        elif c == "$":
-            rep, i = _dollar(script, i, env, expand, False)
-            out.append(rep)
-            word_start = False
-        elif c == "`":
-            end = script.find("`", i + 1)
-            end = n - 1 if end == -1 else end
-            out.append(shlex.quote(script[i:end + 1]))
-            i, word_start = end + 1, False
-        elif c == "<" and _MARKER.match(script, i):
-            m = _MARKER.match(script, i)
-            out.append(shlex.quote(m.group(0)))   # a redaction marker, not a redirection
-            i, word_start = m.end(), False
-        elif c in "<>" or (c == "&" and script[i + 1:i + 2] == ">"):
-            i = _redirection(out, script, i)
-            out.append(" ")
-            word_start = True
-        else:
-            out.append(c)
-            word_start = c in " \t;&|()"
-            i += 1
-    return "".join(out)
-
-
-def _split_words(text: str) -> list[str]:
-    lex = shlex.shlex(text, posix=True, punctuation_chars=True)
-    lex.whitespace_split = True
-    lex.commenters = ""
-    return list(lex)
-
-
-def _commands(words: list[str]) -> list[list[str]]:
-    cmds: list[list[str]] = [[]]
-    for w in words:
-        if w and set(w) <= _OPERATOR_CHARS:
-            cmds.append([])
-        else:
-            cmds[-1].append(w)
-    out = []
-    for cmd in cmds:
-        # drop `exec`, shell keywords and per-command assignments (`A=1 vllm serve …`)
-        k = 0
-        while k < len(cmd) and (cmd[k] in _RESERVED or
-                                (_ASSIGN.match(cmd[k]) and any(not _ASSIGN.match(t) for t in cmd[k:]))):
-            k += 1
-        if cmd[k:]:
-            out.append(cmd[k:])
-    return out
-
-
-def _assignments(cmds: list[list[str]], env: Env) -> dict[str, str | None]:
-    """``export A=B`` / ``A=B`` lines in the script, applied on top of the container env."""
-    merged: dict[str, str | None] = dict(env)
-    for cmd in cmds:
-        words = cmd[1:] if cmd[0] in ("export", "declare", "local", "readonly") else cmd
-        if not all(_ASSIGN.match(w) for w in words):
-            continue
-        for w in words:
-            name, _, val = w.partition("=")
-            merged[name] = _simple_expand(val, merged)
-    return merged
-
-
-def split_script(script: str, env: Env) -> tuple[list[list[str]], str | None]:
-    """The simple commands of a ``sh -c`` script, in order, after shell expansion.
-
-    Returns ``(commands, note)``; ``note`` is set when the script could not be split
-    exactly (an unbalanced quote), in which case it is split on whitespace.
-    """
-    try:
-        first = _commands(_split_words(_prepare(script, env, expand=False)))
-        merged = _assignments(first, env)
-        return _commands(_split_words(_prepare(script, merged, expand=True))), None
-    except ValueError as e:  # shlex: "No closing quotation" / "No escaped character"
-        return _commands(script.split()), f"sh -c script not split exactly ({e}): split on whitespace"
-
-
-def word_split(tokens: list[str], paths: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """Split items holding spaces the way an unquoted ``$@`` would; returns the split items too."""
-    out: list[str] = []
-    outp: list[str] = []
-    split: list[str] = []
-    for tok, path in zip(tokens, paths):
-        parts = tok.split()          # unquoted $@ also drops empty items
-        if len(parts) > 1:
-            split.append(tok)
-        out.extend(parts)
-        outp.extend([path] * len(parts))
-    return out, outp, split
-
-
-def scrub(note: str) -> str:
-    """``redact.text`` for a note that may already hold markers (left as they are)."""
-    markers = _MARKER.findall(note)
-    # a placeholder starting with "-" is never taken for a secret flag's value
-    out = redact.text(_MARKER.sub("-\x00-", note))
-    for m in markers:
-        out = out.replace("-\x00-", m, 1)
-    return out
 
 
 # --- locating the program -----------------------------------------------------------------

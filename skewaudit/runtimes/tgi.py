@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from skewaudit.model.observed import EngineFacts, Fact
 from skewaudit.runtimes import ContainerInput, FactSet
-from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, locate, parse_bool, plain_int, render, scan, word_split
+from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, locate, parse_bool, plain_int, render, scan
+from skewaudit.runtimes._shell import word_split
 
 ENGINE = "tgi"
 DEFAULT_MODEL = "bigscience/bloom-560m"
