@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import fnmatch
+import gc
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -86,17 +87,32 @@ def _pick_container(containers: list[ContainerObs], name: str | None) -> Contain
     return next((c for c in containers if c.engine is not None), containers[0] if containers else None)
 
 
-def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None) -> list[Instance]:
-    """The running copies of the serving container, grouped where their facts are identical."""
+def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None,
+                    _encoded: dict[int, bytes] | None = None) -> list[Instance]:
+    """The running copies of the serving container, grouped where their facts are identical.
+
+    ``_encoded`` caches the JSON of shared fact objects by identity across the
+    workloads of one run; every object it names must stay alive meanwhile."""
     if w.pods:
-        groups: dict[bytes, Instance] = {}
-        members: dict[bytes, list[str]] = defaultdict(list)
+        groups: dict[tuple, Instance] = {}
+        members: dict[tuple, list[str]] = defaultdict(list)
+        encoded = {} if _encoded is None else _encoded
+
+        def enc(o: Any) -> bytes:
+            # Collectors share one ContainerObs among pods running the same spec and one
+            # NodeObs per node: each distinct object is encoded once, not once per pod.
+            b = encoded.get(id(o))
+            if b is None:
+                b = encoded[id(o)] = msgspec.json.encode(o)
+            return b
+
         for pod in w.pods:
             c = _pick_container(pod.containers, container)
             node = snap.nodes.get(pod.node) if pod.node else None
             # Pods with the same container config, node labels and device facts behave alike.
-            key = msgspec.json.encode((c, node.labels if node else None, node.allocatable if node else None,
-                                       pod.gpu, pod.current))
+            # Each part's JSON is self-delimiting, so equal parts <=> equal whole.
+            key = (enc(c), enc(node.labels) if node else b"null", enc(node.allocatable) if node else b"null",
+                   enc(pod.gpu), pod.current)
             if key not in groups:
                 groups[key] = Instance(label=pod.name, container=c, pod=pod, node=node, current=pod.current)
             members[key].append(pod.name)
@@ -145,10 +161,25 @@ def _context_flag(snap: Snapshot) -> str:
 
 def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> Report:
     """Audit every loaded spec against one snapshot."""
+    # Everything an audit builds is acyclic and freed by reference counting. With a
+    # fleet's facts alive, each cyclic-GC pass would rescan them all for nothing
+    # (a third of a 1,000-spec audit), so the collector is paused, as spec loading does.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(specs, snapshot, options)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _run(specs: list[Any], snapshot: Snapshot, options: Options) -> Report:
     checks = all_checks()
     book = load_playbook()
     today = options.today or _dt.date.today()
     index = WorkloadIndex(snapshot.workloads)
+    encoded: dict[int, bytes] = {}   # build_instances' cache; the snapshot keeps its objects alive
+    shared: dict = {}                # Ctx._shared: per-run facts keyed by snapshot object identity
     results: list[Result] = []
     seen_workloads: set[str] = set()
     pods_seen: set[str] = set()
@@ -175,17 +206,18 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
                        msg)
             placeholder = WorkloadObs(kind=(target.kind if target and target.kind else "Workload"), name=want,
                                       namespace=(target.namespace or "") if target else "")
-            ctx = Ctx(spec=spec, workload=placeholder, instances=[], snapshot=snapshot, missing=msg)
+            ctx = Ctx(spec=spec, workload=placeholder, instances=[], snapshot=snapshot, missing=msg, _shared=shared)
             results.extend(_stamp(loaded, ctx, "collection.target-not-found",
                                   checks["collection.target-not-found"](ctx), book, overrides, options, today))
             continue
         for w in matched:
             seen_workloads.add(w.object or f"{w.kind}/{w.namespace}/{w.name}")
             container = target.container if target else None
-            instances = build_instances(w, snapshot, container)
+            instances = build_instances(w, snapshot, container, encoded)
             for p in w.pods:
                 pods_seen.add(f"{p.namespace}/{p.name}")
-            ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container)
+            ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container,
+                      _shared=shared)
             for check_id, fn in checks.items():
                 if check_id == "collection.target-not-found" or overrides.get(check_id) == "off":
                     continue
@@ -214,22 +246,9 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
         level = overrides.get(check_id) or d.level or info.level
         if level == "off":
             continue
-        pods = [p for e in d.observed for p in e.pods] or [p for i in ctx.instances for p in i.pods]
-        first_pod = next((p.split(" ")[0] for e in d.observed if e.value is not None for p in e.pods
-                          if p != "pod template"), None) or next((i.pod.name for i in ctx.instances if i.pod), None)
-        values = {
-            "namespace": w.namespace or "default", "name": w.name, "kind": w.kind, "kind_lower": w.kind.lower(),
-            "pod": first_pod or f"<pod of {w.kind.lower()}/{w.name}>", "container": target.container or "<container>",
-            "expected": _show(d.expected), "observed": ", ".join(_show(e.value) for e in d.observed) or "?",
-            "field": d.field, "ctx": _context_flag(ctx.snapshot),
-            "selector": ",".join(f"{k}={v}" for k, v in sorted((w.selector or w.template.labels).items())) or "<selector>",
-        }
-        values.update({k: str(v) for k, v in d.vars.items()})
-        values.setdefault("flag", info.flag or "the engine flag")
-        values.setdefault("env", "<VAR>")
-        values.setdefault("image", "<image>")
         status, reason, message = d.status, d.reason, d.message
         if status in (*PROBLEM_STATUSES, Status.UNVERIFIABLE):
+            pods = [p for e in d.observed for p in e.pods] or [p for i in ctx.instances for p in i.pods]
             why, expired = _ignored(ctx.spec, check_id, d.field, target.label(), pods, today,
                                     w.annotations if options.inline_ignores else None)
             if why:
@@ -237,6 +256,8 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
             elif expired:
                 message = f"{message} [{expired}]"
         problem = status in (*PROBLEM_STATUSES, Status.UNVERIFIABLE, Status.SUPPRESSED)
+        # Hint variables are only read for problems: most results of a healthy fleet are matches.
+        values = _hint_values(ctx, d, info, target) if problem else {}
         loc = loaded.location(d.field)
         out.append(Result(
             check=check_id, category=info.category, status=status, level=level, spec=ctx.spec.metadata.name,
@@ -248,6 +269,25 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
             commands=[fill_template(c, values) for c in info.commands] if problem else [],
         ))
     return out
+
+
+def _hint_values(ctx: Ctx, d: Draft, info: CheckInfo, target: TargetRef) -> dict[str, str]:
+    """The playbook template variables for one problem result, real names filled in."""
+    w = ctx.workload
+    first_pod = next((p.split(" ")[0] for e in d.observed if e.value is not None for p in e.pods
+                      if p != "pod template"), None) or next((i.pod.name for i in ctx.instances if i.pod), None)
+    values = {
+        "namespace": w.namespace or "default", "name": w.name, "kind": w.kind, "kind_lower": w.kind.lower(),
+        "pod": first_pod or f"<pod of {w.kind.lower()}/{w.name}>", "container": target.container or "<container>",
+        "expected": _show(d.expected), "observed": ", ".join(_show(e.value) for e in d.observed) or "?",
+        "field": d.field, "ctx": _context_flag(ctx.snapshot),
+        "selector": ",".join(f"{k}={v}" for k, v in sorted((w.selector or w.template.labels).items())) or "<selector>",
+    }
+    values.update({k: str(v) for k, v in d.vars.items()})
+    values.setdefault("flag", info.flag or "the engine flag")
+    values.setdefault("env", "<VAR>")
+    values.setdefault("image", "<image>")
+    return values
 
 
 def _show(v: Any) -> str:

@@ -54,6 +54,9 @@ class Ctx:
     container_name: str | None = None
     missing: str | None = None       # set when the target workload was not found: why
     _cache: dict = field(default_factory=dict)
+    # Shared by every Ctx of one audit run: facts derived from snapshot objects (a node's
+    # GPU labels), keyed by object identity; the snapshot keeps those objects alive.
+    _shared: dict = field(default_factory=dict)
 
     def want(self, path: str) -> Any:
         """The spec value at a dotted YAML path (``spec.runtime.engine.maxModelLen``), or None."""

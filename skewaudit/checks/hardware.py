@@ -35,7 +35,11 @@ def gpu_facts(ctx: Ctx, inst: Instance) -> dict[str, Fact]:
                 facts[k] = Fact(f.value, Prov(source="pod-spec", object=ctx.workload.object,
                                               path=f.prov.path.replace("metadata.labels", "nodeSelector")), f.raw, f.note)
     if inst.node is not None:
-        facts.update(gpus.node_gpu_facts(inst.node))
+        node_facts = ctx._shared.get(("node-gpu", id(inst.node)))
+        if node_facts is None:
+            # A node hosts pods of many workloads: read its labels once per run.
+            node_facts = ctx._shared[("node-gpu", id(inst.node))] = gpus.node_gpu_facts(inst.node)
+        facts.update(node_facts)
     if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status == "ok":
         facts.update({k: v for k, v in gpus.report_gpu_facts(inst.pod.gpu).items() if v.value is not None})
     ctx._cache[key] = facts

@@ -110,8 +110,11 @@ def canonical_quantities(spec: k.PodSpec) -> None:
     for c in (*spec.containers, *spec.init_containers):
         r = c.resources
         if r is not None:
-            r.limits = {key: quantity_str(v) for key, v in r.limits.items()}
-            r.requests = {key: quantity_str(v) for key, v in r.requests.items()}
+            # Live objects already carry strings: rebuild only what YAML wrote as numbers.
+            if any(type(v) is not str for v in r.limits.values()):
+                r.limits = {key: quantity_str(v) for key, v in r.limits.items()}
+            if any(type(v) is not str for v in r.requests.values()):
+                r.requests = {key: quantity_str(v) for key, v in r.requests.items()}
 
 
 def node_obs(node: k.Node) -> NodeObs:
@@ -431,17 +434,29 @@ class PodStore:
         self.recs: list[PodRec] = []
         self.specs: list[tuple[str, k.Container]] = []
         self._ids: dict[bytes, int] = {}
+        # (namespace, owner kind, owner name, index) -> the last (spec, id) seen there: pods
+        # of one ReplicaSet nearly always run the same spec, and comparing two decoded
+        # structs is much cheaper than encoding one.
+        self._last: dict[tuple, tuple[k.Container, int]] = {}
         self._keep_full = keep_full
         self.by_owner: dict[tuple[str, str, str], list[PodRec]] = {}
         self.by_isvc: dict[tuple[str, str], list[PodRec]] = {}
         self.count = 0
 
-    def spec_id(self, ns: str, i: int, c: k.Container) -> int:
+    def spec_id(self, ns: str, i: int, c: k.Container, owner: tuple[str, str] | None = None) -> int:
+        slot = (ns, *owner, i) if owner is not None else None
+        if slot is not None:
+            last = self._last.get(slot)
+            # Equal structs encode equally (quantities are canonical strings by now).
+            if last is not None and last[0] == c:
+                return last[1]
         key = f"{ns}\x00{i}\x00".encode() + msgspec.json.encode(c)
         sid = self._ids.get(key)
         if sid is None:
             sid = self._ids[key] = len(self.specs)
             self.specs.append((ns, c))
+        if slot is not None:
+            self._last[slot] = (self.specs[sid][1], sid)
         return sid
 
     def find_id(self, ns: str, i: int, c: k.Container) -> int | None:
@@ -461,7 +476,7 @@ class PodStore:
         keep = owner is None or (self._keep_full is not None and self._keep_full(pod))
         rec = PodRec(name=md.name, ns=ns, node=pod.spec.node_name, phase=st.phase if st else None, owner=owner,
                      revision=md.labels.get("pod-template-hash") or md.labels.get("controller-revision-hash"),
-                     specs=tuple(self.spec_id(ns, i, c) for i, c in enumerate(pod.spec.containers)),
+                     specs=tuple(self.spec_id(ns, i, c, owner) for i, c in enumerate(pod.spec.containers)),
                      statuses=statuses, observed=st is not None and (st.phase is not None or bool(by_name)),
                      full=pod if keep else None)
         self.recs.append(rec)
@@ -924,14 +939,28 @@ class _Join:
         self.svcs: dict[str, list[k.Service]] = {}
         for s in inv.services:
             self.svcs.setdefault(s.metadata.namespace, []).append(s)
+        # Services by (namespace, one of their selector pairs): a workload's labels must
+        # contain that pair, so each workload looks at a handful of candidates instead
+        # of every Service in its namespace.
+        self.svc_index: dict[tuple[str, str, str], list[tuple[int, k.Service]]] = {}
+        for ns, svcs in self.svcs.items():
+            for pos, s in enumerate(svcs):
+                if s.spec.selector:
+                    self.svc_index.setdefault((ns, *next(iter(s.spec.selector.items()))), []).append((pos, s))
         self.deploys = {(d.metadata.namespace, d.metadata.name): d for d in inv.deployments}
 
     def find_hpa(self, ns: str, kind: str, name: str) -> k.HorizontalPodAutoscaler | None:
         return self.hpa.get((ns, kind, name)) or self.hpa.get(("", kind, name))
 
     def services(self, ns: str, labels: dict[str, str]) -> list[ServiceObs]:
-        found = [s for s in self.svcs.get(ns, []) + (self.svcs.get("", []) if ns else [])
-                 if s.spec.selector and _subset(s.spec.selector, labels)]
+        """Services selecting ``labels`` in ``ns`` (then those written without a namespace), in input order."""
+        found: list[k.Service] = []
+        for group in ((ns, "") if ns else ("",)):
+            hits: dict[int, k.Service] = {}
+            for kv in labels.items():
+                for pos, s in self.svc_index.get((group, *kv), ()):
+                    hits[pos] = s
+            found += [s for _, s in sorted(hits.items(), key=lambda x: x[0]) if _subset(s.spec.selector, labels)]
         return [service_obs(s) for s in found]
 
     # pods -------------------------------------------------------------------

@@ -16,6 +16,7 @@ import importlib
 import pkgutil
 from functools import cache
 from types import ModuleType
+from typing import BinaryIO
 
 from skewaudit.errors import InputError
 from skewaudit.model.finding import Report
@@ -63,3 +64,19 @@ def render(report: Report, name: str, *, width: int | None = None, color: bool |
     everything they define. Raises ``InputError`` for an unknown format.
     """
     return _module(name).render(report, width=width, color=color, show_matches=show_matches)
+
+
+def write(report: Report, name: str, fh: BinaryIO, *, width: int | None = None, color: bool | None = None,
+          show_matches: bool = False) -> None:
+    """Write format ``name`` of ``report`` to the binary file ``fh``: exactly ``render(...)`` in UTF-8.
+
+    A renderer with its own ``write`` streams it (JSON writes a chunk of results
+    at a time, so a fleet report is never held whole as text); the others are
+    rendered, then written.
+    """
+    module = _module(name)
+    opts = dict(width=width, color=color, show_matches=show_matches)
+    if hasattr(module, "write"):
+        module.write(report, fh, **opts)
+    else:
+        fh.write(module.render(report, **opts).encode("utf-8"))

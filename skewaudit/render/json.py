@@ -39,6 +39,8 @@ Secret values appear only as redaction markers (``<redacted:1a2b3c4d>``).
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import msgspec
 
 from skewaudit.model.finding import Report
@@ -48,11 +50,52 @@ NAME = "json"
 SUFFIX = ".json"
 
 
-def render(report: Report, **opts: object) -> str:
-    """The report as indented JSON with a trailing newline."""
+def _ordered(report: Report) -> Report:
     # Same order as every other format, whatever order the report was built in.
-    report = msgspec.structs.replace(
+    return msgspec.structs.replace(
         report, results=sorted(report.results, key=_text.sort_key),
         issues=sorted(report.issues, key=lambda i: (i.scope, i.kind, i.area, i.message)))
-    raw = msgspec.json.encode(report, order="deterministic")
-    return msgspec.json.format(raw, indent=2).decode("utf-8") + "\n"
+
+
+def render(report: Report, **opts: object) -> str:
+    """The report as indented JSON with a trailing newline."""
+    raw = msgspec.json.encode(_ordered(report), order="deterministic")
+    # A 1,000-spec fleet report is tens of MB: drop each intermediate copy as
+    # soon as the next one exists, so the peak holds two of them, not four.
+    out = msgspec.json.format(raw, indent=2)
+    del raw
+    text = out.decode("utf-8")
+    del out
+    text += "\n"
+    return text
+
+
+CHUNK = 500   # results encoded at a time by write()
+
+
+def write(report: Report, fh: BinaryIO, **opts: object) -> None:
+    """Write exactly ``render(report).encode()`` to the binary file ``fh``, a chunk of results at a time.
+
+    Memory then follows the chunk, not the report: a 10,000-pod fleet report is
+    ~40 MB of text, which ``render`` holds two or three times over while it
+    builds the string. Indented JSON is context-free (a value nested one level
+    deeper is the same text with two more spaces after each newline, and JSON
+    strings hold no raw newline), so the results array is formatted piecewise
+    and spliced into the rest of the report.
+    """
+    report = _ordered(report)
+    head = msgspec.json.format(msgspec.json.encode(msgspec.structs.replace(report, results=[]),
+                                                   order="deterministic"), indent=2)
+    marker = b'\n  "results": [],\n'
+    cut = head.find(marker)
+    if not report.results or cut < 0 or head.find(marker, cut + 1) >= 0:
+        fh.write(render(report).encode("utf-8"))
+        return
+    fh.write(head[:cut] + b'\n  "results": [\n')
+    encoder = msgspec.json.Encoder(order="deterministic")
+    results = report.results
+    for start in range(0, len(results), CHUNK):
+        body = msgspec.json.format(encoder.encode(results[start:start + CHUNK]), indent=2)
+        # "[\n  {…},\n  {…}\n]" -> the elements, two spaces deeper
+        fh.write((b",\n    " if start else b"    ") + body[4:-2].replace(b"\n", b"\n  "))
+    fh.write(b"\n  ],\n" + head[cut + len(marker):] + b"\n")
