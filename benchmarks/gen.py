@@ -250,7 +250,7 @@ def _sidecars(w: Workload) -> list[dict]:
         "name": "metrics-exporter", "image": "ghcr.io/example/gpu-metrics-exporter:1.8.2@sha256:" + "4e" * 32,
         "args": ["--listen=:9400", "--collectors=/etc/exporter/counters.csv", "--kubernetes=true",
                  "--kubernetes-gpu-id-type=device-name", "--web-systemd-socket=false", "--log-level=info",
-                 f"--namespace-label={w.namespace}", f"--pod-label-prefix=app.kubernetes.io"],
+                 f"--namespace-label={w.namespace}", "--pod-label-prefix=app.kubernetes.io"],
         "ports": [{"name": "gpu-metrics", "containerPort": 9400, "protocol": "TCP"}],
         "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}}},
                 {"name": "EXPORTER_KUBERNETES", "value": "true"}, {"name": "TZ", "value": "UTC"},

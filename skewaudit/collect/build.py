@@ -697,7 +697,7 @@ def pick_runtime(isvc: k.InferenceService, runtimes_: list[k.ServingRuntime]
     if m.runtime:
         for r in nsr + csr:
             if r.metadata.name == m.runtime:
-                return r, f"named by spec.predictor.model.runtime"
+                return r, "named by spec.predictor.model.runtime"
         return None, f"runtime {m.runtime!r} (spec.predictor.model.runtime) is not a ServingRuntime in " \
                      f"{ns or 'the namespace'} nor a ClusterServingRuntime"
     fmt = m.model_format

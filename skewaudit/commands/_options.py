@@ -28,6 +28,15 @@ Workers = Annotated[int, typer.Option("--workers", min=1, max=32, help="Concurre
 Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Connect/read timeout for the cluster, seconds.")]
 
 
+SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
+               "all_namespaces", "exec_gpu", "workers", "timeout")
+
+
+def source_args(values: dict) -> dict:
+    """The source flags out of a command's parameters (``source_args(locals())``)."""
+    return {k: values[k] for k in SOURCE_KEYS if k in values}
+
+
 def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[str] = None, local: bool = False,
                    pid: Optional[int] = None, cmdline: Optional[str] = None, kubeconfig: Optional[str] = None,
                    context: Optional[str] = None, namespace: Optional[str] = None, all_namespaces: bool = False,

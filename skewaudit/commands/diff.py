@@ -58,9 +58,7 @@ def diff(
         raise InputError("give at least one ModelSpec (file, directory or '-'), or --baseline FILE")
     code = audit_and_render(
         spec_paths=list(specs or []),
-        source=dict(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline, kubeconfig=kubeconfig,
-                    context=context, namespace=namespace, all_namespaces=all_namespaces, exec_gpu=exec_gpu,
-                    workers=workers, timeout=timeout),
+        source=o.source_args(locals()),
         formats=list(formats or []), outputs=list(outputs or []), fail_on=fail_on,
         fail_on_unverifiable=fail_on_unverifiable, inline_ignores=not no_inline_ignores, show_matches=show_matches,
         baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot,

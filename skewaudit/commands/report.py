@@ -46,10 +46,7 @@ def bundle(
         # "-o incident.md" means the prefix "incident": never write incident.md.md.
         if output.endswith(suffix):
             output = output[: -len(suffix)]
-    snap = snap_io.stamp(collect_for(loaded, dict(
-        manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline, kubeconfig=kubeconfig,
-        context=context, namespace=namespace, all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers,
-        timeout=timeout)))
+    snap = snap_io.stamp(collect_for(loaded, o.source_args(locals())))
     report = audit.run(loaded, snap) if loaded else None
     if last_good is not None:
         report = base.merge(report, base.compare(last_good, snap, ignore=list(ignore or []), specs=loaded), baseline)

@@ -30,10 +30,7 @@ def snapshot(
     from skewaudit.pipeline import collect_for, load_specs
 
     loaded = load_specs(list(specs)) if specs else []
-    snap = collect_for(loaded, dict(manifest=manifest, snapshot=None, local=local, pid=pid, cmdline=cmdline,
-                                    kubeconfig=kubeconfig, context=context, namespace=namespace,
-                                    all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers,
-                                    timeout=timeout))
+    snap = collect_for(loaded, o.source_args(locals()))
     snap_io.save(snap, output)
     if output != "-":
         n_pods = sum(len(w.pods) for w in snap.workloads)

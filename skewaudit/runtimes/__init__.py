@@ -318,3 +318,20 @@ class FactSet:
             # notes quote pieces of argv: a last redaction pass so no note can carry a secret
             notes=[_shell.scrub(n) for n in dict.fromkeys(self.notes)],
         )
+
+
+def begin(ci: "ContainerInput", title: str, form: tuple[str, int] | None,
+          signal: tuple[str, str] | None) -> tuple[list[str], list[str], "FactSet", str | None, int]:
+    """The start every argv parser shares: ``(argv, paths, facts, entrypoint, index of the first
+    flag)``. An argv that runs no known entrypoint of the engine is still read from its program on,
+    with a note saying so."""
+    argv = ci.argv or []
+    paths = (list(ci.arg_paths) + [""] * len(argv))[:len(argv)]
+    fs = FactSet(ci, title, signal)
+    entry, start = form if form else (None, 0)
+    if not form and argv:
+        e = _argv.locate(argv)
+        start = e.rest if e else 0
+        fs.notes.append(f"argv does not run a known {title} entrypoint ({' '.join(argv[:2])} …): "
+                        "flags read from the rest of it")
+    return argv, paths, fs, entry, start

@@ -9,7 +9,7 @@ is prefix caching off. The default ``--host 127.0.0.1`` is unreachable from othe
 from __future__ import annotations
 
 from skewaudit.model.observed import EngineFacts
-from skewaudit.runtimes import ContainerInput, FactSet
+from skewaudit.runtimes import ContainerInput, begin
 from skewaudit.runtimes._argv import Opt, image_repo, locate, scan, sglang_int
 
 ENGINE = "sglang"
@@ -90,16 +90,7 @@ def matches(argv: list[str] | None, image: str, env: dict[str, str | None]) -> t
 
 
 def parse(ci: ContainerInput) -> EngineFacts:
-    argv = ci.argv or []
-    paths = (list(ci.arg_paths) + [""] * len(argv))[:len(argv)]
-    fs = FactSet(ci, "SGLang", matches(ci.argv, ci.image, ci.env))
-    form = _form(argv)
-    entry, start = form if form else (None, 0)
-    if not form and argv:
-        e = locate(argv)
-        start = e.rest if e else 0
-        fs.notes.append(f"argv does not run a known SGLang entrypoint ({' '.join(argv[:2])} …): "
-                        "flags read from the rest of it")
+    argv, paths, fs, entry, start = begin(ci, "SGLang", _form(ci.argv), matches(ci.argv, ci.image, ci.env))
     pos_model = None
     if entry == "sglang serve" and start < len(argv) and not argv[start].startswith("-"):
         pos_model = (argv[start], paths[start])   # `sglang serve M` is rewritten to --model-path M

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from skewaudit.model.observed import EngineFacts
-from skewaudit.runtimes import ContainerInput, FactSet
+from skewaudit.runtimes import ContainerInput, FactSet, begin
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, image_tag, locate, scan
 
 ENGINE = "vllm"
@@ -129,16 +129,7 @@ def entrypoint(image: str) -> Entrypoint | None:
 
 
 def parse(ci: ContainerInput) -> EngineFacts:
-    argv = ci.argv or []
-    paths = (list(ci.arg_paths) + [""] * len(argv))[:len(argv)]
-    fs = FactSet(ci, "vLLM", matches(ci.argv, ci.image, ci.env))
-    form = _form(argv)
-    entry, start = form if form else (None, 0)
-    if not form and argv:
-        e = locate(argv)
-        start = e.rest if e else 0
-        fs.notes.append(f"argv does not run a known vLLM entrypoint ({' '.join(argv[:2])} …): "
-                        "flags read from the rest of it")
+    argv, paths, fs, entry, start = begin(ci, "vLLM", _form(ci.argv), matches(ci.argv, ci.image, ci.env))
     sc = scan(argv[start:], paths[start:], FLAGS, engine="vLLM", underscores=True, negate=True)
     groups = fs.apply(sc)
     _model(fs, ci, sc.positionals, groups.get("model", []), entry)
