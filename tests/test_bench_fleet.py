@@ -22,6 +22,7 @@ import pytest
 from clirun import main_inprocess as run
 from kube_server import FakeKube
 from skewaudit.collect import kube as live
+from skewaudit.collect import kubehttp
 from skewaudit.collect.request import SourceRequest, Target
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -115,7 +116,7 @@ def test_progress_is_silent_off_a_terminal(served, monkeypatch: pytest.MonkeyPat
 def test_workers_bound_the_concurrent_api_calls(served, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     _kube, kubeconfig = served
     lock, state = threading.Lock(), {"now": 0, "max": 0, "calls": 0}
-    real_get = live.Api.get
+    real_get = kubehttp.Api.get
 
     def counting_get(self, path, query=None):
         with lock:
@@ -129,7 +130,7 @@ def test_workers_bound_the_concurrent_api_calls(served, monkeypatch: pytest.Monk
             with lock:
                 state["now"] -= 1
 
-    monkeypatch.setattr(live.Api, "get", counting_get)
+    monkeypatch.setattr(kubehttp.Api, "get", counting_get)
     snap = live.collect(SourceRequest(kubeconfig=str(kubeconfig), all_namespaces=True, workers=workers,
                                       targets=(Target(kind="Deployment"),)))
     assert len(snap.workloads) == 20

@@ -1,4 +1,4 @@
-"""The shared join (skewaudit.collect.build): Kubernetes semantics, KServe, selection, sharing."""
+"""The shared join (collect.build, .containers, .kserve): Kubernetes semantics, KServe, selection, sharing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import msgspec
 import pytest
 
 from skewaudit.collect import build as b
+from skewaudit.collect import containers as ct
 from skewaudit.collect import k8s_types as k
+from skewaudit.collect import kserve
 from skewaudit.collect.request import Target
 
 
@@ -18,9 +20,9 @@ def container(**kw) -> k.Container:
     return conv({"name": "c", "image": "vllm/vllm-openai:v0.10.0", **kw}, k.Container)
 
 
-def obs(c: k.Container, cms: b.ConfigMaps | None = None, ns: str = "ml"):
-    return b.container_obs(b.plain_source(c, "Deployment/ml/x", "spec.template.spec.containers[0]"), ns,
-                           cms or b.ConfigMaps())
+def obs(c: k.Container, cms: ct.ConfigMaps | None = None, ns: str = "ml"):
+    return ct.container_obs(ct.plain_source(c, "Deployment/ml/x", "spec.template.spec.containers[0]"), ns,
+                            cms or ct.ConfigMaps())
 
 
 @pytest.mark.parametrize("ref, repo, tag, digest", [
@@ -31,7 +33,7 @@ def obs(c: k.Container, cms: b.ConfigMaps | None = None, ns: str = "ml"):
     ("vllm/vllm-openai@sha256:def", "vllm/vllm-openai", None, "sha256:def"),
 ])
 def test_split_image(ref: str, repo: str, tag: str | None, digest: str | None) -> None:
-    img = b.split_image(ref)
+    img = ct.split_image(ref)
     assert (img.ref, img.repository, img.tag, img.digest) == (ref, repo, tag, digest)
 
 
@@ -43,11 +45,11 @@ def test_split_image(ref: str, repo: str, tag: str | None, digest: str | None) -
     ("docker://somethingwithoutdigest", None),
 ])
 def test_resolved_digest(image_id: str, want: str | None) -> None:
-    assert b.resolved_digest(image_id) == want
+    assert ct.resolved_digest(image_id) == want
 
 
 def test_env_follows_kubelet_semantics() -> None:
-    cms = b.ConfigMaps()
+    cms = ct.ConfigMaps()
     cms.add(conv({"metadata": {"name": "cfg", "namespace": "ml"}, "data": {"DTYPE": "half", "PORT": "9000"}},
                  k.ConfigMap))
     c = container(
@@ -81,7 +83,7 @@ def test_env_follows_kubelet_semantics() -> None:
 
 
 def test_missing_configmap_once_and_optional_is_silent() -> None:
-    cms = b.ConfigMaps()
+    cms = ct.ConfigMaps()
     c = container(env=[{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "a"}}},
                        {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "b"}}},
                        {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "opt", "key": "c", "optional": True}}}])
@@ -105,7 +107,7 @@ def test_node_affinity_and_selectors() -> None:
         {"matchExpressions": [{"key": "gpu", "operator": "In", "values": ["a100", "h100"]},
                               {"key": "spot", "operator": "DoesNotExist"}]},
         {"matchExpressions": [{"key": "gpu", "operator": "In", "values": ["h100", "l4"]}]}]}}}, k.Affinity)
-    assert b.node_affinity(aff) == {"gpu": ["a100", "h100", "l4"], "spot": ["DoesNotExist"]}
+    assert ct.node_affinity(aff) == {"gpu": ["a100", "h100", "l4"], "spot": ["DoesNotExist"]}
     sel = conv({"matchLabels": {"app": "x"}, "matchExpressions": [
         {"key": "tier", "operator": "In", "values": ["a", "b"]}, {"key": "canary", "operator": "DoesNotExist"}]},
         k.LabelSelector)
@@ -120,7 +122,7 @@ def test_pods_share_container_facts() -> None:
                     "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.10.0",
                                              "command": ["vllm", "serve", "org/m", "--dtype", "half"],
                                              "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}}, k.Deployment)
-    b.canonical_quantities(dep.spec.template.spec)
+    ct.canonical_quantities(dep.spec.template.spec)
     inv.deployments.append(dep)
     for i in range(50):
         inv.pods.add(conv({"metadata": {"name": f"web-abc-{i:02d}", "namespace": "ml",
@@ -189,13 +191,13 @@ def isvc(**model) -> k.InferenceService:
 def test_kserve_runtime_selection() -> None:
     rts = [runtime("low", prio=1), runtime("high", prio=2), runtime("off", prio=9, disabled=True),
            runtime("other", fmt="sklearn", prio=9), runtime("manual", auto=False, prio=9)]
-    assert b.pick_runtime(isvc(), rts)[0].metadata.name == "high"
+    assert kserve.pick_runtime(isvc(), rts)[0].metadata.name == "high"
     ns_rt = runtime("ns-one", kind="ServingRuntime", ns="ml", prio=0)
-    assert b.pick_runtime(isvc(), rts + [ns_rt])[0].metadata.name == "ns-one"     # namespaced first
-    assert b.pick_runtime(isvc(runtime="manual"), rts)[0].metadata.name == "manual"  # named: no autoSelect needed
-    rt, why = b.pick_runtime(isvc(runtime="nope"), rts)
+    assert kserve.pick_runtime(isvc(), rts + [ns_rt])[0].metadata.name == "ns-one"     # namespaced first
+    assert kserve.pick_runtime(isvc(runtime="manual"), rts)[0].metadata.name == "manual"  # named: no autoSelect needed
+    rt, why = kserve.pick_runtime(isvc(runtime="nope"), rts)
     assert rt is None and "'nope'" in why
-    rt, why = b.pick_runtime(isvc(modelFormat={"name": "onnx"}), rts)
+    rt, why = kserve.pick_runtime(isvc(modelFormat={"name": "onnx"}), rts)
     assert rt is None and "modelFormat 'onnx'" in why
 
 

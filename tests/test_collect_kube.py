@@ -14,6 +14,7 @@ import pytest
 
 from kube_server import FakeKube
 from skewaudit.collect import kube as live
+from skewaudit.collect import kubehttp
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import EnvironmentUnavailable, InputError
 from test_collect_manifests import BY_FIXTURE, EXPECTED, FIXTURES, K8S, SECRETS, key_facts
@@ -82,7 +83,7 @@ def test_default_namespace_comes_from_the_context(loaded: FakeKube, tmp_path: Pa
 
 
 def test_pagination_across_pages(loaded: FakeKube, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(live, "PAGE", 2)
+    monkeypatch.setattr(kubehttp, "PAGE", 2)
     snap = collect(kubeconfig, all_namespaces=True)
     assert key_facts(snap) == EXPECTED
     pods = [q for _, p, q in loaded.requests if p == "/api/v1/pods"]
@@ -92,7 +93,7 @@ def test_pagination_across_pages(loaded: FakeKube, kubeconfig: Path, monkeypatch
 
 def test_expired_continue_token_restarts_the_list(loaded: FakeKube, kubeconfig: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(live, "PAGE", 2)
+    monkeypatch.setattr(kubehttp, "PAGE", 2)
     loaded.expire_continue(after_pages=1)   # the first continue token used: page 2 of the pods
     snap = collect(kubeconfig, targets=(Target(namespace="ml", kind="Deployment", name="llama-3-1-70b"),))
     (llama,) = snap.workloads
@@ -105,7 +106,7 @@ def test_expired_continue_token_restarts_the_list(loaded: FakeKube, kubeconfig: 
 
 def test_429_and_5xx_are_retried(loaded: FakeKube, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(live.time, "sleep", slept.append)
+    monkeypatch.setattr(kubehttp.time, "sleep", slept.append)
     loaded.fail(r"^/api/v1/pods$", 429, times=2, retry_after=3)
     loaded.fail(r"^/apis/apps/v1/deployments$", 503, times=1)
     snap = collect(kubeconfig, all_namespaces=True)
@@ -115,7 +116,7 @@ def test_429_and_5xx_are_retried(loaded: FakeKube, kubeconfig: Path, monkeypatch
 
 
 def test_5xx_after_retries_is_exit_3(loaded: FakeKube, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(live.time, "sleep", lambda s: None)
+    monkeypatch.setattr(kubehttp.time, "sleep", lambda s: None)
     loaded.fail(r"^/api/v1/pods$", 500, times=10)
     with pytest.raises(EnvironmentUnavailable, match=r"answered 500 to list pods cluster-wide after 3 retries"):
         collect(kubeconfig, all_namespaces=True)
@@ -124,11 +125,11 @@ def test_5xx_after_retries_is_exit_3(loaded: FakeKube, kubeconfig: Path, monkeyp
 
 def test_retry_waits_are_bounded(loaded: FakeKube, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(live.time, "sleep", slept.append)
+    monkeypatch.setattr(kubehttp.time, "sleep", slept.append)
     loaded.fail(r"^/api/v1/pods$", 429, times=3, retry_after=60)
     with pytest.raises(EnvironmentUnavailable, match=r"answered 429 to list pods cluster-wide after 1 retry"):
         collect(kubeconfig, all_namespaces=True)
-    assert slept == [live.RETRY_BUDGET_S]   # Retry-After: 60 capped at the budget, then give up
+    assert slept == [kubehttp.RETRY_BUDGET_S]   # Retry-After: 60 capped at the budget, then give up
 
 
 def test_forbidden_optional_sources_become_issues(loaded: FakeKube, kubeconfig: Path) -> None:

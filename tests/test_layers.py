@@ -35,7 +35,7 @@ ALLOWED = {
 }
 # Third-party libraries and the only modules that may import them.
 OWNERS = {
-    "kubernetes": ("skewaudit.collect.kube", "skewaudit.collect.exec_gpu"),
+    "kubernetes": ("skewaudit.collect.kube", "skewaudit.collect.kubehttp", "skewaudit.collect.exec_gpu"),
     "pynvml": ("skewaudit.collect.nvml",),
     "deepdiff": ("skewaudit.baseline",),
     "rich": ("skewaudit.render.table",),

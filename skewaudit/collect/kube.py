@@ -1,4 +1,4 @@
-"""Live collection from a Kubernetes API server; the only importer of ``kubernetes``.
+"""Live collection from a Kubernetes API server: the three rounds of list calls.
 
 The ``kubernetes`` package is used for what it is good at, configuration
 (kubeconfig, contexts, exec plugins, in-cluster service accounts) and its
@@ -6,7 +6,9 @@ REST layer (TLS, auth headers), and nothing else: list pages are requested
 with ``_preload_content``-style raw responses and each page's bytes go
 straight to ``msgspec.json.decode(data, type=PodList)``, so the client's model
 objects are never built (25-31 s and 2.6 GB for 10,000 pods, against under
-a second and a few hundred MB here; figures in issue 7 / benchmarks/).
+a second and a few hundred MB here; figures in issue 7 / benchmarks/). That
+HTTP layer (client setup, retries, paging, error mapping) is
+:mod:`skewaudit.collect.kubehttp`; this module decides what to list.
 
 A run has three rounds of independent GET list calls, each round run on
 ``req.workers`` threads:
@@ -33,47 +35,27 @@ continue token restarts that list once. skewaudit only ever sends GET.
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
-from urllib.parse import quote
 
 import msgspec
 
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
+from skewaudit.collect.containers import _obj, canonical_quantities, looks_serving
+from skewaudit.collect.kserve import ISVC_LABEL
+from skewaudit.collect.kubehttp import Api, HttpError, Res, connect, failure, pages
 from skewaudit.collect.manifests import now, pod_targets, scoped_targets
+from skewaudit.collect.pods import PodStore
 from skewaudit.collect.request import SourceRequest, Target
-from skewaudit.errors import EnvironmentUnavailable, InputError
+from skewaudit.errors import EnvironmentUnavailable
 from skewaudit.model.observed import CollectionIssue, Snapshot
 
-PAGE = 500
-MAX_RETRIES = 3
-RETRY_BUDGET_S = 10.0
 FEW = 8        # up to this many workloads: pods by their selectors; more: one list per namespace
 FEW_GETS = 20  # up to this many nodes / ConfigMaps: one GET each; more: one paged list
-RBAC_HINT = "see specs/rbac.yaml"
-
-
-@dataclass(frozen=True)
-class Res:
-    """One API resource: where it is listed and how its pages decode."""
-
-    kind: str
-    plural: str
-    prefix: str          # "/api/v1" or "/apis/<group>/<version>"
-    list_type: type
-    namespaced: bool = True
-    area: str = "workload"
-
-    def path(self, ns: str | None, name: str | None = None) -> str:
-        p = f"{self.prefix}/namespaces/{quote(ns)}/{self.plural}" if ns and self.namespaced \
-            else f"{self.prefix}/{self.plural}"
-        return f"{p}/{quote(name)}" if name else p
 
 
 DEPLOY = Res("Deployment", "deployments", "/apis/apps/v1", k.DeploymentList)
@@ -96,174 +78,6 @@ _ITEM = {k.DeploymentList: k.Deployment, k.StatefulSetList: k.StatefulSet, k.Rep
          k.InferenceServiceList: k.InferenceService, k.ServingRuntimeList: k.ServingRuntime, k.NodeList: k.Node,
          k.HorizontalPodAutoscalerList: k.HorizontalPodAutoscaler, k.ServiceList: k.Service,
          k.ConfigMapList: k.ConfigMap}
-
-
-class HttpError(Exception):
-    """A non-2xx answer after retries: status code and the Status message."""
-
-    def __init__(self, status: int, message: str, retries: int = 0):
-        super().__init__(f"{status}: {message}")
-        self.status, self.message, self.retries = status, message, retries
-
-
-def _status_message(body: bytes) -> str:
-    try:
-        doc = msgspec.json.decode(body)
-        return str(doc.get("message") or doc.get("reason") or "") if isinstance(doc, dict) else ""
-    except msgspec.DecodeError:
-        return body[:200].decode("utf-8", "replace").strip()
-
-
-# --- configuration -------------------------------------------------------------
-
-
-@dataclass
-class Conn:
-    cfg: Any
-    context: str | None
-    namespace: str
-    host: str
-
-
-def _kubeconfig_paths(req: SourceRequest) -> tuple[str, str]:
-    if req.kubeconfig:
-        return req.kubeconfig, "--kubeconfig/KUBECONFIG"
-    if os.environ.get("KUBECONFIG"):
-        return os.environ["KUBECONFIG"], "KUBECONFIG"
-    return "~/.kube/config", "the default location"
-
-
-def connect(req: SourceRequest) -> Conn:
-    """Load the kubeconfig (or in-cluster config) into a client Configuration."""
-    from kubernetes.client.configuration import Configuration
-    from kubernetes.config import kube_config
-    from kubernetes.config.config_exception import ConfigException
-
-    cfg = Configuration()
-    paths, origin = _kubeconfig_paths(req)
-    existing = [p for p in paths.split(os.pathsep) if p and os.path.exists(os.path.expanduser(p))]
-    if not existing:
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and not req.kubeconfig:
-            return _in_cluster(cfg)
-        raise EnvironmentUnavailable(
-            f"no kubeconfig: looked in {paths} ({origin}), and not running inside a cluster "
-            "(KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --manifest")
-    files = os.pathsep.join(existing)
-    try:
-        contexts, active = kube_config.list_kube_config_contexts(files)
-        names = [c["name"] for c in contexts or []]
-        ctx = req.context or (active or {}).get("name")
-        if req.context and req.context not in names:
-            raise InputError(f"unknown context {req.context!r} in {files}; available: {', '.join(names) or 'none'}")
-        if not ctx:
-            raise InputError(f"{files} has no current-context; pass --context (available: {', '.join(names)})")
-        kube_config.load_kube_config(config_file=files, context=ctx, client_configuration=cfg,
-                                     persist_config=False)
-    except ConfigException as e:
-        first = str(e).splitlines()[0]
-        if first.startswith(("exec:", "cmd-path:")) or "credential" in first.lower():
-            # an exec/auth plugin failed: the environment, not the file, is the problem
-            raise EnvironmentUnavailable(f"kubeconfig {files}: getting credentials failed: {first}") from None
-        raise InputError(f"kubeconfig {files}: {first}") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:   # unreadable / not a kubeconfig
-        raise InputError(f"kubeconfig {files}: cannot read it ({type(e).__name__}: {e})") from None
-    ns = next((c.get("context", {}).get("namespace") for c in contexts if c["name"] == ctx), None) or "default"
-    _tune(cfg, req)
-    return Conn(cfg, ctx, ns, cfg.host)
-
-
-def _in_cluster(cfg: Any) -> Conn:
-    from kubernetes.config import incluster_config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        incluster_config.load_incluster_config(client_configuration=cfg)
-    except ConfigException as e:
-        raise EnvironmentUnavailable(f"in-cluster configuration failed: {e}") from None
-    try:
-        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
-            ns = f.read().strip() or "default"
-    except OSError:
-        ns = "default"
-    return Conn(cfg, None, ns, cfg.host)
-
-
-def _tune(cfg: Any, req: SourceRequest) -> None:
-    from urllib3.util.retry import Retry
-
-    # No urllib3 retries: a connect failure fails fast (one --timeout, not four),
-    # and 429/5xx come back to Api.get, which retries them with a bounded budget
-    # (urllib3 would otherwise sleep on Retry-After itself, unbounded).
-    cfg.retries = Retry(0, redirect=0, respect_retry_after_header=False, raise_on_status=False)
-    cfg.connection_pool_maxsize = max(4, req.workers)
-
-
-# --- HTTP ----------------------------------------------------------------------
-
-
-class Api:
-    """GET-only access through the kubernetes REST client, raw bytes out."""
-
-    def __init__(self, conn: Conn, timeout: float):
-        from kubernetes.client.api_client import ApiClient
-
-        self.conn = conn
-        self.client = ApiClient(conn.cfg)
-        self.timeout = (timeout, max(timeout, 30.0))
-        self.sleep: Callable[[float], None] = time.sleep
-
-    def close(self) -> None:
-        self.client.close()
-
-    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> bytes:
-        import urllib3
-
-        waited = 0.0
-        for attempt in range(MAX_RETRIES + 1):
-            try:
-                method, url, headers, _, _ = self.client.param_serialize(
-                    "GET", path, query_params=list(query or []), header_params={"Accept": "application/json"},
-                    auth_settings=["BearerToken"])
-                resp = self.client.call_api(method, url, headers, _request_timeout=self.timeout)
-                data = resp.read()
-                resp.response.release_conn()
-            except urllib3.exceptions.HTTPError as e:
-                why = _short(getattr(e, "reason", None) or e)
-                if "timed out" in why:
-                    why += f" after {self.timeout[0]:g} s (--timeout)"
-                raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: {why}") from None
-            except Exception as e:  # noqa: BLE001 - the client wraps SSL errors in ApiException(status=0)
-                if getattr(e, "status", None) == 0:
-                    raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: "
-                                                 f"{_short(getattr(e, 'reason', e))}") from None
-                raise
-            status = resp.status
-            if 200 <= status < 300:
-                return data
-            if (status == 429 or status >= 500) and attempt < MAX_RETRIES and waited < RETRY_BUDGET_S:
-                delay = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** attempt)
-                delay = min(delay, RETRY_BUDGET_S - waited)
-                self.sleep(delay)
-                waited += delay
-                continue
-            raise HttpError(status, _status_message(data), attempt)
-        raise AssertionError("unreachable")
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    try:
-        return max(0.0, float(value)) if value else default
-    except ValueError:
-        return default
-
-
-def _short(reason: object) -> str:
-    text = str(reason)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
-                   "certificate verify failed", "Temporary failure in name resolution"):
-        if marker in text:
-            return marker.lower() if marker != "timed out" else "timed out"
-    return text.split(": ", 1)[-1][:200]
 
 
 # --- listing ---------------------------------------------------------------------
@@ -298,7 +112,7 @@ class Collector:
 
     def __init__(self, api: Api, req: SourceRequest, targets: list[Target]):
         self.api, self.req, self.targets = api, req, targets
-        self.inv = b.Inventory(pods=b.PodStore(keep_full=pod_targets(targets)))
+        self.inv = b.Inventory(pods=PodStore(keep_full=pod_targets(targets)))
         self.lock = threading.Lock()
         self.progress = Progress(req.progress)
         self.explicit = {b.kind_of(t.kind) for t in targets if t.kind}
@@ -332,26 +146,16 @@ class Collector:
         """Page through one list, handing each decoded item to ``consume``.
         Returns False when the source was unavailable (issue recorded)."""
         lt = list_type or res.list_type
-        seen: set[tuple[str, str]] = set()
-        restarted = False
-        token = ""
+        seen: set[tuple[str, str]] = set()   # a list restarted after a 410 repeats what was read
+        it = pages(self.api, res.path(ns), lambda data: self._decode(data, lt, res),
+                   selector=selector, field=field)
         while True:
-            q = [("limit", str(PAGE))]
-            if selector:
-                q.append(("labelSelector", selector))
-            if field:
-                q.append(("fieldSelector", field))
-            if token:
-                q.append(("continue", token))
             try:
-                data = self.api.get(res.path(ns), q)
+                page = next(it, None)
             except HttpError as e:
-                if e.status == 410 and token and not restarted:
-                    restarted, token = True, ""   # continue token expired: start over, skip what we have
-                    continue
                 return self._failed(res, ns, "list", e, required)
-            page = self._decode(data, lt, res)
-            del data
+            if page is None:
+                return True
             fresh = []
             for item in page.items:
                 md = item.metadata
@@ -363,9 +167,6 @@ class Collector:
                 for item in fresh:
                     consume(item)
             self.progress.add(len(fresh))
-            token = page.metadata.continue_
-            if not token:
-                return True
 
     def get_one(self, res: Res, ns: str | None, name: str) -> Any | None:
         """GET one object; None when it does not exist (404). Raises HttpError otherwise."""
@@ -401,43 +202,16 @@ class Collector:
         return lt(metadata=meta, items=items)
 
     def _malformed(self, res: Res, ns: str, name: str, e: Exception) -> None:
-        obj = b._obj(res.kind, ns, name)
+        obj = _obj(res.kind, ns, name)
         with self.lock:
             self.inv.issues.append(CollectionIssue(scope=obj, kind="malformed", area=res.area,
                                                    message=f"{obj}: {e}; skipped"))
 
     def _failed(self, res: Res, ns: str | None, verb: str, e: HttpError, required: bool) -> bool:
-        where = f"in namespace {ns}" if ns and res.namespaced else \
-            ("cluster-wide" if res.namespaced else "(cluster-scoped)")
-        if e.status == 401:
-            raise EnvironmentUnavailable(
-                f"the Kubernetes API at {self.api.conn.host} rejected the credentials (401 Unauthorized)"
-                + (f" of context {self.api.conn.context}" if self.api.conn.context else "")
-                + (f": {e.message}" if e.message else ""))
-        if e.status == 403:
-            if required:
-                raise EnvironmentUnavailable(f"forbidden: skewaudit needs get/list on {res.plural} {where}; "
-                                             f"{RBAC_HINT} ({e.message})")
-            self._issue(CollectionIssue(scope=b._obj(res.kind, ns or "", "*") if ns else f"{res.kind}/*",
-                                        kind="forbidden", area=res.area,
-                                        message=f"cannot {verb} {res.plural} {where}: those facts are "
-                                                f"unverifiable; {RBAC_HINT} ({e.message})"))
-            return False
-        if e.status == 404 and res.prefix.startswith("/apis/serving.kserve.io"):
-            if required:
-                self._issue(CollectionIssue(scope=f"{res.kind}/*", kind="unsupported", area="workload",
-                                            message=f"the cluster serves no {res.plural} "
-                                                    f"({res.prefix[6:]} is not installed)"))
-            return False
-        if e.status >= 500 or e.status == 429:
-            tries = f"{e.retries} retr{'y' if e.retries == 1 else 'ies'}"
-            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} answered {e.status} to "
-                                         f"{verb} {res.plural} {where} after {tries}: {e.message}")
-        if required or e.status not in (404, 410):
-            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} answered {e.status} to "
-                                         f"{verb} {res.plural} {where}: {e.message}")
-        self._issue(CollectionIssue(scope=f"{res.kind}/*", kind="unreachable", area=res.area,
-                                    message=f"{verb} {res.plural} {where}: {e.status} {e.message}"))
+        """Record (or raise, see :func:`kubehttp.failure`) a failed call; False: the source is unavailable."""
+        issue = failure(self.api.conn, res, ns, verb, e, required)
+        if issue is not None:
+            self._issue(issue)
         return False
 
     def _issue(self, issue: CollectionIssue) -> None:
@@ -487,7 +261,7 @@ class Collector:
                           and self.wants("InferenceService"))
             if isvc_owned or self.wanted(kind, o):
                 if kind != "InferenceService":
-                    b.canonical_quantities(o.spec.template.spec)
+                    canonical_quantities(o.spec.template.spec)
                 items.append(o)
         return consume
 
@@ -562,7 +336,7 @@ class Collector:
                     return None
                 out.append((o.metadata.namespace, sel, "", kind == "Deployment"))
         for isvc in inv.isvcs:
-            out.append((isvc.metadata.namespace, f"{b.ISVC_LABEL}={isvc.metadata.name}", "", True))
+            out.append((isvc.metadata.namespace, f"{ISVC_LABEL}={isvc.metadata.name}", "", True))
         for t in self.targets:
             if b.kind_of(t.kind) == "Pod" and t.name:
                 out.append((t.namespace or "", "", f"metadata.name={t.name}", False))
@@ -582,7 +356,7 @@ class Collector:
                 self.inv.pods.add(p)
             return
         ns, kept = md.namespace, self._kept
-        isvc = md.labels.get(b.ISVC_LABEL)
+        isvc = md.labels.get(ISVC_LABEL)
         if isvc and ("InferenceService", ns, isvc) in kept:
             self.inv.pods.add(p)
         elif ctrl.kind in ("StatefulSet", "Job"):
@@ -594,7 +368,7 @@ class Collector:
             if deploy is not None and ("Deployment", ns, deploy) in kept:
                 self.inv.pods.add(p)
             elif (deploy is None or deploy not in self.inv.names.get(("Deployment", ns), ())) \
-                    and self.wants("ReplicaSet") and b.looks_serving(p.spec):
+                    and self.wants("ReplicaSet") and looks_serving(p.spec):
                 self.inv.pods.add(p)   # maybe a standalone ReplicaSet's pod: decided in round 3
 
     def _rs_list(self, ns: str | None, selector: str) -> None:

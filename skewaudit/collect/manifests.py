@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import msgspec
 
 from skewaudit.collect import build as b
+from skewaudit.collect import containers, pods
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import InputError
@@ -151,7 +152,7 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
                    keep_pod: Any = None) -> tuple[b.Inventory, list[str]]:
     """Read every manifest into an Inventory. Objects written without a
     namespace take ``namespace`` when given (as ``kubectl apply -n`` would)."""
-    inv = b.Inventory(pods=b.PodStore(keep_full=keep_pod))
+    inv = b.Inventory(pods=pods.PodStore(keep_full=keep_pod))
     files = _files(paths)
     seen_kinds: set[str] = set()
     for path in files:
@@ -191,7 +192,7 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
             o = msgspec.json.decode(obj, type=typ, strict=False)
     except msgspec.ValidationError as e:
         ns = md.get("namespace") or namespace or ""
-        where = b._obj(kind, ns if isinstance(ns, str) else "", str(md.get("name", "?")))
+        where = containers._obj(kind, ns if isinstance(ns, str) else "", str(md.get("name", "?")))
         at = f"{name}:{line}" if isinstance(obj, dict) else name
         inv.issues.append(CollectionIssue(scope=where, kind="malformed", area=_AREA.get(kind, "workload"),
                                           message=f"{at}: {where}: {e}"))
@@ -209,7 +210,7 @@ def _add(inv: b.Inventory, kind: str, o: Any) -> None:
         if kind not in ("ReplicaSet", "Pod") or b._controller(md) is None:
             inv.saw(kind, md.namespace, md.name)
         if kind != "InferenceService":
-            b.canonical_quantities(o.spec if kind == "Pod" else o.spec.template.spec)
+            containers.canonical_quantities(o.spec if kind == "Pod" else o.spec.template.spec)
     if kind == "Pod":
         inv.pods.add(o)
     elif kind == "Deployment":

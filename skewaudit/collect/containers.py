@@ -1,0 +1,368 @@
+"""Container facts: one Kubernetes container spec -> ``ContainerObs`` / ``PodTemplateObs``.
+
+Owns everything about a single container as the kubelet would run it:
+ConfigMap lookup (:class:`ConfigMaps`, with "not found" vs "not read"
+issues), the effective env (:func:`resolve_env`: ``envFrom`` then ``env``,
+later wins, ``$(VAR)`` expanded from earlier vars, Secrets never read, every
+value through :mod:`skewaudit.redact`), the effective argv and engine parse
+from :mod:`skewaudit.runtimes` (:func:`container_obs`), image references
+(:func:`split_image`, :func:`resolved_digest`), quantities as the API prints
+them, the cheap "is this serving?" pre-filter (:func:`looks_serving`) and
+re-pointing shared container facts at a pod (:func:`_retarget`,
+:func:`_with_status`). Pure: no I/O, no ``kubernetes`` import.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import msgspec
+
+from skewaudit import redact
+from skewaudit.collect import k8s_types as k
+from skewaudit.model.observed import (
+    CollectionIssue, ContainerObs, EnvVar, ImageRef, PodTemplateObs, Port, Probe, Prov, SourceKind,
+)
+
+GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-", "amd.com/gpu")
+
+
+def _obj(kind: str, ns: str, name: str) -> str:
+    """How issues and provenance name an object: ``Kind/ns/name``, or ``Kind/name`` without a namespace."""
+    return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
+
+
+# --- small conversions ------------------------------------------------------
+
+
+def quantity_str(q: Any) -> str:
+    """A quantity as the API would print it (YAML ints become ``"1"``)."""
+    if isinstance(q, float) and q.is_integer():
+        return str(int(q))
+    return str(q)
+
+
+def split_image(ref: str, image_id: str | None = None) -> ImageRef:
+    """``repo:tag@sha256:…`` split as written, plus the digest it resolved to."""
+    name, _, digest = ref.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repo, tag = (name[:colon], name[colon + 1:]) if colon > slash else (name, None)
+    return ImageRef(ref=ref, repository=repo, tag=tag or None, digest=digest or None,
+                    resolved_digest=resolved_digest(image_id))
+
+
+def resolved_digest(image_id: str | None) -> str | None:
+    """``docker-pullable://repo@sha256:…`` / ``repo@sha256:…`` / ``sha256:…`` -> ``sha256:…``."""
+    if not image_id:
+        return None
+    at = image_id.rfind("@")
+    tail = image_id[at + 1:] if at >= 0 else image_id.split("://", 1)[-1]
+    return tail if ":" in tail else None
+
+
+def canonical_quantities(spec: k.PodSpec) -> None:
+    """Write YAML-int quantities as the API prints them (``4`` -> ``"4"``), in
+    place, so a manifest template and a pod read back from a cluster compare
+    equal."""
+    for c in (*spec.containers, *spec.init_containers):
+        r = c.resources
+        if r is not None:
+            # Live objects already carry strings: rebuild only what YAML wrote as numbers.
+            if any(type(v) is not str for v in r.limits.values()):
+                r.limits = {key: quantity_str(v) for key, v in r.limits.items()}
+            if any(type(v) is not str for v in r.requests.values()):
+                r.requests = {key: quantity_str(v) for key, v in r.requests.items()}
+
+
+def _expand(value: str, env: dict[str, str | None]) -> str:
+    """Kubernetes ``$(VAR)`` expansion of one env value: ``$$`` escapes, undefined
+    or unknown (secret) references stay as written."""
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        v = env.get(m.group(1))
+        return m.group(0) if v is None else v
+    return _VAR.sub(sub, value) if "$" in value else value
+
+
+_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
+
+
+_CRED_HINT = re.compile(r"hf_|Bearer|sk-|gh[pousr]_|AKIA|xox|eyJ")
+
+
+def _redact_list(items: list[str] | None) -> list[str] | None:
+    # argv() catches `--api-key X` / `--api-key=X` pairs and credential-shaped
+    # tokens; text() is needed only where a token holds more than one word (a
+    # `sh -c` script), a NAME=value, or a credential in the middle. Skipping it
+    # elsewhere matters: a fleet run redacts hundreds of thousands of tokens.
+    if items is None:
+        return None
+    return [redact.text(t) if (" " in t or "\t" in t or "\n" in t or (not t.startswith("-") and "=" in t)
+                               or _CRED_HINT.search(t)) else t
+            for t in redact.argv(list(items))]
+
+
+_REDACTED: dict[tuple[str, str], str | None] = {}
+
+
+def _redact_value(name: str, value: str) -> str | None:
+    """:func:`redact.value`, memoized: the same (name, value) pairs recur in
+    every template and pod of a fleet."""
+    key = (name, value)
+    out = _REDACTED.get(key, _REDACTED)
+    if out is _REDACTED:
+        out = redact.value(name, value)
+        if len(_REDACTED) < 100_000:
+            _REDACTED[key] = out
+    return out  # type: ignore[return-value]
+
+
+def requests_gpu(c: k.Container) -> bool:
+    res = c.resources
+    return res is not None and any(key.startswith(GPU_RESOURCE_PREFIXES)
+                                   for key in (*res.limits, *res.requests))
+
+
+def looks_serving(spec: k.PodSpec) -> bool:
+    """Cheap pre-filter for fleet runs: a container requests GPUs or runs a
+    recognised engine (argv from literal env only; ConfigMaps come later)."""
+    from skewaudit import runtimes
+
+    for c in spec.containers:
+        if requests_gpu(c):
+            return True
+        env = {e.name: e.value for e in c.env if e.value_from is None}
+        res = runtimes.effective_argv(c.command, c.args, env, c.image, "")
+        if runtimes.detect(res.argv, c.image, env) is not None:
+            return True
+    return False
+
+
+# --- ConfigMaps --------------------------------------------------------------
+
+
+@dataclass
+class ConfigMaps:
+    """ConfigMap data by (namespace, name). ``available`` is False when the
+    source could not be read (forbidden, not in the input): a missing map is
+    then "unverifiable", not "not found". Manifests without a namespace are
+    stored under "" and match any namespace."""
+
+    data: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    available: bool = True
+    why: str = ""
+    issues: list[CollectionIssue] = field(default_factory=list)
+    _reported: set = field(default_factory=set)
+
+    def add(self, cm: k.ConfigMap) -> None:
+        self.data[(cm.metadata.namespace, cm.metadata.name)] = cm.data
+
+    def get(self, ns: str, name: str, scope: str, optional: bool | None) -> dict[str, str] | None:
+        found = self.data.get((ns, name))
+        if found is None:
+            found = self.data.get(("", name))
+        if found is None and not optional and (ns, name) not in self._reported:
+            self._reported.add((ns, name))
+            obj = _obj("ConfigMap", ns, name)
+            if self.available:
+                self.issues.append(CollectionIssue(scope=obj, kind="not-found", area="configmaps",
+                                                   message=f"{obj} referenced by {scope} does not exist; "
+                                                           "its env vars are unresolved"))
+            else:
+                self.issues.append(CollectionIssue(scope=obj, kind="not-collected", area="configmaps",
+                                                   message=f"{obj} referenced by {scope} was not read "
+                                                           f"({self.why}); its env vars are unresolved"))
+        return found
+
+
+# --- containers --------------------------------------------------------------
+
+
+@dataclass
+class EnvItem:
+    """One env source with where it is written (object and field path)."""
+
+    var: k.EnvVar | k.EnvFromSource
+    object: str
+    path: str
+
+
+def resolve_env(items: list[EnvItem], ns: str, cms: ConfigMaps, scope: str, container: str
+                ) -> tuple[list[EnvVar], dict[str, str | None], dict[str, Prov]]:
+    """Effective env: ``envFrom`` items first, then ``env`` (later wins), as the kubelet does."""
+    out: dict[str, EnvVar] = {}
+    values: dict[str, str | None] = {}
+    provs: dict[str, Prov] = {}
+
+    def put(name: str, value: str | None, source: str, prov_src: str, ref: str | None, item: EnvItem) -> None:
+        out.pop(name, None)   # re-insert: order shows precedence
+        out[name] = EnvVar(name=name, value=value, source=source, ref=ref, path=item.path)
+        values[name] = value
+        provs[name] = Prov(source=prov_src, object=item.object, path=item.path, container=container)
+
+    for item in (i for i in items if isinstance(i.var, k.EnvFromSource)):
+        ef: k.EnvFromSource = item.var  # type: ignore[assignment]
+        if ef.config_map_ref is not None:
+            data = cms.get(ns, ef.config_map_ref.name, scope, ef.config_map_ref.optional)
+            for key, v in (data or {}).items():
+                name = ef.prefix + key
+                put(name, _redact_value(name, v), "configmap", SourceKind.CONFIGMAP,
+                    f"configmap {ef.config_map_ref.name}/{key}", item)
+        if ef.secret_ref is not None:
+            # The keys live in the Secret, which is never read: one pseudo-var says so.
+            name = f"{ef.prefix}*"
+            put(name, None, "secret", SourceKind.SECRET, f"secret {ef.secret_ref.name} (all keys)", item)
+            values.pop(name, None)
+    for item in (i for i in items if isinstance(i.var, k.EnvVar)):
+        e: k.EnvVar = item.var  # type: ignore[assignment]
+        vf = e.value_from
+        if vf is None:
+            put(e.name, _redact_value(e.name, _expand(e.value or "", values)), "literal", SourceKind.ENV, None, item)
+        elif vf.config_map_key_ref is not None:
+            ref = vf.config_map_key_ref
+            data = cms.get(ns, ref.name, scope, ref.optional)
+            if data is not None and ref.key in data:
+                put(e.name, _redact_value(e.name, data[ref.key]), "configmap", SourceKind.CONFIGMAP,
+                    f"configmap {ref.name}/{ref.key}", item)
+            else:
+                put(e.name, None, "unresolved", SourceKind.UNKNOWN, f"configmap {ref.name}/{ref.key}", item)
+                if data is not None and not ref.optional:
+                    cms.issues.append(CollectionIssue(
+                        scope=scope, kind="not-found", area="configmaps",
+                        message=f"env {e.name}: key {ref.key!r} is not in {_obj('ConfigMap', ns, ref.name)}"))
+        elif vf.secret_key_ref is not None:
+            ref = vf.secret_key_ref
+            put(e.name, None, "secret", SourceKind.SECRET, f"secret {ref.name}/{ref.key}", item)
+        elif vf.field_ref is not None:
+            put(e.name, None, "field", SourceKind.POD_SPEC, f"field {vf.field_ref.field_path}", item)
+        elif vf.resource_field_ref is not None:
+            put(e.name, None, "resource", SourceKind.POD_SPEC, f"resource {vf.resource_field_ref.resource}", item)
+        else:
+            put(e.name, None, "unresolved", SourceKind.UNKNOWN, None, item)
+    return list(out.values()), values, provs
+
+
+def _probe(kind: str, p: k.Probe | None) -> Probe | None:
+    if p is None:
+        return None
+    common = dict(timeout_seconds=p.timeout_seconds, period_seconds=p.period_seconds,
+                  initial_delay_seconds=p.initial_delay_seconds, failure_threshold=p.failure_threshold)
+    if p.http_get is not None:
+        return Probe(kind=kind, handler="httpGet", path=p.http_get.path, port=p.http_get.port, **common)
+    if p.tcp_socket is not None:
+        return Probe(kind=kind, handler="tcpSocket", port=p.tcp_socket.port, **common)
+    if p.grpc is not None:
+        return Probe(kind=kind, handler="grpc", port=p.grpc.port, **common)
+    return Probe(kind=kind, handler="exec", **common)
+
+
+@dataclass
+class ContainerSource:
+    """A container to build, with where each part is written.
+
+    ``path`` is the container's own field path; ``arg_path`` maps the paths
+    :func:`runtimes.effective_argv` reports (relative to ``path``) to the real
+    place (KServe: runtime args vs InferenceService args)."""
+
+    c: k.Container
+    object: str
+    path: str
+    env: list[EnvItem]
+    arg_path: Callable[[str], str] | None = None
+
+
+def plain_source(c: k.Container, obj: str, path: str) -> ContainerSource:
+    # Paths are interned: a fleet repeats "spec.template.spec.containers[0].env[X]"
+    # in every workload, and one copy of each is enough.
+    env: list[EnvItem] = [EnvItem(ef, obj, sys.intern(f"{path}.envFrom[{i}]")) for i, ef in enumerate(c.env_from)]
+    env += [EnvItem(e, obj, sys.intern(f"{path}.env[{e.name}]")) for e in c.env]
+    return ContainerSource(c, obj, path, env)
+
+
+def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | None = None) -> ContainerObs:
+    """Effective configuration of one container (env, argv, engine facts, resources).
+    ``scope`` names the object in issues when ``src.object`` is a placeholder."""
+    from skewaudit import runtimes
+
+    c = src.c
+    env_list, values, provs = resolve_env(src.env, ns, cms, scope or src.object, c.name)
+    res = runtimes.effective_argv(c.command, c.args, values, c.image, src.path)
+    paths = [sys.intern(p) for p in res.paths]
+    if src.arg_path is not None:
+        paths = [src.arg_path(p) for p in paths]
+    argv = _redact_list(res.argv)
+    engine = runtimes.parse(runtimes.ContainerInput(
+        argv=argv, arg_paths=paths, env=values, env_prov=provs, image=c.image,
+        object=src.object, container=c.name, note=res.note))
+    r = c.resources or k.ResourceRequirements()
+    probes = [p for p in (_probe("readiness", c.readiness_probe), _probe("liveness", c.liveness_probe),
+                          _probe("startup", c.startup_probe)) if p is not None]
+    return ContainerObs(
+        name=c.name, image=split_image(c.image), path=src.path,
+        command=_redact_list(c.command), args=_redact_list(c.args), argv=argv, argv_note=res.note,
+        env=env_list, requests={key: quantity_str(v) for key, v in r.requests.items()},
+        limits={key: quantity_str(v) for key, v in r.limits.items()},
+        ports=[Port(container_port=p.container_port, name=p.name, protocol=p.protocol) for p in c.ports],
+        probes=probes, engine=engine)
+
+
+def node_affinity(aff: k.Affinity | None) -> dict[str, list[str]]:
+    """Required node affinity flattened: ``In`` -> values, other operators as ``"Op:v1,v2"``.
+    Terms are ORed by Kubernetes, so values of the same key across terms are unioned."""
+    out: dict[str, list[str]] = {}
+    na = aff.node_affinity if aff is not None else None
+    req = na.required_during_scheduling_ignored_during_execution if na is not None else None
+    for term in (req.node_selector_terms if req is not None else []):
+        for e in term.match_expressions:
+            vals = e.values if e.operator == "In" else [f"{e.operator}:{','.join(e.values)}".rstrip(":")]
+            bucket = out.setdefault(e.key, [])
+            bucket.extend(v for v in vals if v not in bucket)
+    return out
+
+
+def template_obs(spec: k.PodSpec, labels: dict[str, str], obj: str, path: str, ns: str, cms: ConfigMaps,
+                 containers: list[ContainerObs] | None = None) -> PodTemplateObs:
+    """The pod shape a controller stamps out (``path`` is the PodSpec's path)."""
+    if containers is None:
+        containers = [container_obs(plain_source(c, obj, f"{path}.containers[{i}]"), ns, cms)
+                      for i, c in enumerate(spec.containers)]
+    inits = [container_obs(plain_source(c, obj, f"{path}.initContainers[{i}]"), ns, cms)
+             for i, c in enumerate(spec.init_containers)]
+    return PodTemplateObs(labels=dict(labels), containers=containers, init_containers=inits,
+                          node_selector=dict(spec.node_selector), node_affinity=node_affinity(spec.affinity),
+                          tolerations=list(spec.tolerations), runtime_class=spec.runtime_class_name,
+                          service_account=spec.service_account_name)
+
+
+# --- shared container facts, re-pointed at pods --------------------------------
+
+
+def _retarget(c: ContainerObs, old_obj: str, new_obj: str, old_path: str, new_path: str) -> ContainerObs:
+    """The same container facts, provenance moved from a template to a pod."""
+    def prov(p: Prov) -> Prov:
+        moved = p.path.startswith(old_path)
+        if p.object != old_obj and not moved:
+            return p
+        return msgspec.structs.replace(p, object=new_obj if p.object == old_obj else p.object,
+                                       path=sys.intern(new_path + p.path[len(old_path):]) if moved else p.path)
+    e = c.engine
+    if e is not None:
+        e = msgspec.structs.replace(e, fields={n: msgspec.structs.replace(f, prov=prov(f.prov))
+                                               for n, f in e.fields.items()})
+    env = [msgspec.structs.replace(v, path=sys.intern(new_path + v.path[len(old_path):]))
+           if v.path.startswith(old_path) else v for v in c.env]
+    return msgspec.structs.replace(c, path=new_path, engine=e, env=env)
+
+
+def _with_status(base: ContainerObs, st: tuple | None) -> ContainerObs:
+    """A pod's container: the shared facts plus this pod's status."""
+    if st is None:
+        return base
+    img = base.image
+    if st[0]:
+        img = msgspec.structs.replace(img, resolved_digest=resolved_digest(st[0]))
+    return msgspec.structs.replace(base, image=img, ready=st[1], restart_count=st[2])

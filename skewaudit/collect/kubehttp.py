@@ -1,0 +1,291 @@
+"""The HTTP layer of live collection: client setup, GET with retries, paging, error mapping.
+
+Owns everything between :mod:`skewaudit.collect.kube` and the API server:
+loading the kubeconfig / in-cluster config into a ``kubernetes`` client
+Configuration (:func:`connect`, errors as one-line ``InputError`` /
+``EnvironmentUnavailable``), the GET-only :class:`Api` that returns raw bytes
+(connection failures mapped to ``EnvironmentUnavailable``, 429/5xx retried up
+to ``MAX_RETRIES`` times within ``RETRY_BUDGET_S``, Retry-After honoured),
+paged lists (:func:`pages`: ``limit`` + ``continue``, one restart on a 410),
+and what an HTTP error means for the run (:func:`failure`: raise, or a
+``CollectionIssue`` to record). ``kubernetes`` is imported only inside
+functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import quote
+
+import msgspec
+
+from skewaudit.collect.request import SourceRequest
+from skewaudit.errors import EnvironmentUnavailable, InputError
+from skewaudit.model.observed import CollectionIssue
+
+PAGE = 500
+MAX_RETRIES = 3
+RETRY_BUDGET_S = 10.0
+RBAC_HINT = "see specs/rbac.yaml"
+
+
+@dataclass(frozen=True)
+class Res:
+    """One API resource: where it is listed and how its pages decode."""
+
+    kind: str
+    plural: str
+    prefix: str          # "/api/v1" or "/apis/<group>/<version>"
+    list_type: type
+    namespaced: bool = True
+    area: str = "workload"
+
+    def path(self, ns: str | None, name: str | None = None) -> str:
+        p = f"{self.prefix}/namespaces/{quote(ns)}/{self.plural}" if ns and self.namespaced \
+            else f"{self.prefix}/{self.plural}"
+        return f"{p}/{quote(name)}" if name else p
+
+
+class HttpError(Exception):
+    """A non-2xx answer after retries: status code and the Status message."""
+
+    def __init__(self, status: int, message: str, retries: int = 0):
+        super().__init__(f"{status}: {message}")
+        self.status, self.message, self.retries = status, message, retries
+
+
+def _status_message(body: bytes) -> str:
+    try:
+        doc = msgspec.json.decode(body)
+        return str(doc.get("message") or doc.get("reason") or "") if isinstance(doc, dict) else ""
+    except msgspec.DecodeError:
+        return body[:200].decode("utf-8", "replace").strip()
+
+
+# --- configuration -------------------------------------------------------------
+
+
+@dataclass
+class Conn:
+    cfg: Any
+    context: str | None
+    namespace: str
+    host: str
+
+
+def _kubeconfig_paths(req: SourceRequest) -> tuple[str, str]:
+    if req.kubeconfig:
+        return req.kubeconfig, "--kubeconfig/KUBECONFIG"
+    if os.environ.get("KUBECONFIG"):
+        return os.environ["KUBECONFIG"], "KUBECONFIG"
+    return "~/.kube/config", "the default location"
+
+
+def connect(req: SourceRequest) -> Conn:
+    """Load the kubeconfig (or in-cluster config) into a client Configuration."""
+    from kubernetes.client.configuration import Configuration
+    from kubernetes.config import kube_config
+    from kubernetes.config.config_exception import ConfigException
+
+    cfg = Configuration()
+    paths, origin = _kubeconfig_paths(req)
+    existing = [p for p in paths.split(os.pathsep) if p and os.path.exists(os.path.expanduser(p))]
+    if not existing:
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not req.kubeconfig:
+            return _in_cluster(cfg)
+        raise EnvironmentUnavailable(
+            f"no kubeconfig: looked in {paths} ({origin}), and not running inside a cluster "
+            "(KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --manifest")
+    files = os.pathsep.join(existing)
+    try:
+        contexts, active = kube_config.list_kube_config_contexts(files)
+        names = [c["name"] for c in contexts or []]
+        ctx = req.context or (active or {}).get("name")
+        if req.context and req.context not in names:
+            raise InputError(f"unknown context {req.context!r} in {files}; available: {', '.join(names) or 'none'}")
+        if not ctx:
+            raise InputError(f"{files} has no current-context; pass --context (available: {', '.join(names)})")
+        kube_config.load_kube_config(config_file=files, context=ctx, client_configuration=cfg,
+                                     persist_config=False)
+    except ConfigException as e:
+        first = str(e).splitlines()[0]
+        if first.startswith(("exec:", "cmd-path:")) or "credential" in first.lower():
+            # an exec/auth plugin failed: the environment, not the file, is the problem
+            raise EnvironmentUnavailable(f"kubeconfig {files}: getting credentials failed: {first}") from None
+        raise InputError(f"kubeconfig {files}: {first}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:   # unreadable / not a kubeconfig
+        raise InputError(f"kubeconfig {files}: cannot read it ({type(e).__name__}: {e})") from None
+    ns = next((c.get("context", {}).get("namespace") for c in contexts if c["name"] == ctx), None) or "default"
+    _tune(cfg, req)
+    return Conn(cfg, ctx, ns, cfg.host)
+
+
+def _in_cluster(cfg: Any) -> Conn:
+    from kubernetes.config import incluster_config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        incluster_config.load_incluster_config(client_configuration=cfg)
+    except ConfigException as e:
+        raise EnvironmentUnavailable(f"in-cluster configuration failed: {e}") from None
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+            ns = f.read().strip() or "default"
+    except OSError:
+        ns = "default"
+    return Conn(cfg, None, ns, cfg.host)
+
+
+def _tune(cfg: Any, req: SourceRequest) -> None:
+    from urllib3.util.retry import Retry
+
+    # No urllib3 retries: a connect failure fails fast (one --timeout, not four),
+    # and 429/5xx come back to Api.get, which retries them with a bounded budget
+    # (urllib3 would otherwise sleep on Retry-After itself, unbounded).
+    cfg.retries = Retry(0, redirect=0, respect_retry_after_header=False, raise_on_status=False)
+    cfg.connection_pool_maxsize = max(4, req.workers)
+
+
+# --- HTTP ----------------------------------------------------------------------
+
+
+class Api:
+    """GET-only access through the kubernetes REST client, raw bytes out."""
+
+    def __init__(self, conn: Conn, timeout: float):
+        from kubernetes.client.api_client import ApiClient
+
+        self.conn = conn
+        self.client = ApiClient(conn.cfg)
+        self.timeout = (timeout, max(timeout, 30.0))
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def close(self) -> None:
+        self.client.close()
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> bytes:
+        import urllib3
+
+        waited = 0.0
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                method, url, headers, _, _ = self.client.param_serialize(
+                    "GET", path, query_params=list(query or []), header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"])
+                resp = self.client.call_api(method, url, headers, _request_timeout=self.timeout)
+                data = resp.read()
+                resp.response.release_conn()
+            except urllib3.exceptions.HTTPError as e:
+                why = _short(getattr(e, "reason", None) or e)
+                if "timed out" in why:
+                    why += f" after {self.timeout[0]:g} s (--timeout)"
+                raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: {why}") from None
+            except Exception as e:  # noqa: BLE001 - the client wraps SSL errors in ApiException(status=0)
+                if getattr(e, "status", None) == 0:
+                    raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: "
+                                                 f"{_short(getattr(e, 'reason', e))}") from None
+                raise
+            status = resp.status
+            if 200 <= status < 300:
+                return data
+            if (status == 429 or status >= 500) and attempt < MAX_RETRIES and waited < RETRY_BUDGET_S:
+                delay = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** attempt)
+                delay = min(delay, RETRY_BUDGET_S - waited)
+                self.sleep(delay)
+                waited += delay
+                continue
+            raise HttpError(status, _status_message(data), attempt)
+        raise AssertionError("unreachable")
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(value)) if value else default
+    except ValueError:
+        return default
+
+
+def _short(reason: object) -> str:
+    text = str(reason)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
+                   "certificate verify failed", "Temporary failure in name resolution"):
+        if marker in text:
+            return marker.lower() if marker != "timed out" else "timed out"
+    return text.split(": ", 1)[-1][:200]
+
+
+# --- paging and error mapping ------------------------------------------------------
+
+
+def pages(api: Api, path: str, decode: Callable[[bytes], Any], *, selector: str = "", field: str = ""
+          ) -> Iterator[Any]:
+    """The decoded pages of one list, ``limit=PAGE`` + ``continue`` until the
+    server has no more. A 410 on a continue token (expired) restarts the list
+    once from the start: the caller skips the objects it already has. Any
+    other failure raises :class:`HttpError`."""
+    restarted = False
+    token = ""
+    while True:
+        q = [("limit", str(PAGE))]
+        if selector:
+            q.append(("labelSelector", selector))
+        if field:
+            q.append(("fieldSelector", field))
+        if token:
+            q.append(("continue", token))
+        try:
+            data = api.get(path, q)
+        except HttpError as e:
+            if e.status == 410 and token and not restarted:
+                restarted, token = True, ""   # continue token expired: start over, skip what we have
+                continue
+            raise
+        page = decode(data)
+        del data
+        yield page
+        token = page.metadata.continue_
+        if not token:
+            return
+
+
+def failure(conn: Conn, res: Res, ns: str | None, verb: str, e: HttpError, required: bool
+            ) -> CollectionIssue | None:
+    """What an HTTP error on ``verb`` (list/get) of ``res`` means for the run.
+
+    Raises ``EnvironmentUnavailable`` when the run cannot go on (credentials
+    rejected, a required source forbidden or failing, the server failing);
+    otherwise returns the issue to record, or None when there is nothing to
+    say (an optional KServe resource the cluster does not serve)."""
+    where = f"in namespace {ns}" if ns and res.namespaced else \
+        ("cluster-wide" if res.namespaced else "(cluster-scoped)")
+    if e.status == 401:
+        raise EnvironmentUnavailable(
+            f"the Kubernetes API at {conn.host} rejected the credentials (401 Unauthorized)"
+            + (f" of context {conn.context}" if conn.context else "")
+            + (f": {e.message}" if e.message else ""))
+    if e.status == 403:
+        if required:
+            raise EnvironmentUnavailable(f"forbidden: skewaudit needs get/list on {res.plural} {where}; "
+                                         f"{RBAC_HINT} ({e.message})")
+        return CollectionIssue(scope=f"{res.kind}/{ns}/*" if ns else f"{res.kind}/*",
+                               kind="forbidden", area=res.area,
+                               message=f"cannot {verb} {res.plural} {where}: those facts are "
+                                       f"unverifiable; {RBAC_HINT} ({e.message})")
+    if e.status == 404 and res.prefix.startswith("/apis/serving.kserve.io"):
+        if required:
+            return CollectionIssue(scope=f"{res.kind}/*", kind="unsupported", area="workload",
+                                   message=f"the cluster serves no {res.plural} "
+                                           f"({res.prefix[6:]} is not installed)")
+        return None
+    if e.status >= 500 or e.status == 429:
+        tries = f"{e.retries} retr{'y' if e.retries == 1 else 'ies'}"
+        raise EnvironmentUnavailable(f"the Kubernetes API at {conn.host} answered {e.status} to "
+                                     f"{verb} {res.plural} {where} after {tries}: {e.message}")
+    if required or e.status not in (404, 410):
+        raise EnvironmentUnavailable(f"the Kubernetes API at {conn.host} answered {e.status} to "
+                                     f"{verb} {res.plural} {where}: {e.message}")
+    return CollectionIssue(scope=f"{res.kind}/*", kind="unreachable", area=res.area,
+                           message=f"{verb} {res.plural} {where}: {e.status} {e.message}")

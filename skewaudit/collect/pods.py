@@ -1,0 +1,110 @@
+"""Pod bookkeeping: pods kept compactly as list pages arrive, indexed for the join.
+
+Owns :class:`PodStore` and its :class:`PodRec` records: a small record per
+pod (node, phase, controller, revision hash, container statuses) plus one
+decoded copy of each *distinct* container spec, so memory follows the number
+of templates, not the number of pods; and the owner / InferenceService
+indexes the join uses instead of scanning. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import msgspec
+
+from skewaudit.collect import k8s_types as k
+from skewaudit.collect.containers import canonical_quantities
+from skewaudit.collect.kserve import ISVC_LABEL
+
+
+@dataclass(slots=True)
+class PodRec:
+    """One pod, compactly: container specs are ids into :attr:`PodStore.specs`."""
+
+    name: str
+    ns: str
+    node: str | None
+    phase: str | None
+    owner: tuple[str, str] | None          # controller (kind, name)
+    revision: str | None                   # pod-template-hash / controller-revision-hash
+    specs: tuple[int, ...]
+    statuses: tuple[tuple[str, bool | None, int | None] | None, ...]   # (imageID, ready, restarts)
+    observed: bool                         # has a status: a running pod, not a manifest
+    full: k.Pod | None = None              # kept for bare / explicitly targeted pods
+
+
+class PodStore:
+    """Pods as they arrive page by page, indexed for the join.
+
+    Each distinct (namespace, index, container spec) is decoded once and
+    shared, so a 10,000-pod fleet of 50 templates holds 50 container specs.
+    ``keep_full(pod)`` says which pods keep their whole spec (they are
+    workloads themselves: bare pods, pods a target names).
+    """
+
+    def __init__(self, keep_full: Callable[[k.Pod], bool] | None = None):
+        self.recs: list[PodRec] = []
+        self.specs: list[tuple[str, k.Container]] = []
+        self._ids: dict[bytes, int] = {}
+        # (namespace, owner kind, owner name, index) -> the last (spec, id) seen there: pods
+        # of one ReplicaSet nearly always run the same spec, and comparing two decoded
+        # structs is much cheaper than encoding one.
+        self._last: dict[tuple, tuple[k.Container, int]] = {}
+        self._keep_full = keep_full
+        self.by_owner: dict[tuple[str, str, str], list[PodRec]] = {}
+        self.by_isvc: dict[tuple[str, str], list[PodRec]] = {}
+        self.count = 0
+
+    def spec_id(self, ns: str, i: int, c: k.Container, owner: tuple[str, str] | None = None) -> int:
+        slot = (ns, *owner, i) if owner is not None else None
+        if slot is not None:
+            last = self._last.get(slot)
+            # Equal structs encode equally (quantities are canonical strings by now).
+            if last is not None and last[0] == c:
+                return last[1]
+        key = f"{ns}\x00{i}\x00".encode() + msgspec.json.encode(c)
+        sid = self._ids.get(key)
+        if sid is None:
+            sid = self._ids[key] = len(self.specs)
+            self.specs.append((ns, c))
+        if slot is not None:
+            self._last[slot] = (self.specs[sid][1], sid)
+        return sid
+
+    def find_id(self, ns: str, i: int, c: k.Container) -> int | None:
+        """The id of this exact container spec if some pod runs it."""
+        return self._ids.get(f"{ns}\x00{i}\x00".encode() + msgspec.json.encode(c))
+
+    def add(self, pod: k.Pod) -> None:
+        md, ns = pod.metadata, pod.metadata.namespace
+        canonical_quantities(pod.spec)
+        ctrl = next((o for o in md.owner_references if o.controller), None) or \
+            (md.owner_references[0] if md.owner_references else None)
+        owner = (ctrl.kind, ctrl.name) if ctrl is not None else None
+        st = pod.status
+        by_name = {s.name: s for s in st.container_statuses} if st is not None else {}
+        statuses = tuple((s.image_id, s.ready, s.restart_count) if (s := by_name.get(c.name)) else None
+                         for c in pod.spec.containers)
+        keep = owner is None or (self._keep_full is not None and self._keep_full(pod))
+        rec = PodRec(name=md.name, ns=ns, node=pod.spec.node_name, phase=st.phase if st else None, owner=owner,
+                     revision=md.labels.get("pod-template-hash") or md.labels.get("controller-revision-hash"),
+                     specs=tuple(self.spec_id(ns, i, c, owner) for i, c in enumerate(pod.spec.containers)),
+                     statuses=statuses, observed=st is not None and (st.phase is not None or bool(by_name)),
+                     full=pod if keep else None)
+        self.recs.append(rec)
+        self.count += 1
+        if owner is not None:
+            self.by_owner.setdefault((ns, *owner), []).append(rec)
+            h = md.labels.get("pod-template-hash")
+            if owner[0] == "ReplicaSet" and h and owner[1].endswith("-" + h):
+                # The Deployment is the ReplicaSet's name minus "-<hash>": pods join
+                # their Deployment even when the ReplicaSet is not in the input.
+                self.by_owner.setdefault((ns, "Deployment>", owner[1][:-len(h) - 1]), []).append(rec)
+        isvc = md.labels.get(ISVC_LABEL)
+        if isvc:
+            self.by_isvc.setdefault((ns, isvc), []).append(rec)
+
+    def owned(self, ns: str, kind: str, name: str) -> list[PodRec]:
+        return self.by_owner.get((ns, kind, name), [])
