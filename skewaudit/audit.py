@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import fnmatch
-import gc
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,8 +24,18 @@ import msgspec
 from skewaudit import __version__
 from skewaudit.checks import all_checks
 from skewaudit.checks._base import Ctx, Draft, Instance
+from skewaudit.gcpause import gc_paused
 from skewaudit.model.finding import (
-    LEVEL_RANK, PROBLEM_STATUSES, CheckInfo, Evidence, Location, Report, Result, Status, Summary, TargetRef,
+    LEVEL_RANK,
+    PROBLEM_STATUSES,
+    CheckInfo,
+    Evidence,
+    Location,
+    Report,
+    Result,
+    Status,
+    Summary,
+    TargetRef,
 )
 from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
 from skewaudit.playbook import load_playbook
@@ -159,21 +168,9 @@ def _context_flag(snap: Snapshot) -> str:
     return f" --context {snap.context}" if snap.context else ""
 
 
+@gc_paused()
 def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> Report:
-    """Audit every loaded spec against one snapshot."""
-    # Everything an audit builds is acyclic and freed by reference counting. With a
-    # fleet's facts alive, each cyclic-GC pass would rescan them all for nothing
-    # (a third of a 1,000-spec audit), so the collector is paused, as spec loading does.
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        return _run(specs, snapshot, options)
-    finally:
-        if gc_was_on:
-            gc.enable()
-
-
-def _run(specs: list[Any], snapshot: Snapshot, options: Options) -> Report:
+    """Audit every loaded spec against one snapshot (the cyclic GC waits: see skewaudit.gcpause)."""
     checks = all_checks()
     book = load_playbook()
     today = options.today or _dt.date.today()

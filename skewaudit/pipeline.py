@@ -7,12 +7,11 @@ local).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import sys
 from typing import Any
 
 from skewaudit.errors import InputError
+from skewaudit.gcpause import gc_paused
 
 
 def load_specs(paths: list[str]) -> list[Any]:
@@ -84,20 +83,7 @@ def _infer(path: str, names: list[str]) -> str:
     raise InputError(f"cannot tell the format of --output {path}; add --format")
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """Everything a run builds lives until it ends and is freed by reference counting; the cyclic
-    GC would only rescan the growing facts and results (a tenth of a fleet run), so it waits."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
-@_gc_paused()
+@gc_paused()
 def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: list[str], outputs: list[str],
                      fail_on: str, fail_on_unverifiable: bool, inline_ignores: bool, show_matches: bool,
                      baseline: str | None, ignore: list[str], save_snapshot: str | None) -> int:

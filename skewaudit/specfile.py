@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import codecs
 import difflib
-import gc
 import os
 import re
 import sys
@@ -34,14 +33,13 @@ import yaml
 
 from skewaudit import redact
 from skewaudit.errors import SpecError
+from skewaudit import yamlsafe
+from skewaudit.gcpause import gc_paused
 from skewaudit.model.finding import Location
 
-__all__ = ["Location", "LoadedSpec", "load_paths", "split_path", "yaml_hazard", "MAX_BYTES"]
+__all__ = ["Location", "LoadedSpec", "load_paths", "split_path", "MAX_BYTES"]
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_ALIASES = 100
-MAX_NODES = 100_000
-MAX_DEPTH = 200
 STDIN_NAME = "<stdin>"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PATH_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
@@ -61,14 +59,6 @@ class _Msg:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
         return f"{where}: {'warning: ' if self.warning else ''}{self.path + ': ' if self.path else ''}{self.text}"
-
-
-class _Refused(Exception):
-    """A file that must not reach the YAML loader (too deep, too many aliases)."""
-
-    def __init__(self, text: str, line: int = 0, col: int = 0):
-        super().__init__(text)
-        self.text, self.line, self.col = text, line, col
 
 
 # --- dotted paths and positions ---------------------------------------------
@@ -313,75 +303,7 @@ def _expand(paths: list[str]) -> tuple[list[tuple[str, str | None, bool, int]], 
     return out, problems, dirs
 
 
-# --- YAML safety and parsing ------------------------------------------------
-
-def _scan_events(text: str) -> None:
-    """Refuse alias bombs and deep nesting by walking parser events (nothing is built)."""
-    sizes: dict[str, int] = {}
-    stack: list[list] = []  # [expanded node count, anchor] per open collection
-    aliases = 0
-    total = 0
-    for ev in yaml.parse(text, Loader=yaml.CSafeLoader):
-        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            stack.append([1, ev.anchor])
-            if len(stack) > MAX_DEPTH:
-                m = ev.start_mark
-                raise _Refused(f"YAML nesting is deeper than {MAX_DEPTH} levels; refusing to load", m.line + 1,
-                               m.column + 1)
-            continue
-        if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            n, anchor = stack.pop()
-            if anchor:
-                sizes[anchor] = n
-        elif isinstance(ev, yaml.ScalarEvent):
-            n = 1
-            if ev.anchor:
-                sizes[ev.anchor] = 1
-        elif isinstance(ev, yaml.AliasEvent):
-            aliases += 1
-            m = ev.start_mark
-            if aliases > MAX_ALIASES:
-                raise _Refused(f"more than {MAX_ALIASES} YAML aliases; refusing to expand them (a ModelSpec "
-                               "needs few or none; this looks like a 'billion laughs' document)", m.line + 1,
-                               m.column + 1)
-            n = sizes.get(ev.anchor, 1)
-        else:
-            continue
-        if stack:
-            stack[-1][0] += n
-            count = stack[-1][0]
-        else:
-            total += n
-            count = total
-        if count > MAX_NODES:
-            m = ev.start_mark
-            raise _Refused(f"YAML aliases expand to more than {MAX_NODES} nodes; refusing to load (a 'billion "
-                           "laughs' document?)" if aliases else f"more than {MAX_NODES} YAML nodes; refusing to load",
-                           m.line + 1, m.column + 1)
-
-
-def yaml_hazard(text: str) -> str | None:
-    """``"line:col: why"`` if ``text`` must not be given to a YAML loader (alias bomb, nesting deep enough to
-    crash libyaml's C composer), else None. For any reader of untrusted YAML, not only spec files."""
-    if not _needs_scan(text):
-        return None
-    try:
-        _scan_events(text)
-    except _Refused as e:
-        return f"{e.line}:{e.col}: {e.text}"
-    except yaml.YAMLError:
-        return None  # a syntax error: the loader reports it with its position
-    return None
-
-
-def _needs_scan(text: str) -> bool:
-    # An alias needs both an anchor (&) and a reference (*); nesting a level deeper
-    # needs one of these indicator characters. Typical specs have neither risk and
-    # skip the scan (it costs a third of the load time).
-    if "&" in text and "*" in text:
-        return True
-    return sum(text.count(c) for c in "[{-:?") >= MAX_DEPTH
-
+# --- YAML parsing ------------------------------------------------------------
 
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _CTOR = yaml.constructor.SafeConstructor
@@ -536,10 +458,10 @@ def _indexed_position(index: dict[str, int], dotted: str) -> tuple[int, int]:
 
 def _parse(src: _Source) -> list[Any] | _Msg:
     try:
-        if _needs_scan(src.text):
-            _scan_events(src.text)
+        # Spec files are small: every node counts towards the limit, not only alias expansions.
+        yamlsafe.check(src.text, limit_plain_nodes=True)
         return _load_all(src.text, src.index)
-    except _Refused as e:
+    except yamlsafe.Refused as e:
         return _Msg(src.name, e.line, e.col, "", e.text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -750,7 +672,9 @@ def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems
     from pydantic import ValidationError
 
     from skewaudit.model.spec import ModelSpec
-    from skewaudit.specrules import rules  # imports this module: load it once this one is complete
+    from skewaudit.specrules import (
+        rules,  # imports this module: load it once this one is complete
+    )
 
     docs = _parse(src)
     if isinstance(docs, _Msg):
@@ -792,11 +716,8 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
     specs: list[LoadedSpec] = []
     warnings: list[_Msg] = []
     per_group: dict[int, int] = {}
-    # YAML nodes are acyclic and freed by reference counting; the cyclic GC
-    # would only rescan them (a quarter of a fleet load), so pause it here.
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
+    # YAML nodes are acyclic and freed by reference counting: see skewaudit.gcpause.
+    with gc_paused():
         for name, real, explicit, group in inputs:
             src = _read(name, real, stdin_text)
             if isinstance(src, _Msg):
@@ -805,9 +726,6 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
             before = len(specs) + len(problems)
             _load_source(src, explicit, specs, problems, warnings)
             per_group[group] = per_group.get(group, 0) + len(specs) + len(problems) - before
-    finally:
-        if gc_was_on:
-            gc.enable()
     for group, p in enumerate(paths):
         if p in dirs and per_group.get(group) == 0 and any(i[3] == group for i in inputs):
             problems.append(_Msg(p, 0, 0, "", "no ModelSpec documents (kind: ModelSpec) in this directory"))

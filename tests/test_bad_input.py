@@ -47,3 +47,20 @@ def test_snapshot_nested_too_deeply(tmp_path: Path):
 def test_manifest_path_that_does_not_exist(tmp_path: Path):
     r = skewaudit("diff", SPEC, "--manifest", tmp_path / "nope.yaml")
     assert r.code == 2 and "nope.yaml" in r.err
+
+
+def test_a_large_manifest_dump_without_aliases_is_read(tmp_path: Path):
+    """A fleet's `kubectl get -o yaml` has far more than 100k nodes: only aliases and depth are limited."""
+    import yaml
+
+    base = next(yaml.safe_load_all((EXAMPLES / "manifests" / "llama-3.1-70b-vllm.yaml").read_text()))
+    items = []
+    for i in range(2500):
+        d = yaml.safe_load(yaml.safe_dump(base))
+        d["metadata"]["name"] = f"w{i}"
+        items.append(d)
+    p = tmp_path / "fleet.yaml"
+    p.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    r = skewaudit("diff", SPEC, "--manifest", p, "--format", "json")
+    assert r.code == 0, r.err
+    assert '"workloads": 1' in r.out

@@ -25,7 +25,7 @@ ALLOWED = {
                          "skewaudit.units", "skewaudit.redact", "skewaudit.gpus"),
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
-                          "skewaudit.normalize", "skewaudit.__init__", "skewaudit"),
+                          "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe"),
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),

@@ -34,7 +34,6 @@ continue token restarts that list once. skewaudit only ever sends GET.
 
 from __future__ import annotations
 
-import gc
 import sys
 import threading
 import time
@@ -52,6 +51,7 @@ from skewaudit.collect.manifests import now, pod_targets, scoped_targets
 from skewaudit.collect.pods import PodStore
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import EnvironmentUnavailable
+from skewaudit.gcpause import gc_paused
 from skewaudit.model.observed import CollectionIssue, Snapshot
 
 FEW = 8        # up to this many workloads: pods by their selectors; more: one list per namespace
@@ -498,27 +498,22 @@ def collect(req: SourceRequest) -> Snapshot:
             targets.append(t)
     api = Api(conn, req.timeout)
     col = Collector(api, req, targets)
-    # Decoded pages and the facts built from them are acyclic and freed by reference
-    # counting; the cyclic GC would only rescan the growing inventory on every
-    # few thousand allocations (a quarter of a fleet collection), so it is paused.
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        if targets:
-            col.round1()
-            col.round2()
-            col.round3()
-        col.progress.done()
-        inv = col.inv
-        selected, issues = b.select(inv, targets) if targets else ([], [])
-        workloads, nodes, more = b.build(inv, selected)
-        if req.exec_gpu and workloads:
-            workloads = exec_gpus(api, req, workloads, more)
-    finally:
-        col.progress.done()
-        api.close()
-        if gc_was_on:
-            gc.enable()
+    # Decoded pages and the facts built from them are acyclic: see skewaudit.gcpause.
+    with gc_paused():
+        try:
+            if targets:
+                col.round1()
+                col.round2()
+                col.round3()
+            col.progress.done()
+            inv = col.inv
+            selected, issues = b.select(inv, targets) if targets else ([], [])
+            workloads, nodes, more = b.build(inv, selected)
+            if req.exec_gpu and workloads:
+                workloads = exec_gpus(api, req, workloads, more)
+        finally:
+            col.progress.done()
+            api.close()
     return Snapshot(source="live", collected_at=now(), skewaudit_version=__version__, context=conn.context,
                     inputs=[conn.host], workloads=workloads, nodes=nodes, issues=skipped + inv.issues + issues + more)
 

@@ -101,7 +101,7 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
     syntax error and a malformed object both report the line they are on."""
     import yaml
 
-    from skewaudit.specfile import yaml_hazard
+    from skewaudit import yamlsafe
 
     name = "<stdin>" if path == "-" else path
     bounds, pos = [], 0
@@ -116,10 +116,10 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
         counted = start
         chunk = text[start:end]
         # Refuse alias bombs and nesting deep enough to crash libyaml's C composer (a segfault).
-        hazard = yaml_hazard(chunk)
-        if hazard:
-            line, _, rest = hazard.partition(":")
-            raise InputError(f"{name}:{int(line) + line0}:{rest}" if line.isdigit() else f"{name}: {hazard}")
+        try:
+            yamlsafe.check(chunk)
+        except yamlsafe.Refused as e:
+            raise InputError(f"{name}:{e.line + line0}:{e.col}: {e.text}") from None
         try:
             doc = yaml.load(chunk, Loader=loader)
         except yaml.MarkedYAMLError as e:
