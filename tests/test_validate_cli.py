@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from skewaudit import cli
+from clirun import main_inprocess as run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "specs" / "examples"
@@ -45,16 +44,6 @@ def spec_text(*, precision="bf16", gpu="a100-80gb", count=1, engine="vllm", **en
     return BASE.format(precision=precision, gpu=gpu, count=count, engine=engine, engine_lines=lines)
 
 
-def run(monkeypatch, capsys, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    """Run the real entry point (the one that maps errors to exit codes) in-process."""
-    monkeypatch.setattr(sys, "argv", ["skewaudit", *args])
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
-    with pytest.raises(SystemExit) as e:
-        cli.main()
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err and "internal error" not in out.err
-    return int(e.value.code or 0), out.out, out.err
 
 
 @pytest.fixture
