@@ -265,3 +265,25 @@ def compare(
 def _short(v: Any) -> str:
     s = str(v)
     return s if len(s) <= 60 else s[:57] + "..."
+
+
+def engine_field_check(paths: tuple[str, ...], field: str, kind: str, what: str, doc: str, *,
+                       flag: str | None = None, normalize: Callable[[Any], Any] | None = None,
+                       adjust: Callable[[Obs], Obs] | None = None) -> CheckFn:
+    """A check comparing the first declared spec field of ``paths`` with engine field ``field``.
+
+    Most checks are exactly this; ``adjust`` turns an engine default into what it
+    means (an absent revision floats, an absent KV-cache dtype is ``auto``)."""
+    def run(ctx: Ctx):
+        found = first_declared(ctx, *paths)
+        if found is None:
+            return
+
+        def observe(inst: Instance) -> Obs:
+            ob = engine_obs(inst, field, what)
+            return adjust(ob) if adjust else ob
+
+        yield compare(ctx, found[0], found[1], kind, observe, normalize=normalize, what=what,
+                      vars={"flag": flag} if flag else None)
+    run.__doc__ = doc
+    return run

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_obs
+from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs
 from skewaudit.model.finding import Evidence, Status
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -57,54 +57,26 @@ def model_id(ctx: Ctx):
     yield compare(ctx, "spec.identity.model.id", expected, "str", observe, normalize=_model_id, what="model")
 
 
-@check("model.revision")
-def model_revision(ctx: Ctx):
-    """The model revision (branch, tag or commit) matches the pinned one."""
-    want = ctx.want("spec.identity.model.revision")
-    if want is None:
-        return
-    yield compare(ctx, "spec.identity.model.revision", want, "str",
-                  lambda i: _or_floating(engine_obs(i, "revision", "the model revision")),
-                  what="model revision", vars={"flag": "--revision"})
-
-
-@check("model.tokenizer")
-def tokenizer(ctx: Ctx):
-    """The tokenizer is loaded from the intended repository."""
-    want = ctx.want("spec.identity.model.tokenizer.id")
-    if want is None:
-        return
-    yield compare(ctx, "spec.identity.model.tokenizer.id", want, "str",
-                  lambda i: engine_obs(i, "tokenizer", "the tokenizer"), normalize=_model_id, what="tokenizer")
-
-
-@check("model.tokenizer-revision")
-def tokenizer_revision(ctx: Ctx):
-    """The tokenizer revision matches the pinned one."""
-    want = ctx.want("spec.identity.model.tokenizer.revision")
-    if want is None:
-        return
-    yield compare(ctx, "spec.identity.model.tokenizer.revision", want, "str",
-                  lambda i: _or_floating(engine_obs(i, "tokenizer_revision", "the tokenizer revision")),
-                  what="tokenizer revision", vars={"flag": "--tokenizer-revision"})
-
-
-@check("model.served-name")
-def served_name(ctx: Ctx):
-    """Clients address the model by the intended name (--served-model-name)."""
-    want = ctx.want("spec.identity.model.servedModelName")
-    if want is None:
-        return
-    yield compare(ctx, "spec.identity.model.servedModelName", want, "str",
-                  lambda i: engine_obs(i, "served_model_name", "the served model name"), what="served model name")
-
-
 def _or_floating(ob: Obs) -> Obs:
     """A revision flag that is absent means "whatever main is at download time":
     that is an observed value ("main (unpinned)"), not an unknown."""
     if ob.value is None and ob.prov is not None and ob.prov.source == "default":
         return Obs(value="(none: hub default branch)", prov=ob.prov, note="flag absent: floats with the hub's main branch")
     return ob
+
+
+check("model.revision")(engine_field_check(
+    ("spec.identity.model.revision",), "revision", "str", "model revision",
+    "The model revision (branch, tag or commit) matches the pinned one.", flag="--revision", adjust=_or_floating))
+check("model.tokenizer")(engine_field_check(
+    ("spec.identity.model.tokenizer.id",), "tokenizer", "str", "tokenizer",
+    "The tokenizer is loaded from the intended repository.", normalize=_model_id))
+check("model.tokenizer-revision")(engine_field_check(
+    ("spec.identity.model.tokenizer.revision",), "tokenizer_revision", "str", "tokenizer revision",
+    "The tokenizer revision matches the pinned one.", flag="--tokenizer-revision", adjust=_or_floating))
+check("model.served-name")(engine_field_check(
+    ("spec.identity.model.servedModelName",), "served_model_name", "str", "served model name",
+    "Clients address the model by the intended name (--served-model-name)."))
 
 
 def _pinned(ctx: Ctx, pin: str, spec_path: str, field: str, what: str, flag: str, engines: tuple[str, ...]):

@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from skewaudit import normalize, redact
-from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_obs, first_declared
+from skewaudit.checks._base import (
+    Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs, first_declared,
+)
 from skewaudit.model.finding import Evidence, Status
 
 _ENGINE_ALIASES = {"text-generation-inference": "tgi", "tgi": "tgi", "vllm": "vllm", "sglang": "sglang",
@@ -208,51 +210,34 @@ def quantization(ctx: Ctx):
                   vars={"flag": "--quantization"})
 
 
-@check("runtime.kv-cache-dtype")
-def kv_cache_dtype(ctx: Ctx):
-    """The KV-cache dtype is the intended one (fp8 KV cache changes outputs)."""
-    want = ctx.want("spec.runtime.engine.kvCacheDtype")
-    if want is None:
-        return
-    yield compare(ctx, "spec.runtime.engine.kvCacheDtype", want, "str",
-                  lambda i: _default_auto(engine_obs(i, "kv_cache_dtype", "the KV-cache dtype")),
-                  normalize=lambda v: normalize.dtype(v) or str(v).lower(), what="KV-cache dtype",
-                  vars={"flag": "--kv-cache-dtype"})
-
-
 def _default_auto(ob: Obs) -> Obs:
     if ob.value is None and ob.prov is not None and ob.prov.source == "default":
         return Obs(value="auto", prov=ob.prov, note="engine default: same as the model dtype")
     return ob
 
 
-def _numeric(check_paths: tuple[str, ...], field: str, kind: str, what: str, flag: str):
-    def run(ctx: Ctx):
-        """The engine's {what} ({flag} and its equivalents) matches the intended value or constraint."""
-        found = first_declared(ctx, *check_paths)
-        if found is None:
-            return
-        yield compare(ctx, found[0], found[1], kind, lambda i: engine_obs(i, field, what), what=what,
-                      vars={"flag": flag})
-    run.__doc__ = run.__doc__.format(what=what, flag=flag)
-    return run
-
-
-check("runtime.max-model-len")(_numeric(
+check("runtime.kv-cache-dtype")(engine_field_check(
+    ("spec.runtime.engine.kvCacheDtype",), "kv_cache_dtype", "str", "KV-cache dtype",
+    "The KV-cache dtype is the intended one (fp8 KV cache changes outputs).", flag="--kv-cache-dtype",
+    normalize=lambda v: normalize.dtype(v) or str(v).lower(), adjust=_default_auto))
+check("runtime.max-model-len")(engine_field_check(
     ("spec.runtime.engine.maxModelLen", "spec.runtime.batch.maxSequenceLengthTokens"), "max_model_len", "tokens",
-    "max context length", "--max-model-len"))
-check("runtime.max-num-seqs")(_numeric(
+    "max context length", "The max context length (vLLM --max-model-len, TGI --max-total-tokens, SGLang "
+    "--context-length) matches.", flag="--max-model-len"))
+check("runtime.max-num-seqs")(engine_field_check(
     ("spec.runtime.engine.maxNumSeqs", "spec.runtime.batch.maxBatchSize"), "max_num_seqs", "int",
-    "max running sequences", "--max-num-seqs"))
-check("runtime.max-batched-tokens")(_numeric(
+    "max running sequences", "Max running sequences (vLLM --max-num-seqs, TGI --max-batch-size, SGLang "
+    "--max-running-requests) matches.", flag="--max-num-seqs"))
+check("runtime.max-batched-tokens")(engine_field_check(
     ("spec.runtime.engine.maxNumBatchedTokens",), "max_num_batched_tokens", "tokens", "max batched tokens",
-    "--max-num-batched-tokens"))
-check("runtime.pipeline-parallel")(_numeric(
+    "Max tokens per scheduler step (--max-num-batched-tokens) matches.", flag="--max-num-batched-tokens"))
+check("runtime.pipeline-parallel")(engine_field_check(
     ("spec.runtime.engine.pipelineParallelSize",), "pipeline_parallel_size", "int", "pipeline parallel size",
-    "--pipeline-parallel-size"))
-check("runtime.gpu-memory-utilization")(_numeric(
+    "Pipeline-parallel degree (--pipeline-parallel-size) matches.", flag="--pipeline-parallel-size"))
+check("runtime.gpu-memory-utilization")(engine_field_check(
     ("spec.runtime.engine.gpuMemoryUtilization",), "gpu_memory_utilization", "float", "GPU memory fraction",
-    "--gpu-memory-utilization"))
+    "The GPU memory fraction (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static) matches.",
+    flag="--gpu-memory-utilization"))
 
 
 @check("runtime.tensor-parallel")
@@ -278,16 +263,10 @@ def tensor_parallel(ctx: Ctx):
                   vars={"flag": "--tensor-parallel-size"})
 
 
-@check("runtime.prefix-caching")
-def prefix_caching(ctx: Ctx):
-    """Prefix caching is on or off as intended (SGLang: --disable-radix-cache)."""
-    want = ctx.want("spec.runtime.engine.enablePrefixCaching")
-    if want is None:
-        return
-    yield compare(ctx, "spec.runtime.engine.enablePrefixCaching", want, "str",
-                  lambda i: engine_obs(i, "enable_prefix_caching", "prefix caching"),
-                  normalize=lambda v: str(normalize.boolean(v)).lower(), what="prefix caching",
-                  vars={"flag": "--enable-prefix-caching"})
+check("runtime.prefix-caching")(engine_field_check(
+    ("spec.runtime.engine.enablePrefixCaching",), "enable_prefix_caching", "str", "prefix caching",
+    "Prefix caching is on or off as intended (SGLang: --disable-radix-cache).", flag="--enable-prefix-caching",
+    normalize=lambda v: str(normalize.boolean(v)).lower()))
 
 
 def _flag_key(tok: str) -> tuple[str, str | None]:
