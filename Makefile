@@ -3,15 +3,30 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev example test schema docs bench clean golden
+.PHONY: dev lock example test schema docs bench clean golden
 
-$(BIN)/skewaudit: pyproject.toml
+# Installs are reproducible: every package (and the build backend) comes from
+# requirements.lock with its hashes; skewaudit itself is then installed without
+# resolving anything. `pip install .` stays possible for users (unpinned).
+$(BIN)/skewaudit: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 dev: $(BIN)/skewaudit
+
+# Refresh requirements.lock from pyproject.toml (runtime + test extras + build backend),
+# with hashes, for every platform (uv's universal resolution). uv is pinned here and is
+# only needed to refresh the lock; installing from it needs nothing but pip.
+UV_VERSION ?= 0.13.9
+lock:
+	$(PY) -m venv .venv-lock
+	.venv-lock/bin/pip install -q uv==$(UV_VERSION)
+	printf 'setuptools>=77\n' > .venv-lock/build.in
+	.venv-lock/bin/uv pip compile pyproject.toml .venv-lock/build.in --extra test --universal \
+	  --python-version 3.11 --generate-hashes --no-header --quiet -o requirements.lock
+	rm -rf .venv-lock
 
 # The README's first command: audit the bundled example (no cluster, no GPU).
 example: dev

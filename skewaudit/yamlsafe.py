@@ -24,14 +24,14 @@ class Refused(Exception):
         self.text, self.line, self.col = text, line, col
 
 
-def _scan_events(text: str, limit_plain_nodes: bool) -> None:
+def _scan_events(text: str, limit_plain_nodes: bool, loader: type = yaml.CSafeLoader) -> None:
     """Refuse alias bombs and deep nesting by walking parser events (nothing is built)."""
     sizes: dict[str, int] = {}
     stack: list[list] = []  # [expanded node count, anchor] per open collection
     aliases = 0
     alias_nodes = 0   # nodes that exist only through alias expansion
     total = 0
-    for ev in yaml.parse(text, Loader=yaml.CSafeLoader):
+    for ev in yaml.parse(text, Loader=loader):
         if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             stack.append([1, ev.anchor])
             if len(stack) > MAX_DEPTH:
@@ -82,8 +82,28 @@ def check(text: str, *, limit_plain_nodes: bool = False) -> None:
         return
     try:
         _scan_events(text, limit_plain_nodes)
-    except yaml.YAMLError:
+    except yaml.YAMLError as e:
+        _rescan_prefix(text, e, limit_plain_nodes)
+
+
+# libyaml's scanner reads ahead across a whole flow collection before it hands out the
+# first event, and newer libyaml builds stop deep nesting with their own error there
+# (1,000 levels in 0.2.6) before this module's bound is reached. Our bound must speak
+# first whatever the library version, so when the C scan fails, the text up to the
+# failure is walked again with the pure-Python parser, which has no such limit and
+# reads ahead at most 1,024 characters. It runs only on failing input, over the prefix.
+RESCAN_LIMIT = 4 * 1024 * 1024
+
+
+def _rescan_prefix(text: str, err: yaml.YAMLError, limit_plain_nodes: bool) -> None:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    end = (mark.index + 1) if mark is not None and mark.index is not None else len(text)
+    if end > RESCAN_LIMIT:
         return
+    try:
+        _scan_events(text[:end], limit_plain_nodes, loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # a genuine syntax error: the loader reports it with its position
 
 
 def _needs_scan(text: str) -> bool:
