@@ -22,6 +22,7 @@ import yaml
 
 from skewaudit import normalize, redact
 from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
+from skewaudit.model.spec import SKEWAUDIT_API
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
     if target:
         spec["target"] = target
     spec["policyTodo"] = Todo("policy: add severity overrides and ignores (each with a reason) as needed")
-    return {"apiVersion": "piqc.ai/v1alpha1", "kind": "ModelSpec",
+    return {"apiVersion": SKEWAUDIT_API, "kind": "ModelSpec",
             "metadata": {"name": w.name, "description": f"Captured by skewaudit init from {w.object or w.name}"},
             "spec": spec}
 

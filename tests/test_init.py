@@ -50,6 +50,8 @@ def test_init_validates_and_diffs_clean(monkeypatch, capsys, tmp_path, manifest,
     assert err == f"wrote {spec} (1 spec); review the TODO lines, then: skewaudit validate {spec}\n"
     doc = yaml.safe_load(spec.read_text())
     assert doc["spec"]["runtime"]["engine"]["name"] == engine
+    # The captured spec uses engine/target extensions, so it says so with skewaudit's superset apiVersion.
+    assert doc["apiVersion"] == "skewaudit.io/v1alpha1"
     assert_round_trip(monkeypatch, capsys, spec, "--manifest", manifest)
 
 

@@ -1,8 +1,8 @@
 """The ModelSpec: how a model is *intended* to be served (pydantic v2, frozen).
 
 It reads the public ``piqc.ai/v1alpha1`` ModelSpec format (schema v0.1/v0.2)
-unchanged and extends it, in the same camelCase style, with what a drift audit
-needs: engine flags, the image, the GPU/CUDA stack, orchestration, where the
+unchanged and extends it as ``skewaudit.io/v1alpha1``, in the same camelCase
+style, with what a drift audit needs: engine flags, the image, the GPU/CUDA stack, orchestration, where the
 workload runs (``target``) and the audit policy. Fields marked *extension* in
 their description are not part of the piqc format.
 
@@ -32,7 +32,11 @@ from skewaudit import constraints
 if TYPE_CHECKING:
     from skewaudit.collect.request import Target as TargetRequest
 
-API_VERSIONS = ("piqc.ai/v1alpha1", "skewaudit.io/v1alpha1")
+# The public format, read unchanged, and skewaudit's superset of it: a spec that uses any field marked
+# *extension* says so with the skewaudit apiVersion (the public schema refuses unknown keys).
+PIQC_API = "piqc.ai/v1alpha1"
+SKEWAUDIT_API = "skewaudit.io/v1alpha1"
+API_VERSIONS = (PIQC_API, SKEWAUDIT_API)
 PIN_NAMES = ("image-tag", "image-digest", "model-revision", "tokenizer-revision", "dtype", "engine-version")
 ENGINE_NAMES = ("vllm", "tgi", "sglang", "kserve-hf", "triton", "tensorrt-llm", "other")
 
@@ -580,11 +584,13 @@ class Spec(_Model):
 class ModelSpec(_Model):
     """A ModelSpec document: the intended serving configuration of one model.
 
-    Reads piqc.ai/v1alpha1 documents unchanged; skewaudit.io/v1alpha1 is the same
-    shape and signals that skewaudit extensions are used.
+    Reads piqc.ai/v1alpha1 documents unchanged; skewaudit.io/v1alpha1 is a superset
+    of it: the same shape plus the fields marked *extension*.
     """
 
-    api_version: Literal["piqc.ai/v1alpha1", "skewaudit.io/v1alpha1"] = Field(description="Schema version.")
+    api_version: Literal["piqc.ai/v1alpha1", "skewaudit.io/v1alpha1"] = Field(
+        description="Schema version: 'skewaudit.io/v1alpha1' (the public format plus skewaudit extensions) or "
+        "'piqc.ai/v1alpha1' (the public ModelSpec format only, no extension fields).")
     kind: Literal["ModelSpec"] = Field(description="Always 'ModelSpec'.")
     metadata: Metadata = Field(description="Name, version, labels.")
     spec: Spec = Field(description="The intended state.")
