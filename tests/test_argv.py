@@ -200,3 +200,28 @@ def test_script_in_command_points_at_its_command_index() -> None:
 def test_locate_skips_wrappers(argv, prog, module, rest) -> None:
     e = locate(argv)
     assert (e.prog, e.module, e.rest) == (prog, module, rest)
+
+
+def test_a_large_script_full_of_redirections_is_split_exactly() -> None:
+    # 4,000+ commands with `>> log 2>&1` and `2>/dev/null` (the splitter is linear; speed is in
+    # benchmarks/shell_split.py): every redirection is dropped and the fd digits with it.
+    lines = [f'echo "shard {i}" >> /var/log/w.log 2>&1 && cp /m/s{i} /dev/shm/ 2>/dev/null || true'
+             for i in range(4000)]
+    script = "\n".join(["set -e", *lines, "exec vllm serve org/Model-Instruct --max-model-len 8192 >/v.log 2>&1"])
+    r = run(["sh", "-c", script])
+    assert r.argv == ["vllm", "serve", "org/Model-Instruct", "--max-model-len", "8192"]
+    from skewaudit.runtimes._shell import split_script
+    cmds, note = split_script(script, {})
+    assert note is None and len(cmds) == 1 + 3 * 4000 + 1
+    assert cmds[1] == ["echo", "shard 0"] and cmds[2] == ["cp", "/m/s0", "/dev/shm/"] and cmds[3] == ["true"]
+
+
+def test_fd_digits_belong_to_the_redirection_only_at_a_word_start() -> None:
+    # bash reads `8002>` as fd 8002 (a word of digits only) but `a2>` as the word a2 then `>`
+    r = run(["sh", "-c", "vllm serve m --port 8000 8002>/dev/null --x a2>/dev/null \"q\"3>f 2>&1"])
+    assert r.argv == ["vllm", "serve", "m", "--port", "8000", "--x", "a2", "q3"]
+
+
+def test_an_unclosed_brace_expansion_falls_back_with_a_note() -> None:
+    r = run(["sh", "-c", "vllm serve m --port ${PORT"])
+    assert r.argv[:3] == ["vllm", "serve", "m"] and "not split exactly" in r.note

@@ -87,8 +87,8 @@ def _dollar(text: str, i: int, env: Env, expand: bool, quoted: bool) -> tuple[st
         return (lit if quoted else shlex.quote(lit)), j + 1
     if nxt == "{":
         j = text.find("}", i + 2)
-        if j == -1:
-            return "$", i + 1
+        if j == -1:   # bash: "bad substitution"; the caller falls back to a whitespace split
+            raise ValueError("no closing brace for '${'")
         m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])(.*))?", text[i + 2:j], re.S)
         lit = text[i:j + 1]
         if not expand or m is None:
@@ -109,12 +109,15 @@ def _dollar(text: str, i: int, env: Env, expand: bool, quoted: bool) -> tuple[st
 
 def _redirection(out: list[str], text: str, i: int) -> int:
     """Drop a redirection (``2>&1``, ``> log``, ``&>>f``, ``<in``) starting at ``text[i]``."""
-    # fd digits written just before the operator belong to it when they start a word
-    tail = "".join(out)
-    m = re.search(r"(^|[\s;&|(])(\d+)$", tail)
-    if m:
-        del out[:]
-        out.append(tail[:m.start(2)])
+    # fd digits written just before the operator belong to it when they start a word. They were
+    # copied to ``out`` one character per item (only plain characters are, and a digit after a
+    # quote, ``$`` or backslash does not start a word), so dropping them is a pop per digit: looking
+    # back in the script, never joining ``out``, keeps the whole pass linear.
+    j = i
+    while j > 0 and text[j - 1].isdigit():
+        j -= 1
+    if j < i and (j == 0 or text[j - 1] in " \t\n;&|("):
+        del out[len(out) - (i - j):]
     while i < len(text) and text[i] in "<>&|":
         i += 1
     while i < len(text) and text[i] in " \t":
@@ -204,9 +207,10 @@ def _commands(words: list[str]) -> list[list[str]]:
     out = []
     for cmd in cmds:
         # drop `exec`, shell keywords and per-command assignments (`A=1 vllm serve …`)
+        # assignments are dropped only when a command word follows them (computed once: linear)
+        last_word = max((j for j, t in enumerate(cmd) if not _ASSIGN.match(t)), default=-1)
         k = 0
-        while k < len(cmd) and (cmd[k] in _RESERVED or
-                                (_ASSIGN.match(cmd[k]) and any(not _ASSIGN.match(t) for t in cmd[k:]))):
+        while k < len(cmd) and (cmd[k] in _RESERVED or (_ASSIGN.match(cmd[k]) and k < last_word)):
             k += 1
         if cmd[k:]:
             out.append(cmd[k:])
