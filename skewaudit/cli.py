@@ -71,7 +71,10 @@ def main() -> None:
         sys.exit(0)
     except Exception as e:  # noqa: BLE001 - last resort: a bug must not look like drift
         if os.environ.get("SKEWAUDIT_DEBUG"):
-            raise
+            # The traceback helps a bug report; the exit code stays the one CI gates on.
+            import traceback
+
+            traceback.print_exc()
         sys.stderr.write(f"error: internal error ({type(e).__name__}: {e}); this is a bug in skewaudit. "
                          "Re-run with SKEWAUDIT_DEBUG=1 for the traceback.\n")
         sys.exit(int(ExitCode.BUG))

@@ -41,7 +41,7 @@ def collect_for(specs: list[Any], source: dict[str, Any]):
 def render_outputs(report: Any, formats: list[str], outputs: list[str], show_matches: bool) -> None:
     """Write each requested format; formats without an --output go to stdout (one at most)."""
     from skewaudit import render
-    from skewaudit.fsutil import write_atomic
+    from skewaudit.fsutil import atomic_output
 
     names = render.names()
     formats = formats or (["table"] if not outputs else [])
@@ -56,7 +56,9 @@ def render_outputs(report: Any, formats: list[str], outputs: list[str], show_mat
     if len(to_stdout) > 1:
         raise InputError(f"{len(to_stdout)} formats would go to stdout ({', '.join(to_stdout)}); give an --output for each but one")
     for fmt, path in zip(formats, outputs):
-        write_atomic(path, render.render(report, fmt, show_matches=show_matches, color=False))
+        # Streamed into the temporary file: a fleet report is never held whole as text.
+        with atomic_output(path) as fh:
+            render.write(report, fmt, fh, show_matches=show_matches, color=False)
     for fmt in to_stdout:
         out = getattr(sys.stdout, "buffer", None)
         if fmt != "table" and out is not None:

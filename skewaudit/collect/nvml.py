@@ -386,8 +386,9 @@ def _main(argv: list[str]) -> None:
         return
     text = json.dumps(record(), indent=2, sort_keys=True) + "\n"
     if len(argv) > 1:
-        with open(argv[1], "w", encoding="utf-8") as f:
-            f.write(text)
+        from skewaudit.fsutil import write_atomic
+
+        write_atomic(argv[1], text)
     else:
         sys.stdout.write(text)
 
