@@ -58,7 +58,13 @@ def _error(e: SkewauditError) -> None:
 
 def main() -> None:
     """Console-script entry point: run the app, map errors to exit codes."""
+    from skewaudit import deadline
+
     try:
+        # The whole run is bounded from its first byte read (a spec on a stdin that never
+        # closes included); commands that take --deadline re-arm it from the flag.
+        deadline.start()
+        deadline.arm(_env_deadline())
         app(standalone_mode=True)
     except SkewauditError as e:
         _error(e)
@@ -78,3 +84,14 @@ def main() -> None:
         sys.stderr.write(f"error: internal error ({type(e).__name__}: {e}); this is a bug in skewaudit. "
                          "Re-run with SKEWAUDIT_DEBUG=1 for the traceback.\n")
         sys.exit(int(ExitCode.BUG))
+    finally:
+        deadline.disarm()
+
+
+def _env_deadline() -> float:
+    from skewaudit.deadline import DEFAULT_S, ENV
+
+    try:
+        return max(0.0, float(os.environ.get(ENV) or DEFAULT_S))
+    except ValueError:
+        return DEFAULT_S   # the commands' --deadline option reports the bad value

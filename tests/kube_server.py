@@ -447,6 +447,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)         # keep the connection in sync for the next request
         elif self.headers.get("Transfer-Encoding"):
             self.close_connection = True    # a chunked body we do not parse
+        fault = self.server.kube._take_fault(self.command, self.path)
+        if fault is not None:
+            _serve_fault(self, fault)
+            return
         try:
             code, body, headers = self.server.kube._respond(
                 self.command, self.path, self.headers.get("Authorization"))
@@ -463,6 +467,65 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+# --------------------------------------------------------------------------- fault modes (transport)
+# How a broken or hostile server answers: a test arms one with FakeKube.fault().
+# Kept in one block so other fault families (e.g. malformed objects) can sit beside it.
+
+FAULT_MODES = ("hang", "drip", "huge", "body", "html", "status")
+AUTH_PROXY_HTML = (b"<!DOCTYPE html>\n<html><head><title>Sign in - Corporate SSO</title></head>\n"
+                   b"<body><form method=\"post\" action=\"/oauth2/start\"><p>Your session expired.</p>"
+                   b"<button>Sign in</button></form></body></html>\n")
+
+
+def _serve_fault(handler: "_Handler", fault: dict) -> None:
+    """Answer one request the broken way ``fault`` describes (see :meth:`FakeKube.fault`)."""
+    kube: FakeKube = handler.server.kube
+    mode = fault["mode"]
+    handler.close_connection = True
+    try:
+        if mode == "hang":      # accept, read the request, never answer
+            kube._stopping.wait(fault.get("hold", 120.0))
+            return
+        if mode == "huge":      # a valid list head, then `size` bytes of one endless string
+            size = fault.get("size", 2**30)
+            head = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"x":"'
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            if fault.get("declare_length", True):
+                handler.send_header("Content-Length", str(size))
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(head)
+            block, sent = b"a" * (1 << 20), len(head)
+            while sent < size and not kube._stopping.is_set():
+                n = min(len(block), size - sent)
+                handler.wfile.write(block[:n])
+                sent += n
+            return
+        if mode == "html":
+            code, ctype, body = fault.get("status", 200), "text/html; charset=utf-8", AUTH_PROXY_HTML
+        elif mode == "status":  # a real-shaped Status with the caller's (hostile) message
+            code, ctype = fault.get("status", 500), "application/json"
+            body = status_body(code, fault.get("message"), details={})
+        else:                   # body / drip: the caller's bytes
+            code, ctype, body = fault.get("status", 200), fault.get("content_type", "application/json"), \
+                fault.get("body", b"")
+        handler.send_response(code)
+        handler.send_header("Content-Type", ctype)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if mode == "drip":      # declared length, bytes trickled one at a time
+            for i in range(len(body)):
+                if kube._stopping.wait(fault.get("interval", 0.2)):
+                    return
+                handler.wfile.write(body[i:i + 1])
+                handler.wfile.flush()
+        else:
+            handler.wfile.write(body)
+    except OSError:
+        pass   # the client hung up on us: that is what a bounded client does
 
 
 # --------------------------------------------------------------------------- FakeKube
@@ -500,6 +563,8 @@ class FakeKube:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
+        self._faults: list[dict] = []
+        self._stopping = threading.Event()
         self.add(*objects)
 
     # ---------------------------------------------------------------- loading
@@ -634,6 +699,35 @@ class FakeKube:
         with self._lock:
             self._expire_after, self._pages_since_armed = after_pages, 0
 
+    def fault(self, path_regex: str, mode: str, *, times: int | None = None, **opts: Any) -> None:
+        """Answer requests whose path matches ``path_regex`` the broken way ``mode`` says
+        (``times``: that many requests, None: all of them). Modes and their options:
+
+        - ``hang``: read the request and never answer (``hold`` seconds at most);
+        - ``drip``: a ``200`` with ``Content-Length`` of ``body``, then one byte of it
+          every ``interval`` seconds;
+        - ``huge``: a ``200`` list body of ``size`` bytes (default 1 GiB), with a
+          ``Content-Length`` unless ``declare_length=False`` (then it ends at close);
+        - ``body``: ``status`` with the raw ``body`` bytes as ``content_type``;
+        - ``html``: an auth proxy's sign-in page (text/html) with ``status`` (200);
+        - ``status``: a real-shaped ``Status`` of code ``status`` carrying ``message``.
+        """
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
+        with self._lock:
+            self._faults.append({"regex": re.compile(path_regex), "mode": mode, "times": times, **opts})
+
+    def _take_fault(self, method: str, raw_path: str) -> dict | None:
+        path = unquote(urlsplit(raw_path).path).rstrip("/") or "/"
+        with self._lock:
+            fault = next((f for f in self._faults if f["times"] != 0 and f["regex"].search(path)), None)
+            if fault is None:
+                return None
+            if fault["times"] is not None:
+                fault["times"] -= 1
+            self.requests.append((method, path, dict(parse_qsl(urlsplit(raw_path).query))))
+        return fault
+
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> "FakeKube":
@@ -651,6 +745,7 @@ class FakeKube:
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping.set()   # wakes handlers held by a hang/drip fault
         server.shutdown()
         server.server_close()
         with self._lock:

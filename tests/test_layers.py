@@ -25,12 +25,15 @@ ALLOWED = {
                          "skewaudit.units", "skewaudit.redact", "skewaudit.gpus"),
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
-                          "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe"),
+                          "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe",
+                          "skewaudit.deadline", "skewaudit.limits"),
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
     "skewaudit.redact": (),
     "skewaudit.errors": (),
+    "skewaudit.deadline": ("skewaudit.errors",),
+    "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
 }
 # Third-party libraries and the only modules that may import them.

@@ -225,8 +225,16 @@ class Collector:
                 t()
             return
         with ThreadPoolExecutor(max_workers=min(self.req.workers, len(tasks))) as pool:
-            for f in [pool.submit(t) for t in tasks]:
-                f.result()   # re-raises EnvironmentUnavailable from a worker
+            futures = [pool.submit(t) for t in tasks]
+            try:
+                for f in futures:
+                    f.result()   # re-raises EnvironmentUnavailable from a worker
+            except BaseException:
+                # the run is over: queued lists must not start, running ones stop at their next request
+                self.api.stopped.set()
+                for f in futures:
+                    f.cancel()
+                raise
 
     # -- round 1: workloads, HPAs, Services, runtimes ----------------------------
 

@@ -15,6 +15,7 @@ functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -22,8 +23,11 @@ from urllib.parse import quote
 
 import msgspec
 
+from skewaudit import deadline
 from skewaudit.collect.request import SourceRequest
 from skewaudit.errors import EnvironmentUnavailable, InputError
+from skewaudit.limits import CHUNK, human, max_input_bytes
+from skewaudit.limits import ENV as LIMIT_ENV
 from skewaudit.model.observed import CollectionIssue
 
 PAGE = 500
@@ -58,11 +62,15 @@ class HttpError(Exception):
 
 
 def _status_message(body: bytes) -> str:
+    """The Status message of an error answer, as one line of at most 300 characters
+    (it goes into a one-line error; a hostile server's newlines must not forge more)."""
     try:
-        doc = msgspec.json.decode(body)
-        return str(doc.get("message") or doc.get("reason") or "") if isinstance(doc, dict) else ""
+        doc = msgspec.json.decode(body[:65536])
+        text = str(doc.get("message") or doc.get("reason") or "") if isinstance(doc, dict) else ""
     except msgspec.DecodeError:
-        return body[:200].decode("utf-8", "replace").strip()
+        text = body[:300].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 # --- configuration -------------------------------------------------------------
@@ -153,52 +161,148 @@ def _tune(cfg: Any, req: SourceRequest) -> None:
 
 
 class Api:
-    """GET-only access through the kubernetes REST client, raw bytes out."""
+    """GET-only access through the kubernetes REST client, raw bytes out.
+
+    Every request is bounded three ways: ``timeout`` for the connection and for
+    the whole answer (headers and body: a server that trickles bytes is cut off
+    like one that sends none), the run's ``--deadline``, and the byte limit
+    (``--max-input-bytes``) on the body, which is read in chunks and refused past
+    it, never read whole first. The request runs on a daemon thread the caller
+    waits for, so no socket state (a stalled TLS handshake, trickled headers) can
+    hold the run past its bounds; an abandoned request ends with the process."""
 
     def __init__(self, conn: Conn, timeout: float):
         from kubernetes.client.api_client import ApiClient
 
         self.conn = conn
         self.client = ApiClient(conn.cfg)
-        self.timeout = (timeout, max(timeout, 30.0))
+        self.timeout = timeout
+        self.max_bytes = max_input_bytes()
         self.sleep: Callable[[float], None] = time.sleep
+        self.stopped = threading.Event()   # set when the run fails: queued requests give up at once
 
     def close(self) -> None:
+        self.stopped.set()
         self.client.close()
 
     def get(self, path: str, query: list[tuple[str, str]] | None = None) -> bytes:
+        what = describe(path)
+        with deadline.waiting(what):
+            waited = 0.0
+            for attempt in range(MAX_RETRIES + 1):
+                status, headers, data = self._request(path, query, what)
+                if 200 <= status < 300:
+                    return data
+                if (status == 429 or status >= 500) and attempt < MAX_RETRIES and waited < RETRY_BUDGET_S:
+                    delay = _retry_after(headers.get("Retry-After"), 0.2 * 2 ** attempt)
+                    delay, by_deadline = deadline.budget(min(delay, RETRY_BUDGET_S - waited))
+                    self.sleep(delay)
+                    if by_deadline:
+                        raise deadline.reached(what)
+                    waited += delay
+                    continue
+                raise HttpError(status, _status_message(data), attempt)
+        raise AssertionError("unreachable")
+
+    def _request(self, path: str, query: list[tuple[str, str]] | None, what: str) -> tuple[int, Any, bytes]:
+        if self.stopped.is_set():
+            raise EnvironmentUnavailable(f"stopped while {what}")
+        wait, by_deadline = deadline.budget(self.timeout)
+        method, url, headers, _, _ = self.client.param_serialize(
+            "GET", path, query_params=list(query or []), header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"])
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = self._fetch(method, url, headers, wait, box)
+            except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+                box["error"] = e
+
+        worker = threading.Thread(target=work, name="skewaudit-http", daemon=True)
+        worker.start()
+        # a little slack: the socket's own timeout usually speaks first, with its own words
+        worker.join(wait + (0 if by_deadline else 0.25))
+        if worker.is_alive():
+            box["abandoned"] = True
+            resp = box.get("response")
+            if resp is not None:
+                try:
+                    resp.shutdown()   # unblocks the worker's read (urllib3 >= 2.3)
+                except Exception:  # noqa: BLE001 - best effort; the thread is a daemon anyway
+                    pass
+            if by_deadline:
+                raise deadline.reached(what)
+            raise EnvironmentUnavailable(f"the Kubernetes API at {self.conn.host} did not answer within "
+                                         f"{self.timeout:g} s (--timeout) while {what}")
+        if "error" in box:
+            self._raise(box["error"], what)
+        return box["result"]
+
+    def _fetch(self, method: str, url: str, headers: Any, wait: float, box: dict) -> tuple[int, Any, bytes]:
+        resp = self.client.call_api(method, url, headers, _request_timeout=(wait, wait)).response
+        box["response"] = resp
+        try:
+            length = resp.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > self.max_bytes:
+                raise _TooLarge(int(length))   # refused before a byte of the body is read
+            buf = bytearray()
+            while not box.get("abandoned"):
+                chunk = resp.read(min(CHUNK, self.max_bytes + 1 - len(buf)))
+                if not chunk:
+                    break
+                buf += chunk
+                if len(buf) > self.max_bytes:
+                    raise _TooLarge(None)
+        except BaseException:
+            resp.close()   # the connection is mid-answer: never back to the pool
+            raise
+        resp.release_conn()
+        return resp.status, resp.headers, bytes(buf)
+
+    def _raise(self, e: BaseException, what: str) -> None:
         import urllib3
 
-        waited = 0.0
-        for attempt in range(MAX_RETRIES + 1):
-            try:
-                method, url, headers, _, _ = self.client.param_serialize(
-                    "GET", path, query_params=list(query or []), header_params={"Accept": "application/json"},
-                    auth_settings=["BearerToken"])
-                resp = self.client.call_api(method, url, headers, _request_timeout=self.timeout)
-                data = resp.read()
-                resp.response.release_conn()
-            except urllib3.exceptions.HTTPError as e:
-                why = _short(getattr(e, "reason", None) or e)
-                if "timed out" in why:
-                    why += f" after {self.timeout[0]:g} s (--timeout)"
-                raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: {why}") from None
-            except Exception as e:  # noqa: BLE001 - the client wraps SSL errors in ApiException(status=0)
-                if getattr(e, "status", None) == 0:
-                    raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {self.conn.host}: "
-                                                 f"{_short(getattr(e, 'reason', e))}") from None
-                raise
-            status = resp.status
-            if 200 <= status < 300:
-                return data
-            if (status == 429 or status >= 500) and attempt < MAX_RETRIES and waited < RETRY_BUDGET_S:
-                delay = _retry_after(resp.headers.get("Retry-After"), 0.2 * 2 ** attempt)
-                delay = min(delay, RETRY_BUDGET_S - waited)
-                self.sleep(delay)
-                waited += delay
-                continue
-            raise HttpError(status, _status_message(data), attempt)
-        raise AssertionError("unreachable")
+        host = self.conn.host
+        if isinstance(e, _TooLarge):
+            size = f" ({e.size} bytes)" if e.size else ""
+            raise EnvironmentUnavailable(f"the Kubernetes API at {host} sent an answer larger than "
+                                         f"{human(self.max_bytes)}{size} while {what}; refused "
+                                         f"(--max-input-bytes, {LIMIT_ENV})") from None
+        if isinstance(e, urllib3.exceptions.ReadTimeoutError) or isinstance(
+                getattr(e, "reason", None), urllib3.exceptions.ReadTimeoutError):
+            raise EnvironmentUnavailable(f"the Kubernetes API at {host} did not answer within "
+                                         f"{self.timeout:g} s (--timeout) while {what}") from None
+        if isinstance(e, urllib3.exceptions.HTTPError):
+            why = _short(getattr(e, "reason", None) or e)
+            if "timed out" in why:
+                why += f" after {self.timeout:g} s (--timeout)"
+            raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {host}: {why}") from None
+        if getattr(e, "status", None) == 0:   # the client wraps SSL errors in ApiException(status=0)
+            raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {host}: "
+                                         f"{_short(getattr(e, 'reason', e))}") from None
+        raise e
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int | None):
+        super().__init__(size)
+        self.size = size
+
+
+def describe(path: str) -> str:
+    """What a GET of ``path`` is doing, for messages: ``listing pods in namespace ml``."""
+    parts = [p for p in path.split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    ns = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        ns, rest = rest[1], rest[2:]
+    where = f" in namespace {ns}" if ns else ""
+    if len(rest) == 1:
+        return f"listing {rest[0]}{where}" if ns else f"listing {rest[0]} cluster-wide"
+    if len(rest) >= 2:
+        return f"getting {rest[0]} {'/'.join(rest[1:])}{where}"
+    return f"reading {path}"
 
 
 def _retry_after(value: str | None, default: float) -> float:

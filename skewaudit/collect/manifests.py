@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -56,11 +55,10 @@ def _files(paths: tuple[str, ...]) -> list[str]:
 
 
 def _read(path: str) -> bytes:
+    from skewaudit.limits import read_input
+
     try:
-        if path == "-":
-            return sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-        with open(path, "rb") as f:
-            return f.read()
+        return read_input(path)   # chunked, within --max-input-bytes (/dev/zero, endless pipes)
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
 

@@ -16,7 +16,6 @@ future version gets one clear line rather than a field-by-field complaint.
 from __future__ import annotations
 
 import datetime as _dt
-import sys
 from typing import Any
 
 import msgspec
@@ -26,7 +25,6 @@ from skewaudit.errors import InputError
 from skewaudit.fsutil import write_atomic
 from skewaudit.model.observed import SNAPSHOT_SCHEMA, Snapshot
 
-_MAX_BYTES = 512 * 1024 * 1024
 _SCHEMA_FAMILY = SNAPSHOT_SCHEMA.rsplit("/", 1)[0] + "/"
 
 
@@ -54,21 +52,16 @@ def save(snap: Snapshot, path: str) -> None:
 
 
 def _read(path: str) -> bytes:
-    if path == "-":
-        data = sys.stdin.buffer.read(_MAX_BYTES + 1)
-    else:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(_MAX_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such snapshot file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory, not a snapshot file") from None
-        except OSError as e:
-            raise InputError(f"{path}: cannot read: {e.strerror}") from None
-    if len(data) > _MAX_BYTES:
-        raise InputError(f"{path}: larger than {_MAX_BYTES // 2**20} MiB; not a skewaudit snapshot")
-    return data
+    from skewaudit.limits import read_input
+
+    try:
+        return read_input(path)   # chunked, within --max-input-bytes
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such snapshot file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a snapshot file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
 
 
 class _Head(msgspec.Struct):

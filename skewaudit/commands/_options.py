@@ -25,11 +25,16 @@ Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Nam
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
 ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs pods/exec).")]
 Workers = Annotated[int, typer.Option("--workers", min=1, max=32, help="Concurrent API list calls.")]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Connect/read timeout for the cluster, seconds.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the cluster to connect "
+                                        "and to send each whole answer (and for an exec credential plugin).")]
+Deadline = Annotated[float, typer.Option("--deadline", min=0, envvar="SKEWAUDIT_DEADLINE", help="Seconds the whole "
+                                         "run may take; then exit 3 naming what it waited for. 0: no deadline.")]
+MaxInputBytes = Annotated[str, typer.Option("--max-input-bytes", envvar="SKEWAUDIT_MAX_INPUT_BYTES", help="Largest "
+                                            "manifest file, stdin, snapshot or single API answer read (e.g. 512Mi).")]
 
 
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
-               "all_namespaces", "exec_gpu", "workers", "timeout")
+               "all_namespaces", "exec_gpu", "workers", "timeout", "deadline", "max_input_bytes")
 
 
 def source_args(values: dict) -> dict:
@@ -40,10 +45,19 @@ def source_args(values: dict) -> dict:
 def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[str] = None, local: bool = False,
                    pid: Optional[int] = None, cmdline: Optional[str] = None, kubeconfig: Optional[str] = None,
                    context: Optional[str] = None, namespace: Optional[str] = None, all_namespaces: bool = False,
-                   exec_gpu: bool = False, workers: int = 4, timeout: float = 10.0, targets: tuple = ()):
-    """Build the SourceRequest for these flags; rejects contradictory ones."""
+                   exec_gpu: bool = False, workers: int = 4, timeout: float = 10.0, deadline: float | None = None,
+                   max_input_bytes: str | int | None = None, targets: tuple = ()):
+    """Build the SourceRequest for these flags; rejects contradictory ones. Also
+    applies the run-wide bounds: the byte limit and (re-armed from the flag) the deadline."""
+    from skewaudit import deadline as run_deadline
+    from skewaudit import limits
     from skewaudit.collect.request import SourceRequest
     from skewaudit.errors import InputError
+
+    if max_input_bytes is not None:
+        limits.set_max_input_bytes(limits.parse_size(max_input_bytes))
+    if deadline is not None:
+        run_deadline.arm(deadline)
 
     chosen = [n for n, on in (("--manifest", bool(manifest)), ("--snapshot", bool(snapshot)), ("--local", local)) if on]
     if len(chosen) > 1:

@@ -36,6 +36,8 @@ def collect(
     exec_gpu: o.ExecGpu = False,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
+    deadline: o.Deadline = 300.0,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
     kind: Annotated[Optional[str], typer.Option(
         "--kind", help="Workload kind: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Workload name.")] = None,
@@ -60,6 +62,7 @@ def collect(
     req = o.source_request(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
                            kubeconfig=kubeconfig, context=context, namespace=namespace,
                            all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers, timeout=timeout,
+                           deadline=deadline, max_input_bytes=max_input_bytes,
                            targets=tuple(targets))
     data = render(gather(req), fmt)
     if output:

@@ -26,6 +26,8 @@ def diff(
     exec_gpu: o.ExecGpu = False,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
+    deadline: o.Deadline = 300.0,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
     formats: Annotated[Optional[list[str]], typer.Option(
         "--format", "-F", help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
     outputs: Annotated[Optional[list[str]], typer.Option(

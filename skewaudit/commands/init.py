@@ -29,6 +29,8 @@ def init(
     all_namespaces: o.AllNamespaces = False,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
+    deadline: o.Deadline = 300.0,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
 ) -> None:
     """Capture the running configuration as a ModelSpec: the starting point for making intent explicit."""
     import os
@@ -50,7 +52,8 @@ def init(
         raise InputError(f"{output}: already exists; use --force to overwrite")
     snap = gather(source_request(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
                                  kubeconfig=kubeconfig, context=context, namespace=namespace,
-                                 all_namespaces=all_namespaces, workers=workers, timeout=timeout, targets=targets))
+                                 all_namespaces=all_namespaces, workers=workers, timeout=timeout, deadline=deadline,
+                                 max_input_bytes=max_input_bytes, targets=targets))
     workloads = list(snap.workloads)
     if targets:
         t = targets[0]

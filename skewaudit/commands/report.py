@@ -28,6 +28,8 @@ def bundle(
     exec_gpu: o.ExecGpu = False,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
+    deadline: o.Deadline = 300.0,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
 ) -> None:
     """Write the playbook's minimal evidence bundle for an incident ticket."""
     import json

@@ -24,6 +24,8 @@ def snapshot(
     exec_gpu: o.ExecGpu = False,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
+    deadline: o.Deadline = 300.0,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
 ) -> None:
     """Record what is running now (secrets redacted, provenance kept) for later audits and baseline diffs."""
     from skewaudit.collect import snapshot as snap_io
