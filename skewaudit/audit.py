@@ -131,7 +131,7 @@ def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None,
     return [Instance(label="pod template", container=c, members=("pod template",))]
 
 
-_VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector)\}")
+_VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector|autoscaler|route)\}")
 
 
 def fill_template(text: str, values: dict[str, str]) -> str:
@@ -284,6 +284,8 @@ def _hint_values(ctx: Ctx, d: Draft, info: CheckInfo, target: TargetRef) -> dict
     values.setdefault("flag", info.flag or "the engine flag")
     values.setdefault("env", "<VAR>")
     values.setdefault("image", "<image>")
+    values.setdefault("autoscaler", f"the HPA targeting {w.kind}/{w.name}")
+    values.setdefault("route", "the route in front of its Service")
     return values
 
 

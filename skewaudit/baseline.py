@@ -355,6 +355,9 @@ def _result(book: dict[str, CheckInfo], cid: str, w: WorkloadObs, c: Change | No
         "image": _fmt(after) if c is not None and c.path[-1] == "image" else "<image>",
         "selector": ",".join(f"{k}={v}" for k, v in sorted((w.selector or w.template.labels).items())) or "<selector>",
         "ctx": f" --context {current.context}" if current.context else "",
+        "autoscaler": f"{w.hpa.kind} {w.hpa.name}" if w.hpa is not None and w.hpa.kind != "HorizontalPodAutoscaler"
+        else f"the HPA targeting {w.kind}/{w.name}",
+        "route": "the route in front of its Service",
     }
     return Result(
         check=cid, category=info.category, status=Status.DRIFT, level=level or info.level, spec=spec, field=path,

@@ -241,9 +241,11 @@ def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = No
             hpa["max_replicas"] = w.hpa.max_replicas
         hpa["metrics"] = _joined(w.hpa.metrics) or "cpu (default)"
         facts["hpa"] = hpa
-        hpa_obj = f"HorizontalPodAutoscaler/{w.hpa.namespace or w.namespace}/{w.hpa.name}".replace("//", "/")
-        for k, field_path in (("min_replicas", "spec.minReplicas"), ("max_replicas", "spec.maxReplicas"),
-                              ("metrics", "spec.metrics"), ("name", "metadata.name")):
+        hpa_obj = f"{w.hpa.kind}/{w.hpa.namespace or w.namespace}/{w.hpa.name}".replace("//", "/")
+        keda = w.hpa.kind == "ScaledObject"   # KEDA spells the bounds and metrics its own way
+        for k, field_path in (("min_replicas", "spec.minReplicaCount" if keda else "spec.minReplicas"),
+                              ("max_replicas", "spec.maxReplicaCount" if keda else "spec.maxReplicas"),
+                              ("metrics", "spec.triggers" if keda else "spec.metrics"), ("name", "metadata.name")):
             provs[("hpa", k)] = Prov(source="hpa", object=hpa_obj, path=field_path)
     if w.services:
         services = {}

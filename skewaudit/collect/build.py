@@ -28,7 +28,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import msgspec
+
 from skewaudit.collect import k8s_types as k
+from skewaudit.collect import keda
 from skewaudit.collect.containers import (
     ConfigMaps, _obj, _redact_value, _retarget, _with_status, container_obs, looks_serving, plain_source,
     quantity_str, template_obs,
@@ -109,6 +112,8 @@ class Inventory:
     hpas: list[k.HorizontalPodAutoscaler] = field(default_factory=list)
     services: list[k.Service] = field(default_factory=list)
     configmaps: ConfigMaps = field(default_factory=ConfigMaps)
+    # objects of the kinds in skewaudit.collect.kinds, by canonical kind
+    crds: dict[str, list[Any]] = field(default_factory=dict)
     # names of every object seen per (kind, namespace), also those dropped while
     # paging, so a missing target can suggest near names
     names: dict[tuple[str, str], set[str]] = field(default_factory=dict)
@@ -339,7 +344,18 @@ class _Join:
                 self.rs_by_deploy.setdefault((rs.metadata.namespace, ctrl.name), []).append(rs)
         self.hpa: dict[tuple[str, str, str], k.HorizontalPodAutoscaler] = {}
         self.hpa_by_name: dict[tuple[str, str], k.HorizontalPodAutoscaler] = {}
+        # KEDA: ScaledObjects by target; the HPA KEDA generates is attributed to its
+        # ScaledObject (its status gives the replica counts) and never reported twice.
+        self.scaled: dict[tuple[str, str, str], keda.ScaledObject] = {}
+        for so in inv.crds.get(keda.KIND, []):
+            self.scaled[(so.metadata.namespace, *keda.target_of(so))] = so
+        keda_names = {(so.metadata.namespace, so.metadata.name) for so in self.scaled.values()}
+        self.keda_status: dict[tuple[str, str], k.HPAStatus | None] = {}
         for h in inv.hpas:
+            owner = keda.generated_by(h)
+            if owner is not None and (h.metadata.namespace, owner) in keda_names:
+                self.keda_status[(h.metadata.namespace, owner)] = h.status
+                continue
             ref = h.spec.scale_target_ref
             self.hpa[(h.metadata.namespace, ref.kind, ref.name)] = h
             self.hpa_by_name[(h.metadata.namespace, h.metadata.name)] = h
@@ -358,6 +374,17 @@ class _Join:
 
     def find_hpa(self, ns: str, kind: str, name: str) -> k.HorizontalPodAutoscaler | None:
         return self.hpa.get((ns, kind, name)) or self.hpa.get(("", kind, name))
+
+    def autoscaler(self, ns: str, kind: str, name: str, hpa_name: str | None = None) -> HpaObs | None:
+        """What scales ``kind/name``: a KEDA ScaledObject, else an HPA (by target, or named ``hpa_name``)."""
+        so = self.scaled.get((ns, kind, name)) or self.scaled.get(("", kind, name))
+        if so is not None:
+            return keda.hpa_obs(so, self.keda_status.get((so.metadata.namespace, so.metadata.name)))
+        h = (self.hpa_by_name.get((ns, hpa_name)) if hpa_name else None) or self.find_hpa(ns, kind, name)
+        if h is None:
+            return None
+        owner = keda.generated_by(h)   # its ScaledObject was not read (forbidden, or not in the input)
+        return msgspec.structs.replace(hpa_obs(h), generated_by=f"{keda.KIND}/{owner}") if owner else hpa_obs(h)
 
     def services(self, ns: str, labels: dict[str, str]) -> list[ServiceObs]:
         """Services selecting ``labels`` in ``ns`` (then those written without a namespace), in input order."""
@@ -447,8 +474,8 @@ class _Join:
         return cur_hash is None or p.revision == cur_hash
 
 
-def _replicas(obj: str, value: int | None, path: str, hpa: k.HorizontalPodAutoscaler | None) -> Fact:
-    note = f"managed by HorizontalPodAutoscaler {hpa.metadata.name}" if hpa is not None else None
+def _replicas(obj: str, value: int | None, path: str, hpa: HpaObs | None) -> Fact:
+    note = f"managed by {hpa.kind} {hpa.name}" if hpa is not None else None
     if value is None:
         return Fact(value=1, prov=Prov(source=SourceKind.DEFAULT, object=obj, path=path),
                     note=f"{path} absent: 1" + (f"; {note}" if note else ""))
@@ -481,7 +508,7 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
         isvc: k.InferenceService = c.obj
         template, extra = _isvc_template(isvc, inv, obj, j.issues)
         recs = inv.pods.by_isvc.get((ns, name), [])
-        hpa = j.hpa_by_name.get((ns, f"{name}-predictor")) or j.find_hpa(ns, "Deployment", f"{name}-predictor")
+        hpa = j.autoscaler(ns, "Deployment", f"{name}-predictor", hpa_name=f"{name}-predictor")
         pred = j.deploys.get((ns, f"{name}-predictor"))
         cur_rs, cur_hash, old = j.rollout(ns, f"{name}-predictor", recs,
                                           pred.spec.template.spec if pred is not None else None, obj)
@@ -489,7 +516,7 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
         svc_labels = pred.spec.template.metadata.labels if pred is not None else template.labels
         return WorkloadObs(**common, selector={ISVC_LABEL: name}, template=template, pods=pods,
                            current_revision=cur_hash, old_revisions=old,
-                           hpa=hpa_obs(hpa) if hpa else None, services=j.services(ns, svc_labels), extra=extra)
+                           hpa=hpa, services=j.services(ns, svc_labels), extra=extra)
     if c.kind == "Pod":
         pod: k.Pod = c.obj
         template = template_obs(pod.spec, md.labels, obj, "spec", ns, inv.configmaps)
@@ -502,7 +529,7 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
     spec: k.PodSpec = w.spec.template.spec
     tlabels = w.spec.template.metadata.labels
     template = template_obs(spec, tlabels, obj, "spec.template.spec", ns, inv.configmaps)
-    hpa = j.find_hpa(ns, c.kind, name)
+    hpa = j.autoscaler(ns, c.kind, name)
     sel = w.spec.selector.match_labels if w.spec.selector else {}
     cur_rs = cur_hash = None
     old = []
@@ -523,5 +550,5 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
     else:
         replicas = _replicas(obj, w.spec.replicas, "spec.replicas", hpa)
     return WorkloadObs(**common, selector=dict(sel), replicas=replicas, template=template, pods=pods,
-                       current_revision=cur_hash, old_revisions=old, hpa=hpa_obs(hpa) if hpa else None,
+                       current_revision=cur_hash, old_revisions=old, hpa=hpa,
                        services=j.services(ns, tlabels), extra=extra)

@@ -44,6 +44,7 @@ import msgspec
 
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
+from skewaudit.collect import kinds
 from skewaudit.collect.containers import _obj, canonical_quantities, looks_serving
 from skewaudit.collect.kserve import ISVC_LABEL
 from skewaudit.collect.kubehttp import Api, HttpError, Res, connect, failure, pages
@@ -78,6 +79,18 @@ _ITEM = {k.DeploymentList: k.Deployment, k.StatefulSetList: k.StatefulSet, k.Rep
          k.InferenceServiceList: k.InferenceService, k.ServingRuntimeList: k.ServingRuntime, k.NodeList: k.Node,
          k.HorizontalPodAutoscalerList: k.HorizontalPodAutoscaler, k.ServiceList: k.Service,
          k.ConfigMapList: k.ConfigMap}
+
+
+def _ext_res(e: kinds.ExtKind) -> Res:
+    return Res(e.kind, e.plural, e.prefix, e.list_struct, area=e.area, crd=True)
+
+
+def ext_resources() -> list[tuple[kinds.ExtKind, Res]]:
+    """The optional list calls of the registered kinds (skewaudit.collect.kinds)."""
+    out = [(e, _ext_res(e)) for e in kinds.registry()]
+    for e, _ in out:
+        _ITEM.setdefault(e.list_struct, e.struct)
+    return out
 
 
 # --- listing ---------------------------------------------------------------------
@@ -134,6 +147,7 @@ class Collector:
         self.open_targets = [t for t in self.unnamed if not t.selector]
         # Built here, on the main thread, before any worker runs: each decoder
         # compiles its type once, and the engine parsers are imported once.
+        self.ext = ext_resources()
         self.decoders = {lt: msgspec.json.Decoder(lt) for lt in _ITEM}
         from skewaudit import runtimes
 
@@ -285,6 +299,10 @@ class Collector:
             tasks.append(lambda n=ns: self._optional(SVC, n, inv.services.append, "services"))
             if self.wants("InferenceService"):
                 tasks.append(lambda n=ns: self._optional(SR, n, self._runtime("ServingRuntime"), "servingruntimes"))
+            for e, res in self.ext:
+                if e.role == "around" or self.wants(e.kind):
+                    tasks.append(lambda n=ns, e=e, r=res: self._optional(
+                        r, n, self._ext_keep(e), e.plural))
         if self.wants("InferenceService"):
             tasks.append(lambda: self._optional(CSR, None, self._runtime("ClusterServingRuntime"), "servingruntimes"))
         self.run(tasks)
@@ -292,6 +310,17 @@ class Collector:
     def _optional(self, res: Res, ns: str | None, consume: Callable[[Any], None], name: str) -> None:
         if not self.list(res, ns, consume):
             self.inv.unavailable[name] = "forbidden or not served"
+
+    def _ext_keep(self, e: kinds.ExtKind) -> Callable[[Any], None]:
+        items = self.inv.crds.setdefault(e.kind, [])
+
+        def consume(o: Any) -> None:
+            if e.role == "workload":
+                self.inv.saw(e.kind, o.metadata.namespace, o.metadata.name)
+                if not self.wanted(e.kind, o):
+                    return
+            items.append(o)
+        return consume
 
     def _runtime(self, kind: str) -> Callable[[Any], None]:
         def consume(rt: k.ServingRuntime) -> None:

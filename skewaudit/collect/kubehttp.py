@@ -46,6 +46,7 @@ class Res:
     list_type: type
     namespaced: bool = True
     area: str = "workload"
+    crd: bool = False    # a custom resource: a cluster without its CRD answers 404
 
     def path(self, ns: str | None, name: str | None = None) -> str:
         p = f"{self.prefix}/namespaces/{quote(ns)}/{self.plural}" if ns and self.namespaced \
@@ -378,7 +379,7 @@ def failure(conn: Conn, res: Res, ns: str | None, verb: str, e: HttpError, requi
                                kind="forbidden", area=res.area,
                                message=f"cannot {verb} {res.plural} {where}: those facts are "
                                        f"unverifiable; {RBAC_HINT} ({e.message})")
-    if e.status == 404 and res.prefix.startswith("/apis/serving.kserve.io"):
+    if e.status == 404 and (res.crd or res.prefix.startswith("/apis/serving.kserve.io")):
         if required:
             return CollectionIssue(scope=f"{res.kind}/*", kind="unsupported", area="workload",
                                    message=f"the cluster serves no {res.plural} "

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import msgspec
 
 from skewaudit.collect import build as b
-from skewaudit.collect import containers, pods
+from skewaudit.collect import containers, kinds, pods
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import InputError
@@ -75,6 +75,7 @@ class _Head(msgspec.Struct):
     left undecoded (``msgspec.Raw``) so each is decoded once, typed."""
 
     kind: Any = None
+    api_version: Any = msgspec.field(default=None, name="apiVersion")
     metadata: Any = None
     items: list[msgspec.Raw] | None = None
 
@@ -82,8 +83,8 @@ class _Head(msgspec.Struct):
 _HEAD = msgspec.json.Decoder(_Head)
 
 
-def _json_objects(raw: bytes | msgspec.Raw) -> Iterator[tuple[str, Any, bytes | msgspec.Raw]]:
-    """(kind, metadata, raw) of each object in JSON input (``kubectl get -o json``),
+def _json_objects(raw: bytes | msgspec.Raw) -> Iterator[tuple[str, Any, Any, bytes | msgspec.Raw]]:
+    """(kind, apiVersion, metadata, raw) of each object in JSON input (``kubectl get -o json``),
     without building a dict tree of the whole file: 10,000 pods stay a few
     hundred MB instead of GBs."""
     head = _HEAD.decode(raw)
@@ -91,7 +92,7 @@ def _json_objects(raw: bytes | msgspec.Raw) -> Iterator[tuple[str, Any, bytes | 
         for item in head.items:
             yield from _json_objects(item)
     elif isinstance(head.kind, str):
-        yield head.kind, head.metadata if isinstance(head.metadata, dict) else {}, raw
+        yield head.kind, head.api_version, head.metadata if isinstance(head.metadata, dict) else {}, raw
 
 
 def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
@@ -158,8 +159,8 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
         data = _read(path)
         if data.lstrip()[:1] in (b"{", b"["):
             try:
-                for kind, md, raw in _json_objects(data):
-                    _ingest(inv, seen_kinds, name, 1, kind, md, raw, namespace)
+                for kind, api, md, raw in _json_objects(data):
+                    _ingest(inv, seen_kinds, name, 1, kind, md, raw, namespace, api)
                 continue
             except msgspec.DecodeError:
                 pass   # YAML flow style, not JSON: read it as YAML
@@ -168,7 +169,7 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
         for line, doc in _documents(path, _text(name, data)):
             for obj in _objects(doc):
                 md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-                _ingest(inv, seen_kinds, name, line, obj.get("kind"), md, obj, namespace)
+                _ingest(inv, seen_kinds, name, line, obj.get("kind"), md, obj, namespace, obj.get("apiVersion"))
     inv.pods_listed = any(r.observed for r in inv.pods.recs)
     if "ConfigMap" not in seen_kinds:
         inv.configmaps.available, inv.configmaps.why = False, "no ConfigMaps in the input"
@@ -178,9 +179,14 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
 
 
 def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: Any, md: dict, obj: Any,
-            namespace: str | None) -> None:
+            namespace: str | None, api_version: Any = None) -> None:
     """Convert one object (a dict, or raw JSON bytes) of a kind skewaudit reads and add it."""
-    typ = k.KINDS.get(kind) if isinstance(kind, str) else None
+    ext = kinds.by_api(api_version, kind)
+    if ext is not None:
+        typ: Any = ext.struct
+        kind = ext.kind
+    else:
+        typ = k.KINDS.get(kind) if isinstance(kind, str) else None
     if typ is None:
         return   # Secrets and every other kind: skipped unread
     try:
@@ -192,12 +198,16 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
         ns = md.get("namespace") or namespace or ""
         where = containers._obj(kind, ns if isinstance(ns, str) else "", str(md.get("name", "?")))
         at = f"{name}:{line}" if isinstance(obj, dict) else name
-        inv.issues.append(CollectionIssue(scope=where, kind="malformed", area=_AREA.get(kind, "workload"),
+        area = ext.area if ext is not None else _AREA.get(kind, "workload")
+        inv.issues.append(CollectionIssue(scope=where, kind="malformed", area=area,
                                           message=f"{at}: {where}: {e}"))
         return
     if not o.metadata.namespace and kind not in ("Node", "ClusterServingRuntime"):
         o.metadata.namespace = namespace or ""
     seen_kinds.add(kind)
+    if ext is not None:
+        inv.crds.setdefault(ext.kind, []).append(o)
+        return
     _add(inv, kind, o)
 
 

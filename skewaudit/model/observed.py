@@ -304,11 +304,19 @@ class HpaObs(msgspec.Struct, frozen=True, omit_defaults=True):
 
     ``metrics`` are normalized strings: ``Resource/cpu Utilization=80``,
     ``Pods/vllm:num_requests_waiting AverageValue=10``,
-    ``External/prometheus… Value=5``.
+    ``External/prometheus… Value=5``; a KEDA ScaledObject's triggers read
+    ``prometheus/vllm:num_requests_waiting AverageValue=5 (query: …)``.
+    ``kind`` is the object that holds the settings (``ScaledObject`` for
+    KEDA, whose generated HPA is not reported separately); ``defaulted``
+    names the bounds (``minReplicas``, ``maxReplicas``) the object leaves to
+    its controller's default.
     """
 
     name: str
     namespace: str = ""
+    kind: str = "HorizontalPodAutoscaler"
+    defaulted: list[str] = []
+    generated_by: str = ""           # "ScaledObject/name" when KEDA owns this HPA
     min_replicas: int | None = None
     max_replicas: int | None = None
     metrics: list[str] = []

@@ -1,0 +1,95 @@
+"""Kinds beyond the core workloads: the registry one module per CRD family plugs into.
+
+Each family (KEDA, Argo Rollouts, Gateway API / Ingress / Istio routes, …) is one
+module of :mod:`skewaudit.collect` that owns its partial schema (msgspec structs),
+how its objects turn into facts, and one or more :class:`ExtKind` rows listed in
+:data:`REGISTRY`. The shared collectors only consult this table:
+
+* offline (:mod:`~skewaudit.collect.manifests`): a document whose ``apiVersion`` group
+  and ``kind`` match a row is converted to the row's struct and kept in
+  ``Inventory.crds[kind]``;
+* live (:mod:`~skewaudit.collect.kube`): each row is one optional list call; a cluster
+  without the CRD answers 404 and that is quiet (the kind simply does not exist
+  there), a 403 is a ``forbidden`` issue in the row's ``area``;
+* RBAC (``specs/rbac.yaml``) grants ``list`` on exactly these plurals, a test keeps
+  the two in step.
+
+``role`` says what the object is to an audit: ``around`` objects (autoscalers,
+routes) attach facts to a workload found otherwise; ``workload`` objects are audit
+targets themselves (``target.kind``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExtKind:
+    """One custom (or non-core) resource skewaudit reads."""
+
+    kind: str              # canonical kind, as targets and provenance name it
+    group: str             # API group ("keda.sh"); "" for the core group
+    version: str           # served version listed live ("v1alpha1")
+    plural: str            # REST plural ("scaledobjects")
+    struct: type           # msgspec struct of one object
+    list_struct: type      # msgspec struct of a list page
+    role: str = "around"   # "around" | "workload"
+    api_kind: str = ""     # the kind as written in YAML when it differs (Knative "Service")
+    area: str = "workload"   # issue area when it cannot be read
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def written_kind(self) -> str:
+        return self.api_kind or self.kind
+
+    @property
+    def prefix(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+
+def _registry() -> tuple[ExtKind, ...]:
+    # Imported here, not at module level: the family modules import build helpers,
+    # and build consults this table.
+    from skewaudit.collect import keda
+
+    return (*keda.KINDS,)
+
+
+_CACHE: dict[str, object] = {}
+
+
+def registry() -> tuple[ExtKind, ...]:
+    """Every registered kind, in a stable order."""
+    if "all" not in _CACHE:
+        _CACHE["all"] = _registry()
+    return _CACHE["all"]  # type: ignore[return-value]
+
+
+def by_api(api_version: object, kind: object) -> ExtKind | None:
+    """The row for a document's ``apiVersion``/``kind`` (any served version of the group)."""
+    if not isinstance(kind, str) or not isinstance(api_version, str):
+        return None
+    table = _CACHE.get("api")
+    if table is None:
+        table = _CACHE["api"] = {(e.group, e.written_kind): e for e in registry()}
+    group = api_version.rpartition("/")[0]
+    return table.get((group, kind))  # type: ignore[union-attr]
+
+
+def by_kind(kind: str) -> ExtKind | None:
+    return next((e for e in registry() if e.kind == kind), None)
+
+
+def workload_kinds() -> tuple[str, ...]:
+    return tuple(e.kind for e in registry() if e.role == "workload")
+
+
+def aliases() -> dict[str, str]:
+    """Lower-case spellings a target may use for the workload kinds, -> canonical kind."""
+    out: dict[str, str] = {}
+    for e in registry():
+        if e.role == "workload":
+            for a in (e.kind, e.plural, *e.aliases):
+                out[a.lower()] = e.kind
+    return out
