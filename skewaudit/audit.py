@@ -26,10 +26,13 @@ from skewaudit.checks import all_checks
 from skewaudit.checks._base import Ctx, Draft, Instance
 from skewaudit.gcpause import gc_paused
 from skewaudit.model.finding import (
+    FAIL_ON,
+    FAIL_ON_RANK,
     LEVEL_RANK,
     PROBLEM_STATUSES,
     CheckInfo,
     Evidence,
+    Gate,
     Location,
     Report,
     Result,
@@ -310,17 +313,84 @@ def summarize(results: list[Result], n_specs: int, n_workloads: int, n_pods: int
                    infos=levels["info"], specs=n_specs, workloads=n_workloads, pods=n_pods)
 
 
-def exit_code(report: Report, fail_on: str = "error", fail_on_unverifiable: bool = False) -> int:
-    """0 when nothing reaches the threshold, 1 otherwise (the CI gate)."""
-    if fail_on == "never":
-        return 0
-    threshold = LEVEL_RANK[fail_on]
-    for r in report.results:
-        if r.status in PROBLEM_STATUSES and LEVEL_RANK.get(r.level, 0) >= threshold:
-            return 1
-        if fail_on_unverifiable and r.status == Status.UNVERIFIABLE:
-            return 1
-    return 0
+def _policy_gates(specs: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Names of the specs whose ``spec.policy.failOn`` turns on the unpinned / unverifiable gate."""
+    unpinned, unverifiable = set(), set()
+    for loaded in specs:
+        spec = getattr(loaded, "spec", loaded)
+        fo = getattr(getattr(spec.spec, "policy", None), "fail_on", None)
+        if fo is not None and fo.unpinned:
+            unpinned.add(spec.metadata.name)
+        if fo is not None and fo.unverifiable:
+            unverifiable.add(spec.metadata.name)
+    return sorted(unpinned), sorted(unverifiable)
 
 
-__all__ = ["Options", "run", "exit_code", "build_instances", "Evidence"]
+def decide_gate(report: Report | None, fail_on: str = "drift", *, fail_on_unpinned: bool = False,
+                fail_on_unverifiable: bool = False, specs: Iterable[Any] = ()) -> Gate:
+    """The CI gate: drift of any level fails by default; unpinned/unverifiable only when switched on.
+
+    ``fail_on`` narrows drift to a level (``error`` …) or turns the gate off
+    (``never``: report only). The switches apply to every spec; a spec's own
+    ``policy.failOn`` applies to its results. Suppressed results never gate.
+    """
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {FAIL_ON}, not {fail_on!r}")
+    pol_unpinned, pol_unverifiable = _policy_gates(specs)
+    base = Gate(threshold=fail_on, fail_on_unpinned=fail_on_unpinned, fail_on_unverifiable=fail_on_unverifiable,
+                policy_unpinned=pol_unpinned, policy_unverifiable=pol_unverifiable)
+    results = report.results if report is not None else []
+    threshold = FAIL_ON_RANK.get(fail_on, 0)
+    unpinned_specs, unverifiable_specs = set(pol_unpinned), set(pol_unverifiable)
+    failing: dict[str, int] = defaultdict(int)
+    not_gating = 0
+    for r in results:
+        if r.status == Status.DRIFT:
+            if fail_on != "never" and LEVEL_RANK.get(r.level, 0) >= threshold:
+                failing["drift"] += 1
+            else:
+                not_gating += 1
+        elif fail_on == "never":
+            continue
+        elif r.status == Status.UNPINNED and (fail_on_unpinned or r.spec in unpinned_specs):
+            failing["unpinned"] += 1
+        elif r.status == Status.UNVERIFIABLE and (fail_on_unverifiable or r.spec in unverifiable_specs):
+            failing["unverifiable"] += 1
+    n = sum(failing.values())
+    if n:
+        parts = []
+        if failing["drift"]:
+            parts.append(f"{failing['drift']} drifted" + (f" at or above {fail_on}" if threshold else ""))
+        for status, flag, pol in (("unpinned", fail_on_unpinned, pol_unpinned),
+                                  ("unverifiable", fail_on_unverifiable, pol_unverifiable)):
+            if failing[status]:
+                why = f"--fail-on-{status}" if flag else f"policy.failOn.{status} in {', '.join(pol)}"
+                parts.append(f"{failing[status]} {status} ({why})")
+        reason = "; ".join(parts)
+    elif fail_on == "never":
+        reason = "--fail-on never: report only"
+    elif not_gating:
+        reason = f"{not_gating} drifted below --fail-on {fail_on}"
+    else:
+        reason = "no drift" + ("" if fail_on == "drift" else f" at or above {fail_on}")
+    return msgspec.structs.replace(base, result="fail" if n else "pass", exit_code=1 if n else 0, reason=reason,
+                                   failing={k: v for k, v in failing.items() if v}, not_gating=not_gating)
+
+
+def apply_gate(report: Report, fail_on: str = "drift", *, fail_on_unpinned: bool = False,
+               fail_on_unverifiable: bool = False, specs: Iterable[Any] = ()) -> Report:
+    """The report with its ``gate`` block: renderers print what the exit code will be."""
+    return msgspec.structs.replace(report, gate=decide_gate(
+        report, fail_on, fail_on_unpinned=fail_on_unpinned, fail_on_unverifiable=fail_on_unverifiable, specs=specs))
+
+
+def exit_code(report: Report | None, fail_on: str = "drift", fail_on_unverifiable: bool = False,
+              fail_on_unpinned: bool = False) -> int:
+    """0 when nothing fails the gate, 1 otherwise; the report's own ``gate`` block when it has one."""
+    if report is not None and report.gate is not None:
+        return report.gate.exit_code
+    return decide_gate(report, fail_on, fail_on_unpinned=fail_on_unpinned,
+                       fail_on_unverifiable=fail_on_unverifiable).exit_code
+
+
+__all__ = ["Options", "run", "exit_code", "apply_gate", "decide_gate", "build_instances", "Evidence"]

@@ -88,6 +88,7 @@ def _infer(path: str, names: list[str]) -> str:
 @gc_paused()
 def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: list[str], outputs: list[str],
                      fail_on: str, fail_on_unverifiable: bool, inline_ignores: bool, show_matches: bool,
+                     fail_on_unpinned: bool = False,
                      baseline: str | None, ignore: list[str], save_snapshot: str | None) -> int:
     """Run one diff end to end and return its exit code."""
     from skewaudit import audit
@@ -107,5 +108,8 @@ def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: 
     report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores)) if specs else None
     if base_snap is not None:
         report = base.merge(report, base.compare(base_snap, snapshot, ignore=ignore, specs=specs), baseline)
+    # The gate is decided before rendering: every format states the verdict the exit code carries.
+    report = audit.apply_gate(report, fail_on, fail_on_unpinned=fail_on_unpinned,
+                              fail_on_unverifiable=fail_on_unverifiable, specs=specs)
     render_outputs(report, formats, outputs, show_matches)
-    return audit.exit_code(report, fail_on, fail_on_unverifiable)
+    return audit.exit_code(report)

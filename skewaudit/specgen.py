@@ -271,7 +271,7 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
         spec["operations"] = operations
     if target:
         spec["target"] = target
-    spec["policyTodo"] = Todo("policy: add severity overrides and ignores (each with a reason) as needed")
+    spec["policyTodo"] = Todo("policy: add severity overrides, ignores (each with a reason) and failOn {unpinned, unverifiable} as needed")
     return {"apiVersion": SKEWAUDIT_API, "kind": "ModelSpec",
             "metadata": {"name": w.name, "description": f"Captured by skewaudit init from {w.object or w.name}"},
             "spec": spec}

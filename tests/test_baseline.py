@@ -340,8 +340,10 @@ def test_rollout_with_two_replicasets_is_one_finding(monkeypatch, capsys, tmp_pa
     assert (r["check"], r["category"], r["level"]) == ("orchestration.rollout", "orchestration", "info")
     assert "1 pod(s) on revision 5f4e3d2c1, 2 still on llama-7c9f6d5b8" in r["message"]
     assert "rollout status deployment/llama" in " ".join(r["commands"])
-    # Info level: the default gate (error) lets it pass.
+    # Any change fails the default gate, whatever its level; only a narrowed gate lets an info change pass.
     code, _, _ = baseline_diff(monkeypatch, capsys, last_good, now)
+    assert code == 1
+    code, _, _ = baseline_diff(monkeypatch, capsys, last_good, now, "--fail-on", "warning")
     assert code == 0
 
 

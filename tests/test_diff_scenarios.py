@@ -142,9 +142,11 @@ def test_changed_gateway_timeout_on_tgi(tmp_path):
     t = problems(rep)["serving.timeout"]
     assert (t["expected"], t["observed"][0]["value"]) == (60, "30")
     assert t["observed"][0]["prov"]["object"] == "Service/ml/qwen-tgi"
-    # A warning: the default gate (error) passes, --fail-on warning fails.
-    assert code == 0
-    assert skewaudit("diff", QWEN, "--manifest", m, "--fail-on", "warning").code == 1
+    # A warning-level drift fails the default gate; --fail-on error narrows it and the summary says so.
+    assert code == 1
+    narrowed = skewaudit("diff", QWEN, "--manifest", m, "--fail-on", "error")
+    assert narrowed.code == 0
+    assert "1 drifted (not gating: --fail-on error)" in narrowed.out.rstrip().splitlines()[-1]
 
 
 def test_tgi_configured_only_through_env_is_read(tmp_path):
@@ -168,7 +170,7 @@ def test_sglang_sets_and_tolerances(tmp_path):
     assert got["runtime.max-num-seqs"]["observed"][0]["value"] == 64
     assert "one of [128, 256]" in got["runtime.max-num-seqs"]["message"]
     assert got["runtime.gpu-memory-utilization"]["observed"][0]["value"] == 0.95
-    assert code == 0  # both are capacity warnings
+    assert code == 1  # capacity warnings are drift: they fail the default gate
 
 
 def test_the_readme_example_incident():

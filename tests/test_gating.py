@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from clirun import EXAMPLES, MANIFESTS, skewaudit
-from test_diff_scenarios import mutate, set_arg
+from test_diff_scenarios import container, mutate, set_arg
 
 LLAMA = EXAMPLES / "llama-3.1-70b-vllm.yaml"
 LLAMA_M = MANIFESTS / "llama-3.1-70b-vllm.yaml"
@@ -32,22 +32,112 @@ def results(out: str) -> list[dict]:
     return json.loads(out)["results"]
 
 
-def test_fail_on_thresholds(tmp_path):
+def last_line(out: str) -> str:
+    return out.rstrip().splitlines()[-1]
+
+
+def test_any_drift_fails_the_default_gate_and_fail_on_narrows_it(tmp_path):
     # Only a warning-level drift: max-num-seqs.
     m = mutate(LLAMA_M, tmp_path / "w.yaml", lambda d: set_arg(d, "--max-num-seqs", "128"))
-    assert skewaudit("diff", LLAMA, "-f", m).code == 0
+    r = skewaudit("diff", LLAMA, "-f", m)
+    assert r.code == 1 and last_line(r.out).startswith("1 drifted, ")
+    assert "not gating" not in r.out
+    assert skewaudit("diff", LLAMA, "-f", m, "--fail-on", "drift").code == 1
     assert skewaudit("diff", LLAMA, "-f", m, "--fail-on", "warning").code == 1
-    assert skewaudit("diff", LLAMA, "-f", DRIFTED, "--fail-on", "never").code == 0
+    assert skewaudit("diff", LLAMA, "-f", m, "--fail-on", "info").code == 1
+    # Narrowed: exit 0, and the summary line says why the drift does not gate.
+    r = skewaudit("diff", LLAMA, "-f", m, "--fail-on", "error")
+    assert r.code == 0 and last_line(r.out).startswith("1 drifted (not gating: --fail-on error), ")
+    r = skewaudit("diff", LLAMA, "-f", m, env={"SKEWAUDIT_FAIL_ON": "error"})
+    assert r.code == 0 and "(not gating: --fail-on error)" in last_line(r.out)
+    r = skewaudit("diff", LLAMA, "-f", DRIFTED, "--fail-on", "never")
+    assert r.code == 0 and "drifted (not gating: --fail-on never)" in last_line(r.out)
     assert skewaudit("diff", LLAMA, "-f", DRIFTED, "--fail-on", "error").code == 1
     bad = skewaudit("diff", LLAMA, "-f", m, "--fail-on", "sometimes")
     assert bad.code == 2 and "--fail-on must be one of" in bad.err and "Traceback" not in bad.err
 
 
+def test_partly_gating_drift_is_counted_in_the_summary(tmp_path):
+    # An error (dtype) and a warning (max-num-seqs) under --fail-on error: one gates, one does not.
+    m = mutate(LLAMA_M, tmp_path / "w.yaml", lambda d: (set_arg(d, "--max-num-seqs", "128"),
+                                                        set_arg(d, "--dtype", "float16")))
+    r = skewaudit("diff", LLAMA, "-f", m, "--fail-on", "error")
+    assert r.code == 1 and last_line(r.out).startswith("2 drifted (1 not gating: --fail-on error), ")
+
+
+def test_gate_block_in_the_json_report(tmp_path):
+    m = mutate(LLAMA_M, tmp_path / "w.yaml", lambda d: set_arg(d, "--max-num-seqs", "128"))
+    gate = json.loads(skewaudit("diff", LLAMA, "-f", m, "--format", "json").out)["gate"]
+    assert gate["threshold"] == "drift" and gate["result"] == "fail" and gate["exit_code"] == 1
+    assert gate["failing"] == {"drift": 1} and gate["not_gating"] == 0
+    assert (gate["fail_on_unpinned"], gate["fail_on_unverifiable"]) == (False, False)
+    assert gate["reason"] == "1 drifted"
+    r = skewaudit("diff", LLAMA, "-f", m, "--format", "json", "--fail-on", "error")
+    gate = json.loads(r.out)["gate"]
+    assert r.code == gate["exit_code"] == 0 and gate["result"] == "pass"
+    assert gate["not_gating"] == 1 and gate["reason"] == "1 drifted below --fail-on error"
+
+
+def unpinned_manifest(tmp_path: Path) -> Path:
+    def latest(docs):
+        c = container(docs)
+        c["image"] = c["image"].split(":")[0].split("@")[0] + ":latest"
+    return mutate(LLAMA_M, tmp_path / "latest.yaml", latest)
+
+
+def unpin_spec(doc: dict, **policy) -> None:
+    """The spec leaves the image open (no image, no digest): ':latest' is then unpinned, not drift."""
+    for k in ("image", "imageDigest"):
+        doc["spec"]["runtime"]["engine"].pop(k, None)
+    doc["spec"]["policy"].update(policy)
+
+
+def test_unpinned_never_fails_the_default_gate_only_its_switch_or_policy(tmp_path):
+    m = unpinned_manifest(tmp_path)
+    open_spec = spec_with(tmp_path, unpin_spec)
+    r = skewaudit("diff", open_spec, "-f", m, "--format", "json")
+    rep = json.loads(r.out)
+    assert rep["summary"]["unpinned"] >= 1 and rep["summary"]["drift"] == 0
+    assert r.code == 0 and rep["gate"]["result"] == "pass"
+    r = skewaudit("diff", open_spec, "-f", m, "--fail-on-unpinned")
+    assert r.code == 1 and "unpinned (gating: --fail-on-unpinned)" in last_line(r.out)
+    # The same gate from the spec's policy.
+    spec = spec_with(tmp_path, lambda d: unpin_spec(d, failOn={"unpinned": True}))
+    r = skewaudit("diff", spec, "-f", m)
+    assert r.code == 1 and "unpinned (gating: policy.failOn.unpinned)" in last_line(r.out)
+    gate = json.loads(skewaudit("diff", spec, "-f", m, "--format", "json").out)["gate"]
+    assert gate["policy_unpinned"] == ["llama-3-1-70b"] and gate["failing"] == {"unpinned": 1}
+    # --fail-on never reports only, whatever the switches say.
+    assert skewaudit("diff", spec, "-f", m, "--fail-on-unpinned", "--fail-on", "never").code == 0
+
+
 def test_fail_on_unverifiable(tmp_path):
     # Offline, the driver version cannot be verified: exit 0 by default, 1 when asked.
-    assert skewaudit("diff", LLAMA, "-f", LLAMA_M).code == 0
+    r = skewaudit("diff", LLAMA, "-f", LLAMA_M)
+    assert r.code == 0 and last_line(r.out).startswith("0 drifted, 2 unverifiable, 0 unpinned")
     r = skewaudit("diff", LLAMA, "-f", LLAMA_M, "--fail-on-unverifiable")
-    assert r.code == 1 and "unverifiable" in r.out
+    assert r.code == 1 and "2 unverifiable (gating: --fail-on-unverifiable)" in last_line(r.out)
+    spec = spec_with(tmp_path, lambda d: d["spec"]["policy"].update(failOn={"unverifiable": True}))
+    assert skewaudit("diff", spec, "-f", LLAMA_M).code == 1
+    # A policy applies to its own spec's results only: the other spec of the fleet does not gate.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "qwen.yaml").write_text((EXAMPLES / "qwen2.5-7b-tgi-l4.yaml").read_text())
+    (other / "llama.yaml").write_text(LLAMA.read_text())
+    both = tmp_path / "both.yaml"
+    both.write_text(LLAMA_M.read_text() + "\n---\n" + (MANIFESTS / "qwen2.5-7b-tgi-l4.yaml").read_text())
+    assert skewaudit("diff", other, "-f", both).code == 0
+    (other / "llama.yaml").write_text(spec.read_text())
+    rep = json.loads(skewaudit("diff", other, "-f", both, "--format", "json").out)
+    mine = [x for x in rep["results"] if x["status"] == "unverifiable" and x["spec"] == "llama-3-1-70b"]
+    assert 0 < len(mine) < rep["summary"]["unverifiable"]     # qwen's unverifiable results do not gate
+    assert rep["gate"]["failing"] == {"unverifiable": len(mine)}
+
+
+def test_policy_fail_on_rejects_non_booleans(tmp_path):
+    spec = spec_with(tmp_path, lambda d: d["spec"]["policy"].update(failOn={"unpinned": "yes"}))
+    r = skewaudit("validate", spec)
+    assert r.code == 2 and "failOn" in r.err
 
 
 def test_severity_override_and_off(tmp_path):

@@ -21,7 +21,8 @@ import msgspec
 import pytest
 
 from skewaudit import render
-from skewaudit.model.finding import CheckInfo, Evidence, Location, Report, Result, Summary, TargetRef
+from skewaudit.audit import apply_gate
+from skewaudit.model.finding import CheckInfo, Evidence, Gate, Location, Report, Result, Summary, TargetRef
 from skewaudit.model.observed import CollectionIssue, Prov
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -125,14 +126,15 @@ RESULTS = [
         reason="no HPA targets Deployment/ml/llama; replicas are checked instead"),
 ]
 
-REPORT = Report(
+# Gated at --fail-on warning: the info-level drift does not gate, and every human format says so.
+REPORT = apply_gate(Report(
     source="live", context="prod-eu", skewaudit_version="0.1.0", generated_at="2025-01-15T10:00:00Z",
     specs=[SPEC_FILE], checks=CHECKS, results=RESULTS,
     summary=Summary(drift=3, unverifiable=1, unpinned=1, match=1, suppressed=1, not_applicable=1,
                     errors=1, warnings=2, infos=1, specs=1, workloads=1, pods=4),
     issues=[CollectionIssue(scope="Pod/ml/llama-7d9f8c-a1b2c", kind="forbidden",
                             message="pods/exec is forbidden for user ci-bot", area="gpu")],
-)
+), "warning")
 
 CLEAN = Report(
     source="manifest", results=[RESULTS[3]],
@@ -267,7 +269,8 @@ def test_table_hides_matches_and_not_applicable_unless_asked():
 def test_table_ends_with_the_summary_line():
     out = _render(REPORT, "table")
     assert out.splitlines()[-1] == \
-        "3 drifted, 1 unverifiable, 1 unpinned across 4 pods (1 workload, 1 spec), 1 suppressed"
+        "3 drifted (1 not gating: --fail-on warning), 1 unverifiable, 1 unpinned across 4 pods (1 workload, 1 spec), " \
+        "1 suppressed"
 
 
 def test_clean_report_prints_only_the_no_drift_line():
@@ -302,8 +305,8 @@ def _large(n: int) -> Report:
     results = [msgspec.structs.replace(RESULTS[i % 3], target=TargetRef(kind="Deployment", name=f"w{i:04d}",
                                                                         namespace="ml", container="vllm"))
                for i in range(n)]
-    return msgspec.structs.replace(REPORT, results=results, issues=[],
-                                   summary=Summary(drift=667, unpinned=333, pods=n, workloads=n, specs=1))
+    return apply_gate(msgspec.structs.replace(REPORT, results=results, issues=[],
+                                              summary=Summary(drift=667, unpinned=333, pods=n, workloads=n, specs=1)))
 
 
 def test_large_table_lists_every_row_and_ends_with_counts_per_check():
@@ -329,6 +332,23 @@ def test_summary_line(summary, line):
     from skewaudit.render import _text
 
     assert _text.summary_line(summary) == line
+
+
+@pytest.mark.parametrize("gate, line", [
+    (Gate(threshold="error", not_gating=2), "2 drifted (not gating: --fail-on error), 1 unverifiable, 1 unpinned"),
+    (Gate(threshold="error", not_gating=1, result="fail", exit_code=1, failing={"drift": 1}),
+     "2 drifted (1 not gating: --fail-on error), 1 unverifiable, 1 unpinned"),
+    (Gate(threshold="never", not_gating=2), "2 drifted (not gating: --fail-on never)"),
+    (Gate(fail_on_unverifiable=True, result="fail", exit_code=1, failing={"drift": 2, "unverifiable": 1}),
+     "2 drifted, 1 unverifiable (gating: --fail-on-unverifiable), 1 unpinned"),
+    (Gate(policy_unpinned=["llama"], result="fail", exit_code=1, failing={"drift": 2, "unpinned": 1}),
+     "2 drifted, 1 unverifiable, 1 unpinned (gating: policy.failOn.unpinned)"),
+])
+def test_summary_line_says_what_the_gate_did(gate, line):
+    from skewaudit.render import _text
+
+    s = Summary(drift=2, unverifiable=1, unpinned=1, pods=1, workloads=1, specs=1)
+    assert _text.summary_line(s, gate).startswith(line)
 
 
 # --- sarif -----------------------------------------------------------------------
@@ -438,9 +458,10 @@ def test_junit_clean_report_still_lists_passes():
 def test_markdown_heading_table_details_and_summary():
     out = _render(REPORT, "markdown")
     lines = out.splitlines()
-    assert lines[0] == "## skewaudit: 3 drifted, 1 unverifiable, 1 unpinned"
+    assert lines[0] == "## skewaudit: 3 drifted (1 not gating: --fail-on warning), 1 unverifiable, 1 unpinned"
     assert "| Check | Level | Target | Intended | Observed | Where |" in lines
     assert out.count("<details>") == 5 == out.count("</details>")
     assert "```sh\nkubectl -n ml get pods -l app=llama -o wide\nkubectl -n ml rollout status deployment/llama\n```" in out
     assert "- `serving.max-concurrency` on `Deployment/ml/llama [vllm]`: skipped: policy.ignore" in out
-    assert lines[-1] == "**3 drifted, 1 unverifiable, 1 unpinned across 4 pods (1 workload, 1 spec), 1 suppressed**"
+    assert lines[-1] == ("**3 drifted (1 not gating: --fail-on warning), 1 unverifiable, 1 unpinned across 4 pods "
+                         "(1 workload, 1 spec), 1 suppressed**")

@@ -8,8 +8,6 @@ import typer
 
 from skewaudit.commands import _options as o
 
-FAIL_ON = ("error", "warning", "info", "never")
-
 
 def diff(
     specs: Annotated[Optional[list[str]], typer.Argument(
@@ -33,9 +31,15 @@ def diff(
     outputs: Annotated[Optional[list[str]], typer.Option(
         "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
     fail_on: Annotated[str, typer.Option(
-        "--fail-on", envvar="SKEWAUDIT_FAIL_ON", help="Exit 1 when drift at or above this level: error|warning|info|never.")] = "error",
+        "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
+        help="Which drift exits 1: drift (any level, the default) | error | warning | info (that level or above) "
+        "| never (report only).")] = "drift",
+    fail_on_unpinned: Annotated[bool, typer.Option(
+        "--fail-on-unpinned", help="Also exit 1 on any unpinned result (:latest, no revision…); "
+        "spec equivalent: spec.policy.failOn.unpinned.")] = False,
     fail_on_unverifiable: Annotated[bool, typer.Option(
-        "--fail-on-unverifiable", help="Also exit 1 when any intended value could not be verified.")] = False,
+        "--fail-on-unverifiable", help="Also exit 1 when any intended value could not be verified; "
+        "spec equivalent: spec.policy.failOn.unverifiable.")] = False,
     no_inline_ignores: Annotated[bool, typer.Option(
         "--no-inline-ignores", help="Ignore skewaudit.io/ignore annotations on workloads (CI owners).")] = False,
     show_matches: Annotated[bool, typer.Option("--show-matches", help="Table: also list what matched.")] = False,
@@ -48,10 +52,11 @@ def diff(
 ) -> None:
     """Compare ModelSpecs with what is running and print every mismatch.
 
-    Exit codes: 0 nothing at or above --fail-on, 1 drift found, 2 usage or input error,
-    3 environment unavailable.
+    Exit codes: 0 nothing fails the gate, 1 drift found (any level by default; --fail-on narrows it;
+    unpinned/unverifiable only with their switches), 2 usage or input error, 3 environment unavailable.
     """
     from skewaudit.errors import InputError
+    from skewaudit.model.finding import FAIL_ON
     from skewaudit.pipeline import audit_and_render
 
     if fail_on not in FAIL_ON:
@@ -62,7 +67,7 @@ def diff(
         spec_paths=list(specs or []),
         source=o.source_args(locals()),
         formats=list(formats or []), outputs=list(outputs or []), fail_on=fail_on,
-        fail_on_unverifiable=fail_on_unverifiable, inline_ignores=not no_inline_ignores, show_matches=show_matches,
+        fail_on_unverifiable=fail_on_unverifiable, fail_on_unpinned=fail_on_unpinned, inline_ignores=not no_inline_ignores, show_matches=show_matches,
         baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot,
     )
     raise typer.Exit(code)

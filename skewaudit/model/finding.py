@@ -20,6 +20,11 @@ REPORT_SCHEMA = "skewaudit.io/report/v1"
 LEVELS = ("error", "warning", "info")
 LEVEL_RANK = {"info": 1, "warning": 2, "error": 3}
 
+# ``--fail-on`` values. ``drift`` (the default) gates on every drift whatever its
+# level; a level narrows the gate to drift at or above it; ``never`` only reports.
+FAIL_ON = ("drift", "error", "warning", "info", "never")
+FAIL_ON_RANK = {"drift": 0, **LEVEL_RANK}
+
 
 class Status:
     MATCH = "match"
@@ -128,6 +133,29 @@ class Summary(msgspec.Struct, frozen=True):
     pods: int = 0
 
 
+class Gate(msgspec.Struct, frozen=True):
+    """What the exit code was decided on, written with every report so it never disagrees with the summary.
+
+    ``threshold`` is ``--fail-on``; ``fail_on_unpinned``/``fail_on_unverifiable``
+    are the switches given on the command line, ``policy_unpinned``/``policy_unverifiable``
+    the specs whose ``spec.policy.failOn`` turns the same gate on for their own
+    results. ``failing`` counts the results that fail the gate by status
+    (``{"drift": 2, "unverifiable": 1}``), ``not_gating`` the drift results
+    that do not (below the threshold, or ``never``).
+    """
+
+    threshold: str = "drift"
+    fail_on_unpinned: bool = False
+    fail_on_unverifiable: bool = False
+    policy_unpinned: list[str] = []
+    policy_unverifiable: list[str] = []
+    result: str = "pass"             # pass | fail
+    exit_code: int = 0
+    reason: str = ""
+    failing: dict[str, int] = {}
+    not_gating: int = 0
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     """The whole audit. Every key is always written (the JSON format is documented). Results are ordered by spec, category, check, target."""
 
@@ -142,3 +170,4 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     checks: dict[str, CheckInfo] = {}
     issues: list[CollectionIssue] = []
     baseline: str | None = None        # the baseline snapshot compared against, if any
+    gate: Gate | None = None           # the exit-code decision (set by audit.apply_gate)

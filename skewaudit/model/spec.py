@@ -545,6 +545,18 @@ class Ignore(_Model):
         return self
 
 
+class FailOn(_Model):
+    """Which non-drift outcomes of this spec fail the CI gate (extension).
+
+    Drift always fails the default gate; unpinned and unverifiable results only
+    when asked, here or with ``--fail-on-unpinned`` / ``--fail-on-unverifiable``."""
+
+    unpinned: Bool = Field(False, description="Exit 1 when this spec has an unpinned result (':latest', no "
+                           "revision…), as --fail-on-unpinned does.")
+    unverifiable: Bool = Field(False, description="Exit 1 when a value this spec declares could not be verified, "
+                               "as --fail-on-unverifiable does.")
+
+
 class Policy(_Model):
     """How findings for this spec are graded (extension)."""
 
@@ -557,6 +569,9 @@ class Policy(_Model):
         default_factory=lambda: list(PIN_NAMES),
         description="What must be pinned (reported 'unpinned' otherwise): image-tag (not 'latest' or absent), "
         "image-digest, model-revision, tokenizer-revision, dtype (not 'auto'), engine-version. Default: all.")
+    fail_on: Optional[FailOn] = Field(
+        None, description="Gate switches for this spec's results: {unpinned: true, unverifiable: true} make those "
+        "outcomes exit 1 (drift always does, unless --fail-on narrows it).")
 
     @field_validator("severity", mode="before")
     @classmethod

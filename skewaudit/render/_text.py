@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from skewaudit.model.finding import PROBLEM_STATUSES, Report, Result, Status, Summary, TargetRef
+from skewaudit.model.finding import PROBLEM_STATUSES, Gate, Report, Result, Status, Summary, TargetRef
 
 # Display order of categories: the playbook's order (correctness before
 # capacity before cost), collection problems last. Unknown ones follow, sorted.
@@ -185,29 +185,57 @@ def is_clean(summary: Summary) -> bool:
     return not (summary.drift or summary.unverifiable or summary.unpinned)
 
 
-def summary_line(summary: Summary) -> str:
+def _gate_tags(summary: Summary, gate: Gate | None) -> dict[str, str]:
+    """What the gate did with each count, where that is not the default reading.
+
+    Drift fails the default gate, so only drift that does *not* gate is tagged;
+    unpinned and unverifiable do not gate by default, so only those that *do*
+    are. The summary line and the exit code then never disagree."""
+    if gate is None:
+        return {}
+    tags = {}
+    if gate.not_gating and summary.drift:
+        n = "" if gate.not_gating >= summary.drift else f"{gate.not_gating} "
+        tags["drift"] = f" ({n}not gating: --fail-on {gate.threshold})"
+    for status, total, flag, pol in (("unpinned", summary.unpinned, gate.fail_on_unpinned, gate.policy_unpinned),
+                                     ("unverifiable", summary.unverifiable, gate.fail_on_unverifiable,
+                                      gate.policy_unverifiable)):
+        k = gate.failing.get(status, 0)
+        if k:
+            why = f"--fail-on-{status}" if flag else f"policy.failOn.{status}"
+            tags[status] = f" ({'' if k >= total else f'{k} '}gating: {why})"
+    return tags
+
+
+def summary_line(summary: Summary, gate: Gate | None = None) -> str:
     """The one line every human format ends with.
 
     ``3 drifted, 1 unverifiable, 1 unpinned across 4 pods (1 workload, 1 spec), 1 suppressed``
     or ``no drift: 12 checks matched across 4 pods``. Offline audits that saw
-    no pods count workloads instead of writing "across 0 pods".
+    no pods count workloads instead of writing "across 0 pods". With the
+    report's ``gate``, counts whose gating differs from the default say so:
+    ``2 drifted (not gating: --fail-on error)``, ``1 unverifiable (gating: --fail-on-unverifiable)``.
     """
     s = summary
     if is_clean(s):
         where = plural(s.pods, "pod") if s.pods else plural(s.workloads, "workload")
         line = f"no drift: {plural(s.match, 'check')} matched across {where}"
     else:
+        tags = _gate_tags(s, gate)
         scope = (f"{plural(s.pods, 'pod')} ({plural(s.workloads, 'workload')}, {plural(s.specs, 'spec')})"
                  if s.pods else f"{plural(s.workloads, 'workload')} ({plural(s.specs, 'spec')})")
-        line = f"{s.drift} drifted, {s.unverifiable} unverifiable, {s.unpinned} unpinned across {scope}"
+        line = (f"{s.drift} drifted{tags.get('drift', '')}, {s.unverifiable} unverifiable"
+                f"{tags.get('unverifiable', '')}, {s.unpinned} unpinned{tags.get('unpinned', '')} across {scope}")
     return f"{line}, {s.suppressed} suppressed" if s.suppressed else line
 
 
-def verdict(summary: Summary) -> str:
-    """Short verdict for headings: ``3 drifted, 1 unverifiable`` or ``no drift``."""
+def verdict(summary: Summary, gate: Gate | None = None) -> str:
+    """Short verdict for headings: ``3 drifted, 1 unverifiable`` or ``no drift`` (gate tags as in the summary line)."""
     s = summary
-    parts = [f"{n} {word}" for n, word in ((s.drift, "drifted"), (s.unverifiable, "unverifiable"),
-                                           (s.unpinned, "unpinned")) if n]
+    tags = _gate_tags(s, gate)
+    parts = [f"{n} {word}{tags.get(status, '')}" for n, word, status in (
+        (s.drift, "drifted", "drift"), (s.unverifiable, "unverifiable", "unverifiable"),
+        (s.unpinned, "unpinned", "unpinned")) if n]
     return ", ".join(parts) if parts else "no drift"
 
 

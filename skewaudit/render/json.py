@@ -13,7 +13,8 @@ Top level:
   target, field), ``checks``
   (check id -> ``{id, category, title, level, why, fields, remediation,
   next_steps, commands, aliases}``), ``issues`` (collection issues: ``{scope,
-  kind, message, area}``), ``baseline`` (snapshot compared against).
+  kind, message, area}``), ``baseline`` (snapshot compared against),
+  ``gate`` (the exit-code decision, below).
 
 ``summary``: ``drift``, ``unverifiable``, ``unpinned``, ``match``,
   ``suppressed``, ``not_applicable`` (result counts by status), ``errors``,
@@ -29,6 +30,14 @@ Each result:
   path, container}, note, pods, count}]``), ``location`` (``{file, line,
   col}``, 1-based), ``scope`` (e.g. ``2 of 4 pods``), ``reason``, ``hint``,
   ``next_steps``, ``commands``.
+
+``gate``: ``threshold`` (``--fail-on``: ``drift`` = any level, the default;
+  ``error`` | ``warning`` | ``info``; ``never``), ``fail_on_unpinned``,
+  ``fail_on_unverifiable`` (the command-line switches), ``policy_unpinned``,
+  ``policy_unverifiable`` (spec names whose ``policy.failOn`` switches the gate
+  on for their own results), ``result`` (``pass`` | ``fail``), ``exit_code``
+  (0 | 1), ``reason`` (one line), ``failing`` (results failing the gate, by
+  status), ``not_gating`` (drift results the threshold let through).
 
 ``status`` values: ``match``, ``drift``, ``unverifiable`` (could not be
 checked; ``reason`` says why; never counted as a match), ``unpinned`` (a

@@ -95,7 +95,7 @@ def render(report: Report, **opts: object) -> str:
     results = _text.ordered(report.results)
     shown = [r for r in results if r.status != Status.SUPPRESSED]
     suppressed = [r for r in results if r.status == Status.SUPPRESSED]
-    out = [f"## skewaudit: {_text.verdict(report.summary)}", ""]
+    out = [f"## skewaudit: {_text.verdict(report.summary, report.gate)}", ""]
     source = f"Source: {_code(report.source)}"
     if report.context:
         source += f", context {_code(report.context)}"
@@ -119,5 +119,5 @@ def render(report: Report, **opts: object) -> str:
     issues = _text.issue_text(report)
     if issues:
         out += [f"**Collection issues ({len(issues)})**", ""] + [f"- {_esc(i)}" for i in issues] + [""]
-    out.append(f"**{_esc(_text.summary_line(report.summary))}**")
+    out.append(f"**{_esc(_text.summary_line(report.summary, report.gate))}**")
     return "\n".join(out) + "\n"

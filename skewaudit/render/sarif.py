@@ -135,7 +135,7 @@ def render(report: Report, **opts: object) -> str:
     }
     notes = [{"level": "warning", "message": {"text": line}} for line in _text.issue_text(report)]
     run["invocations"] = [{"executionSuccessful": True, **({"toolExecutionNotifications": notes} if notes else {})}]
-    props: dict[str, Any] = {"source": report.source, "summary": _text.summary_line(report.summary)}
+    props: dict[str, Any] = {"source": report.source, "summary": _text.summary_line(report.summary, report.gate)}
     if report.context:
         props["context"] = report.context
     if report.baseline:

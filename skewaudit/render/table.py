@@ -310,6 +310,6 @@ def render(report: Report, *, width: int | None = None, color: bool | None = Non
     if len(results) > LARGE:
         # Last, next to the summary: what is still on screen after 1,000 rows scrolled by.
         out += _count_table(results, width, color) + "\n"
-    summary = _text.summary_line(report.summary)
+    summary = _text.summary_line(report.summary, report.gate)
     style = _STYLE["clean"] if _text.is_clean(report.summary) else _STYLE["summary"]
     return out + _emit([[(summary, style)]], width, color)
