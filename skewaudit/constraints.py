@@ -30,6 +30,26 @@ _CMP = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(\S.*?)\s*$")
 _TOL = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(?:±|\+-|\+/-)\s*(\d+(?:\.\d+)?)\s*$")
 
 
+# The largest value a spec may declare, per kind. Anything beyond is a typo or hostile input, never intent:
+# Kubernetes and the engines hold counts and token lengths in 32-bit integers, and quantities in 64 bits.
+LIMITS: dict[str, float] = {"int": 2**31 - 1, "tokens": 2**31 - 1, "quantity": 2**63 - 1, "float": 1e15}
+
+
+def _within(kind: str, raw: Any, value: Any) -> Any:
+    limit = LIMITS.get(kind)
+    if limit is None:
+        return value
+    try:
+        ok = abs(float(value)) <= limit  # False for inf and nan too
+    except OverflowError:  # an int too large for a float
+        ok = False
+    if not ok:
+        text = str(raw).strip()
+        shown = repr(raw) if len(text) <= 24 else f"a {len(text)}-{'digit number' if text.isdigit() else 'character value'}"
+        raise ValueError(f"{shown} is beyond any sane value here (at most {int(limit):,})")
+    return value
+
+
 def _parser(kind: str) -> Callable[[Any], Any]:
     return {
         "int": _int, "tokens": units.parse_tokens, "float": _float, "version": units.parse_version,
@@ -89,8 +109,13 @@ class Constraint:
 
 
 def compile(raw: Any, kind: str) -> Constraint:  # noqa: A001 - the natural name
-    """Compile a spec value into a Constraint; ValueError with a clear message if malformed."""
-    parse = _parser(kind)
+    """Compile a spec value into a Constraint; ValueError with a clear message if malformed or out of bounds
+    (``LIMITS``; observed values are not bounded, only what a spec declares)."""
+    unbounded = _parser(kind)
+
+    def parse(v: Any) -> Any:
+        return _within(kind, v, unbounded(v))
+
     if isinstance(raw, (list, tuple)):
         if not raw:
             raise ValueError("an empty list allows nothing; give at least one value")
@@ -103,7 +128,7 @@ def compile(raw: Any, kind: str) -> Constraint:  # noqa: A001 - the natural name
         if tol:
             if kind not in ("float", "int", "tokens"):
                 raise ValueError(f"a tolerance ({s!r}) only applies to numbers")
-            center, width = float(tol.group(1)), float(tol.group(2))
+            center, width = _within(kind, s, float(tol.group(1))), _within(kind, s, float(tol.group(2)))
             return Constraint(kind, s, None, lambda v, c=center, w=width: abs(float(v) - c) <= w + 1e-12)
         if kind == "version" and "*" in s and "," not in s and not _CMP.match(s):
             prefix = s.rstrip("*").rstrip(".")

@@ -335,7 +335,24 @@ def _convert(node: yaml.Node) -> Any:
         if node.tag != _SEQ:
             raise _Fallback
         return [_convert(x) for x in node.value]
-    return _CTOR.yaml_constructors.get(node.tag, _CTOR.construct_undefined)(_CTOR(), node)
+    try:
+        return _CTOR.yaml_constructors.get(node.tag, _CTOR.construct_undefined)(_CTOR(), node)
+    except ValueError as e:  # Python's 4,300-digit int limit, a date like 2025-13-45
+        raise _BadScalar(node, e) from None
+
+
+class _BadScalar(Exception):
+    """A scalar YAML resolved to a type whose value cannot be built; located at its node."""
+
+    def __init__(self, node: yaml.Node, error: ValueError):
+        super().__init__(str(error))
+        self.node = node
+        digits = node.value.lstrip("+-").replace("_", "")
+        if node.tag == "tag:yaml.org,2002:int" and digits.isdigit():
+            self.text = f"a {len(digits)}-digit integer is beyond any sane value for a spec field"
+        else:
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            self.text = f"cannot read {shown!r} as a {node.tag.rsplit(':', 1)[-1]}: {str(error).splitlines()[0]}"
 
 
 def _load_all(text: str, index: list[dict[str, int] | None] | None = None) -> list[Any]:
@@ -463,6 +480,8 @@ def _parse(src: _Source) -> list[Any] | _Msg:
         return _load_all(src.text, src.index)
     except yamlsafe.Refused as e:
         return _Msg(src.name, e.line, e.col, "", e.text)
+    except _BadScalar as e:
+        return _Msg(src.name, e.node.start_mark.line + 1, e.node.start_mark.column + 1, "", e.text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = e.problem or e.context or "invalid YAML"
@@ -493,6 +512,8 @@ def _what(v: Any) -> str:
         return "an empty value"
     if isinstance(v, bool):
         return f"{str(v).lower()} (a boolean)"
+    if isinstance(v, int) and abs(v) >= 10**20:
+        return f"a {len(str(abs(v)))}-digit number"
     if isinstance(v, (int, float)):
         return f"the number {v}"
     if isinstance(v, str):
@@ -614,6 +635,8 @@ def _pydantic_text(err: dict, parts: list[str | int]) -> str:
         return text + (f"; did you mean '{hint}'?" if hint else "")
     if typ in _TYPE_WORDS:
         return f"expected {_TYPE_WORDS[typ]}, got {_what(value)}"
+    if typ == "less_than_equal":
+        return f"must be at most {ctx.get('le'):,}, got {_what(value)}"
     if typ == "string_too_short":
         return "must not be empty"
     if typ == "string_pattern_mismatch":
@@ -653,6 +676,27 @@ def _validation_problems(src: _Source, doc: int, exc: Any) -> list[_Msg]:
     return out
 
 
+def _public_problems(src: _Source, doc_index: int, doc: dict, reported: set[str]) -> list[_Msg]:
+    """What the public ModelSpec validator refuses in a piqc.ai/v1alpha1 document, minus what skewaudit's own
+    validation already said at the same place."""
+    from skewaudit import specpublic
+
+    def known(parent: list[str | int], key: Any) -> bool:
+        cls = _model_at(parent)
+        return cls is not None and key in _fields(cls)
+
+    out = []
+    for parts, text, at_key in specpublic.problems(doc, _what, known):
+        path = join_path(parts)
+        if any(path == r or path.startswith((r + ".", r + "[")) for r in reported):
+            continue
+        line, col = src.position(doc_index, parts, at_key=at_key)
+        msg = _Msg(src.name, line, col, path, text)
+        if msg not in out:
+            out.append(msg)
+    return out
+
+
 def _doc_problem(src: _Source, doc_index: int, doc: Any) -> _Msg:
     line, col = src.position(doc_index, [])
     if not isinstance(doc, dict):
@@ -671,7 +715,7 @@ def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems
                  warnings: list[_Msg]) -> None:
     from pydantic import ValidationError
 
-    from skewaudit.model.spec import ModelSpec
+    from skewaudit.model.spec import PIQC_API, ModelSpec
     from skewaudit.specrules import (
         rules,  # imports this module: load it once this one is complete
     )
@@ -692,9 +736,13 @@ def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems
                 problems.append(_doc_problem(src, i, doc))
             continue
         try:
-            spec = ModelSpec.model_validate(doc, by_alias=True, by_name=False)
+            spec, found = ModelSpec.model_validate(doc, by_alias=True, by_name=False), []
         except ValidationError as e:
-            problems.extend(_validation_problems(src, i, e))
+            spec, found = None, _validation_problems(src, i, e)
+        if doc.get("apiVersion") == PIQC_API:
+            found += _public_problems(src, i, doc, {m.path for m in found})
+        if found or spec is None:
+            problems.extend(found)
             continue
         loaded = LoadedSpec(spec, src.name, i, src)
         for level, parts, text in rules(loaded):

@@ -42,6 +42,7 @@ OWNERS = {
     "pynvml": ("skewaudit.collect.nvml",),
     "deepdiff": ("skewaudit.baseline",),
     "rich": ("skewaudit.render.table",),
+    "jsonschema": ("skewaudit.specpublic",),
 }
 
 

@@ -62,10 +62,13 @@ class _Model(BaseModel):
 
 # --- scalar types -----------------------------------------------------------
 
-NonNegInt = Annotated[int, Strict(), Field(ge=0)]
-PosInt = Annotated[int, Strict(), Field(ge=1)]
+# Integers stop at the int32 maximum (Kubernetes replica counts, probe seconds, GPU counts are int32): a
+# 30-digit count is a typo, and Python would otherwise carry it into every comparison. Numbers are finite.
+MAX_INT = constraints.LIMITS["int"]
+NonNegInt = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
+PosInt = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
-NonNegFloat = Annotated[float, Strict(), Field(ge=0)]
+NonNegFloat = Annotated[float, Strict(), Field(ge=0, le=constraints.LIMITS["float"], allow_inf_nan=False)]
 Bool = Annotated[bool, Strict()]
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
