@@ -23,7 +23,7 @@ import msgspec
 
 from skewaudit import __version__
 from skewaudit.checks import all_checks
-from skewaudit.checks._base import Ctx, Draft, Instance
+from skewaudit.checks._base import Ctx, Draft, Instance, worker_defers
 from skewaudit.gcpause import gc_paused
 from skewaudit.model.finding import (
     FAIL_ON,
@@ -118,20 +118,61 @@ def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None,
                 b = encoded[id(o)] = msgspec.json.encode(o)
             return b
 
+        leaders = _group_leaders(w, container)
+        n_groups = w.replicas.value if w.replicas is not None and isinstance(w.replicas.value, int) else None
         for pod in w.pods:
             c = _pick_container(pod.containers, container)
+            leader = leaders.get(pod.group) if pod.worker else None
+            if worker_defers(c, leader):
+                c = _with_engine(c, leader, encoded)
             node = snap.nodes.get(pod.node) if pod.node else None
             # Pods with the same container config, node labels and device facts behave alike.
             # Each part's JSON is self-delimiting, so equal parts <=> equal whole.
             key = (enc(c), enc(node.labels) if node else b"null", enc(node.allocatable) if node else b"null",
-                   enc(pod.gpu), pod.current)
+                   enc(pod.gpu), pod.current, enc(leader) if leader is not None else b"")
             if key not in groups:
-                groups[key] = Instance(label=pod.name, container=c, pod=pod, node=node, current=pod.current)
-            members[key].append(pod.name)
+                groups[key] = Instance(label=pod.name, container=c, pod=pod, node=node, current=pod.current,
+                                       leader=leader)
+            members[key].append(_member(pod, n_groups))
         return [Instance(label=i.label, container=i.container, pod=i.pod, node=i.node, current=i.current,
-                         members=tuple(members[k])) for k, i in groups.items()]
+                         members=tuple(members[k]), leader=i.leader) for k, i in groups.items()]
     c = _pick_container(w.template.containers, container)
+    if w.worker_template is not None:
+        # Multi-host offline: the leader's and the workers' templates are both instances.
+        wc = _pick_container(w.worker_template.containers, container)
+        if worker_defers(wc, c):
+            wc = _with_engine(wc, c, {})
+        return [Instance(label="leader template", container=c, members=("leader template",)),
+                Instance(label="worker template", container=wc, members=("worker template",), leader=c)]
     return [Instance(label="pod template", container=c, members=("pod template",))]
+
+
+def _with_engine(c: Any, leader: Any, memo: dict) -> Any:
+    """A multi-host worker's container with its leader's engine facts (shared per pair)."""
+    key = ("lead", id(c), id(leader))
+    if key not in memo:
+        memo[key] = msgspec.structs.replace(c, engine=leader.engine)
+    return memo[key]
+
+
+def _group_leaders(w: WorkloadObs, container: str | None) -> dict[int | None, ContainerObs]:
+    """Multi-host groups: group index -> its leader's serving container."""
+    out: dict[int | None, ContainerObs] = {}
+    for pod in w.pods:
+        if pod.worker == 0:
+            c = _pick_container(pod.containers, container)
+            if c is not None:
+                out[pod.group] = c
+    return out
+
+
+def _member(pod: Any, n_groups: int | None) -> str:
+    """A pod's name as evidence shows it; multi-host pods say their group and role."""
+    if pod.group is None:
+        return pod.name
+    of = f" of {n_groups}" if n_groups else ""
+    role = "leader" if pod.worker == 0 else f"worker {pod.worker}"
+    return f"{pod.name} (group {pod.group + 1}{of}, {role})"
 
 
 _VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector|autoscaler|route)\}")

@@ -193,17 +193,18 @@ def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = No
         distinct: dict[bytes, PodObs] = {}
         for p in current:
             distinct.setdefault(msgspec.json.encode([_config_key(c) for c in p.containers]), p)
-        per_pod: dict[bytes, dict[str, Any]] = {}
+        # Views per container name: a multi-host group's leader and workers run different containers.
+        per_name: dict[str, dict[bytes, dict[str, Any]]] = {}
         for p in distinct.values():
-            pv = {c.name: _container_view(c, f"Pod/{p.namespace}/{p.name}" if p.namespace else f"Pod/{p.name}",
-                                          provs) for c in p.containers}
-            per_pod.setdefault(msgspec.json.encode(pv), pv)
             for c in p.containers:
+                cv = _container_view(c, f"Pod/{p.namespace}/{p.name}" if p.namespace else f"Pod/{p.name}", provs)
+                per_name.setdefault(c.name, {}).setdefault(msgspec.json.encode(cv), cv)
                 containers.setdefault(c.name, c)
-        cviews = _merge(list(per_pod.values()))
+        cviews = {name: _merge(list(vs.values())) for name, vs in per_name.items()}
     else:
-        cviews = {c.name: _container_view(c, obj, provs) for c in w.template.containers}
-        containers = {c.name: c for c in w.template.containers}
+        templates = [w.template.containers, w.worker_template.containers if w.worker_template else []]
+        cviews = {c.name: _container_view(c, obj, provs) for cs in templates for c in cs}
+        containers = {c.name: c for cs in templates for c in cs}
     gpu, gpu_source = _gpu(w, snap, current, provs, node_cache)
 
     facts: dict[str, Any] = {"containers": cviews}

@@ -56,15 +56,34 @@ def _parallelism(spec: Any) -> Iterable[tuple[str, list, str]]:
     if rt.gpu is not None and rt.gpu.count is not None and rt.gpu.count != acc:
         yield ("error", ["spec", "runtime", "gpu", "count"],
                f"{rt.gpu.count} GPUs here but runtime.accelerator.count is {acc}; they describe the same GPUs")
+    mh, nodes = rt.multi_host, spec.nodes_per_replica
+    if mh is not None:
+        if mh.gpus_per_node is not None and mh.gpus_per_node * nodes != spec.gpu_count:
+            yield ("error", ["spec", "runtime", "multiHost", "gpusPerNode"],
+                   f"gpusPerNode × nodesPerReplica = {mh.gpus_per_node} × {nodes} = {mh.gpus_per_node * nodes}, but "
+                   f"runtime.accelerator.count (per replica) is {spec.gpu_count}")
+            return
+        if mh.gpus_per_node is None and spec.gpu_count % nodes:
+            yield ("error", ["spec", "runtime", "multiHost", "nodesPerReplica"],
+                   f"{spec.gpu_count} accelerators per replica do not split evenly over {nodes} nodes; "
+                   "declare multiHost.gpusPerNode")
+            return
     e = rt.engine
     if e is None or (e.tensor_parallel_size is None and e.pipeline_parallel_size is None):
         return
     tp, pp = e.tensor_parallel_size or 1, e.pipeline_parallel_size or 1
-    if tp * pp != spec.gpu_count:
+    world = spec.gpus_per_node * nodes
+    if tp * pp != world:
         field = "tensorParallelSize" if e.tensor_parallel_size is not None else "pipelineParallelSize"
+        if mh is not None:
+            yield ("error", _ENGINE + [field], f"tensorParallelSize × pipelineParallelSize = {tp} × {pp} = {tp * pp}, "
+                   f"but GPUs per node × nodes per replica = {spec.gpus_per_node} × {nodes} = {world}; each replica "
+                   "uses exactly tp × pp GPUs")
+            return
         source = "runtime.gpu.count" if rt.gpu is not None and rt.gpu.count is not None else "runtime.accelerator.count"
         yield ("error", _ENGINE + [field], f"tensorParallelSize × pipelineParallelSize = {tp} × {pp} = {tp * pp}, "
-               f"but {source} is {spec.gpu_count}; each replica uses exactly tp × pp GPUs")
+               f"but {source} is {spec.gpu_count}; each replica uses exactly tp × pp GPUs (a replica over several "
+               "nodes: declare runtime.multiHost)")
 
 
 def _replicas(spec: Any) -> Iterable[tuple[str, list, str]]:

@@ -586,6 +586,12 @@ class FakeKube:
             self._register(res)
         return res
 
+    def install_crd(self, api_version: str, kind: str) -> None:
+        """Serve a custom resource with no objects yet (its CRD installed): its list path
+        answers an empty list instead of 404."""
+        with self._lock:
+            self._resource_for(api_version, kind)
+
     def add(self, *objs: dict) -> None:
         """Add (or replace, by namespace/name) objects of any kind, routed by apiVersion/kind."""
         for obj in objs:

@@ -36,6 +36,10 @@ class Instance:
     # Pods whose facts are identical to this one's (same container config, same
     # node labels, same device facts): evaluated once, counted for each.
     members: tuple[str, ...] = ()
+    # Multi-host worker: the serving container of its group's leader, whose argv
+    # carries the engine settings for the whole group (vLLM + Ray head); when the
+    # worker itself runs no engine, ``container.engine`` is already the leader's.
+    leader: ContainerObs | None = None
 
     @property
     def pods(self) -> list[str]:
@@ -176,6 +180,15 @@ def first_declared(ctx: Ctx, *paths: str) -> tuple[str, Any] | None:
 
 
 # --- observation helpers ----------------------------------------------------
+
+
+def worker_defers(c: ContainerObs | None, lead: ContainerObs | None) -> bool:
+    """A multi-host worker whose own argv does not run the engine (a Ray worker): its
+    engine settings are its leader's. Workers that run the engine themselves (SGLang
+    ``--node-rank``) keep their own."""
+    if c is None or lead is None or lead.engine is None:
+        return False
+    return c.engine is None or not c.engine.detected_by.startswith("argv")
 
 
 def engine_obs(inst: Instance, name: str, what: str) -> Obs:

@@ -114,6 +114,12 @@ def gpu_count(ctx: Ctx):
     found = first_declared(ctx, "spec.runtime.gpu.count", "spec.runtime.accelerator.count")
     if found is None:
         return
+    what = "GPUs per pod"
+    if ctx.spec.spec.runtime.multi_host is not None:
+        # A replica spans several pods: each pod (node) requests its share.
+        found = ("spec.runtime.multiHost.gpusPerNode" if ctx.spec.spec.runtime.multi_host.gpus_per_node
+                 else found[0], ctx.spec.gpus_per_node)
+        what = "GPUs per pod (node) of a multi-host replica"
 
     def observe(inst: Instance) -> Obs:
         c = inst.container
@@ -129,7 +135,7 @@ def gpu_count(ctx: Ctx):
                     container=c.name)
         return Obs(value=n or 0, prov=prov, note=None if n else "no nvidia.com/gpu request: the pod gets no GPU")
 
-    yield compare(ctx, found[0], found[1], "int", observe, what="GPUs per pod")
+    yield compare(ctx, found[0], found[1], "int", observe, what=what)
 
 
 @check("hardware.gpu-memory")
@@ -204,6 +210,8 @@ def parallelism_fits(ctx: Ctx):
     """tensor × pipeline parallel equals the GPUs the pod requests (fewer wastes GPUs, more fails to start)."""
     results: dict[tuple, list[str]] = {}
     detail: dict[tuple, tuple] = {}
+    size = ctx.workload.extra.get("size")
+    nodes = size.value if size is not None and isinstance(size.value, int) and size.value > 0 else 1
     for inst in ctx.instances:
         c = inst.container
         if c is None or c.engine is None:
@@ -213,14 +221,16 @@ def parallelism_fits(ctx: Ctx):
         gpus_req, _ = _gpu_request(c)
         if tp is None or gpus_req is None:
             continue
-        key = (int(tp) * int(pp), gpus_req)
+        key = (int(tp) * int(pp), gpus_req * nodes)
         results.setdefault(key, []).extend(inst.pods)
-        detail[key] = (tp, pp)
+        detail[key] = (tp, pp, gpus_req)
     for (world, req), pods in results.items():
-        tp, pp = detail[(world, req)]
+        tp, pp, per_pod = detail[(world, req)]
         if world != req:
+            group = f" ({per_pod} per pod × {nodes} pods per group, {size.prov.path})" if nodes > 1 else ""
+            who = "the group requests" if nodes > 1 else "the pod requests"
             yield Draft("spec.runtime.engine.tensorParallelSize", Status.DRIFT,
-                        f"tensor parallel {tp} × pipeline parallel {pp} = {world} GPUs, but the pod requests {req}",
+                        f"tensor parallel {tp} × pipeline parallel {pp} = {world} GPUs, but {who} {req}{group}",
                         expected=f"tp × pp = {req}", observed=[Evidence(value=world, pods=pods, count=len(pods))],
                         level="error" if world > req else "warning")
             return

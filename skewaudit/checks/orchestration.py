@@ -239,3 +239,21 @@ def rollout(ctx: Ctx):
                     f"revision ({', '.join(ctx.workload.old_revisions)})",
                     observed=[Evidence(value=r) for r in ctx.workload.old_revisions], level="info",
                     scope=f"{len(old)} of {sum(len(i.pods) for i in ctx.instances)} pods")
+
+
+@check("orchestration.group-size")
+def group_size(ctx: Ctx):
+    """A multi-host replica spans the intended number of nodes (LeaderWorkerSet leaderWorkerTemplate.size)."""
+    mh = ctx.spec.spec.runtime.multi_host
+    size = ctx.workload.extra.get("size")
+    if mh is None and (size is None or size.value in (None, 1)):
+        return
+    want = mh.nodes_per_replica if mh is not None else 1
+
+    def observe() -> Obs:
+        if size is not None:
+            return Obs(value=size.value, prov=size.prov, note=size.note)
+        return Obs(value=1, prov=Prov(source="workload-spec", object=ctx.workload.object),
+                   note=f"a {ctx.workload.kind} replica is one pod")
+
+    yield _cmp_once(ctx, "spec.runtime.multiHost.nodesPerReplica", want, "int", observe, "nodes per replica")

@@ -32,6 +32,7 @@ import msgspec
 
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import keda
+from skewaudit.collect import kinds
 from skewaudit.collect.containers import (
     ConfigMaps, _obj, _redact_value, _retarget, _with_status, container_obs, looks_serving, plain_source,
     quantity_str, template_obs,
@@ -66,7 +67,13 @@ def kind_of(name: str | None) -> str | None:
     """Canonical workload kind for a target's ``kind`` (``deploy`` -> Deployment); None if unknown."""
     if name is None:
         return None
-    return _KIND_ALIASES.get(name.strip().lower())
+    low = name.strip().lower()
+    return _KIND_ALIASES.get(low) or kinds.aliases().get(low)
+
+
+def supported_kinds() -> tuple[str, ...]:
+    """Every workload kind this version reads: the built-in ones, then the registered ones."""
+    return (*WORKLOAD_KINDS, *kinds.workload_kinds())
 
 
 def node_obs(node: k.Node) -> NodeObs:
@@ -106,6 +113,9 @@ class Inventory:
     replicasets: list[k.ReplicaSet | k.ReplicaSetMeta] = field(default_factory=list)
     jobs: list[k.Job] = field(default_factory=list)
     isvcs: list[k.InferenceService] = field(default_factory=list)
+    # name -> (kind, namespace) of objects of kinds skewaudit does not read (manifests),
+    # so a target naming one is told so instead of "not found"
+    others: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     runtimes: list[k.ServingRuntime] = field(default_factory=list)
     pods: PodStore = field(default_factory=PodStore)
     nodes: dict[str, NodeObs] = field(default_factory=dict)
@@ -149,6 +159,8 @@ def candidates(inv: Inventory) -> list[Candidate]:
     for kind, objs in (("Deployment", inv.deployments), ("StatefulSet", inv.statefulsets), ("Job", inv.jobs),
                        ("InferenceService", inv.isvcs)):
         out += [candidate(kind, o) for o in objs]
+    for kind in kinds.workloads():
+        out += [candidate(kind, o) for o in inv.crds.get(kind, ())]
     out += [candidate("ReplicaSet", rs) for rs in inv.replicasets
             if isinstance(rs, k.ReplicaSet) and _controller(rs.metadata) is None]
     out += [candidate("Pod", rec.full) for rec in inv.pods.recs if rec.full is not None]
@@ -186,6 +198,11 @@ def candidate(kind: str, o: Any) -> Candidate:
         return Candidate(kind, md.namespace, md.name, o, md.labels, _isvc_pod_labels(md.name), None)
     if kind == "Pod":
         return Candidate(kind, md.namespace, md.name, o, md.labels, md.labels, o.spec)
+    wk = kinds.get(kind)
+    if wk is not None:
+        specs = wk.pod_specs(o)
+        serving = next((sp for _, sp in specs if looks_serving(sp)), specs[0][1] if specs else None)
+        return Candidate(kind, md.namespace, md.name, o, md.labels, wk.template_labels(o), serving)
     return Candidate(kind, md.namespace, md.name, o, md.labels, o.spec.template.metadata.labels,
                      o.spec.template.spec)
 
@@ -202,13 +219,16 @@ def select(inv: Inventory, targets: Iterable[Target]) -> tuple[list[Candidate], 
     chosen: dict[tuple[str, str, str], Candidate] = {}
     issues: list[CollectionIssue] = []
     isvc_keys = {(c.ns, c.name) for c in cands if c.kind == "InferenceService"}
+    custom_keys = {(c.kind, c.ns, c.name) for c in cands if c.kind in inv.crds}
+    generated_by = kinds.pod_labels()
+    registered = kinds.workloads()
     index = _Index(cands)
     for t in targets:
         kind = kind_of(t.kind)
         if t.kind and kind is None:
             issues.append(CollectionIssue(scope=f"{t.kind}/{t.namespace or '*'}/{t.name or '*'}", kind="unsupported",
                                           area="workload", message=f"kind {t.kind!r} is not supported; "
-                                          f"use one of {', '.join(WORKLOAD_KINDS)}"))
+                                          f"use one of {', '.join(supported_kinds())}"))
             continue
         hits = []
         for c in index.pool(t):
@@ -219,6 +239,12 @@ def select(inv: Inventory, targets: Iterable[Target]) -> tuple[list[Candidate], 
                 ctrl = _controller(c.obj.metadata)
                 if ctrl is not None and ctrl.kind == "InferenceService" and (c.ns, ctrl.name) in isvc_keys:
                     continue
+            # Without an explicit kind, skip what a registered kind generated: an LWS's leader
+            # StatefulSet has the LWS's name and both carry its pod label.
+            if not t.kind and (any(c.kind != kd and (kd, c.ns, c.labels.get(key) or c.template_labels.get(key))
+                                   in custom_keys for key, kd in generated_by)
+                               or (_controller(c.obj.metadata) or k.OwnerReference()).kind in registered):
+                continue
             hits.append(c)
         if not hits and (t.name or t.selector):
             issues.append(_not_found(inv, t, kind))
@@ -254,6 +280,12 @@ class _Index:
 def _not_found(inv: Inventory, t: Target, kind: str | None) -> CollectionIssue:
     kind_s, ns = kind or "Workload", t.namespace or ""
     where = f"namespace {ns}" if ns else "any namespace"
+    other = next((kd for kd, o_ns in inv.others.get(t.name or "", ())
+                  if not ns or not o_ns or o_ns == ns), None) if t.name and not kind else None
+    if other is not None:
+        return CollectionIssue(scope=f"{other}/{ns or '*'}/{t.name}", kind="unsupported", area="workload",
+                               message=f"{other}/{t.name} found; that kind is not supported by this version of "
+                                       f"skewaudit (supported: {', '.join(supported_kinds())})")
     if t.name:
         scope = f"{kind_s}/{ns or '*'}/{t.name}"
         near = difflib.get_close_matches(t.name, _names(inv, kind, ns), n=3, cutoff=0.5)
@@ -517,6 +549,9 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
         return WorkloadObs(**common, selector={ISVC_LABEL: name}, template=template, pods=pods,
                            current_revision=cur_hash, old_revisions=old,
                            hpa=hpa, services=j.services(ns, svc_labels), extra=extra)
+    wk = kinds.get(c.kind)
+    if wk is not None:
+        return wk.build(j, c, common)
     if c.kind == "Pod":
         pod: k.Pod = c.obj
         template = template_obs(pod.spec, md.labels, obj, "spec", ns, inv.configmaps)

@@ -16,12 +16,16 @@ how its objects turn into facts, and one or more :class:`ExtKind` rows listed in
 
 ``role`` says what the object is to an audit: ``around`` objects (autoscalers,
 routes) attach facts to a workload found otherwise; ``workload`` objects are audit
-targets themselves (``target.kind``).
+targets themselves (``target.kind``). A workload row also says how it becomes a
+``WorkloadObs`` (the hooks below); the shared join (:mod:`~skewaudit.collect.build`),
+pod bookkeeping (:mod:`~skewaudit.collect.pods`) and live pod listing ask the rows
+instead of naming the kind.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,17 @@ class ExtKind:
     api_kind: str = ""     # the kind as written in YAML when it differs (Knative "Service")
     area: str = "workload"   # issue area when it cannot be read
     aliases: tuple[str, ...] = ()
+    # --- workload rows (role "workload") -------------------------------------------
+    # (path, PodSpec) of every pod template the object stamps out: quantities are
+    # canonicalised, ConfigMap refs read and "serving" judged from them.
+    pod_specs: Callable[[Any], list[tuple[str, Any]]] | None = None
+    template_labels: Callable[[Any], dict[str, str]] | None = None   # labels its pods carry
+    # build(join, candidate, common kwargs) -> WorkloadObs
+    build: Callable[[Any, Any, dict[str, Any]], Any] | None = None
+    # a label every pod of the object carries with the object's name as value: pods
+    # are joined (and, live, listed) by it, never through generated controllers
+    pod_label: str | None = None
+    extra_pod_labels: tuple[str, ...] = ()   # more pod labels the build reads (PodRec.tags)
 
     @property
     def written_kind(self) -> str:
@@ -51,9 +66,9 @@ class ExtKind:
 def _registry() -> tuple[ExtKind, ...]:
     # Imported here, not at module level: the family modules import build helpers,
     # and build consults this table.
-    from skewaudit.collect import keda
+    from skewaudit.collect import keda, lws
 
-    return (*keda.KINDS,)
+    return (*keda.KINDS, *lws.KINDS)
 
 
 _CACHE: dict[str, object] = {}
@@ -93,3 +108,25 @@ def aliases() -> dict[str, str]:
             for a in (e.kind, e.plural, *e.aliases):
                 out[a.lower()] = e.kind
     return out
+
+
+def workloads() -> dict[str, ExtKind]:
+    """Workload rows that build their own ``WorkloadObs`` (LeaderWorkerSet…), by kind."""
+    if "workloads" not in _CACHE:
+        _CACHE["workloads"] = {e.kind: e for e in registry() if e.role == "workload" and e.build is not None}
+    return _CACHE["workloads"]  # type: ignore[return-value]
+
+
+def get(kind: str | None) -> ExtKind | None:
+    """The workload row of ``kind`` (None for built-in and around kinds)."""
+    return workloads().get(kind) if kind else None
+
+
+def pod_labels() -> tuple[tuple[str, str], ...]:
+    """(pod label key, kind) of every workload row that joins its pods by label."""
+    return tuple((e.pod_label, e.kind) for e in workloads().values() if e.pod_label)
+
+
+def tag_labels() -> tuple[str, ...]:
+    """Pod labels some workload row reads from each pod (kept on ``PodRec.tags``)."""
+    return tuple(t for e in workloads().values() for t in e.extra_pod_labels)

@@ -282,7 +282,11 @@ class Collector:
             isvc_owned = (kind == "Deployment" and ctrl is not None and ctrl.kind == "InferenceService"
                           and self.wants("InferenceService"))
             if isvc_owned or self.wanted(kind, o):
-                if kind != "InferenceService":
+                wk = kinds.get(kind)
+                if wk is not None and wk.pod_specs is not None:
+                    for _, spec in wk.pod_specs(o):
+                        canonical_quantities(spec)
+                elif kind != "InferenceService":
                     canonical_quantities(o.spec.template.spec)
                 items.append(o)
         return consume
@@ -300,12 +304,22 @@ class Collector:
             if self.wants("InferenceService"):
                 tasks.append(lambda n=ns: self._optional(SR, n, self._runtime("ServingRuntime"), "servingruntimes"))
             for e, res in self.ext:
-                if e.role == "around" or self.wants(e.kind):
+                if kinds.get(e.kind) is not None:
+                    if self.wants(e.kind):
+                        tasks.append(lambda r=res, n=ns: self._custom(r, n))
+                elif e.role == "around" or self.wants(e.kind):
                     tasks.append(lambda n=ns, e=e, r=res: self._optional(
                         r, n, self._ext_keep(e), e.plural))
         if self.wants("InferenceService"):
             tasks.append(lambda: self._optional(CSR, None, self._runtime("ClusterServingRuntime"), "servingruntimes"))
         self.run(tasks)
+
+    def _custom(self, res: Res, ns: str | None) -> None:
+        """List a workload row's kind (LeaderWorkerSet). A cluster without its CRD answers
+        404: quiet unless a target names the kind, then a note (see :func:`kubehttp.failure`)."""
+        if not self.list(res, ns, self._keep(res.kind, self.inv.crds.setdefault(res.kind, [])),
+                         required=res.kind in self.explicit):
+            self.inv.unavailable[res.plural] = "forbidden or not served"
 
     def _optional(self, res: Res, ns: str | None, consume: Callable[[Any], None], name: str) -> None:
         if not self.list(res, ns, consume):
@@ -334,7 +348,9 @@ class Collector:
         inv = self.inv
         self._kept = {(kd, o.metadata.namespace, o.metadata.name)
                       for kd, objs in (("Deployment", inv.deployments), ("StatefulSet", inv.statefulsets),
-                                       ("Job", inv.jobs), ("InferenceService", inv.isvcs)) for o in objs}
+                                       ("Job", inv.jobs), ("InferenceService", inv.isvcs), *inv.crds.items())
+                      for o in objs}
+        self._pod_labels = kinds.pod_labels()
         self._pod_seen: set[tuple[str, str]] = set()
         self._standalone_rs: list[tuple[str, str]] = []
         selectors = self._selectors()
@@ -357,7 +373,8 @@ class Collector:
     def _selectors(self) -> list[tuple[str, str, str, bool]] | None:
         """(namespace, labelSelector, fieldSelector, list ReplicaSets too) per kept
         workload when few and all named by kind; None means list by namespace."""
-        if self.open_kinds or not self.explicit <= {"Deployment", "StatefulSet", "Job", "InferenceService", "Pod"}:
+        if self.open_kinds or not self.explicit <= {"Deployment", "StatefulSet", "Job", "InferenceService", "Pod",
+                                                     *(kd for kd, wk in kinds.workloads().items() if wk.pod_label)}:
             return None
         inv = self.inv
         if len(self._kept) > FEW or any(not t.name and not t.selector for t in self.targets):
@@ -374,6 +391,9 @@ class Collector:
                 out.append((o.metadata.namespace, sel, "", kind == "Deployment"))
         for isvc in inv.isvcs:
             out.append((isvc.metadata.namespace, f"{ISVC_LABEL}={isvc.metadata.name}", "", True))
+        for kd, wk in kinds.workloads().items():
+            out += [(o.metadata.namespace, f"{wk.pod_label}={o.metadata.name}", "", False)
+                    for o in inv.crds.get(kd, ())]
         for t in self.targets:
             if b.kind_of(t.kind) == "Pod" and t.name:
                 out.append((t.namespace or "", "", f"metadata.name={t.name}", False))
@@ -393,6 +413,11 @@ class Collector:
                 self.inv.pods.add(p)
             return
         ns, kept = md.namespace, self._kept
+        for key, kd in self._pod_labels:
+            owner = md.labels.get(key)
+            if owner and (kd, ns, owner) in kept:
+                self.inv.pods.add(p)
+                return
         isvc = md.labels.get(ISVC_LABEL)
         if isvc and ("InferenceService", ns, isvc) in kept:
             self.inv.pods.add(p)
@@ -509,6 +534,10 @@ class Collector:
                      [r for r in inv.replicasets if isinstance(r, k.ReplicaSet)]):
             for o in objs:
                 scan(o.metadata.namespace, [*o.spec.template.spec.containers, *o.spec.template.spec.init_containers])
+        for kd, wk in kinds.workloads().items():
+            for o in inv.crds.get(kd, ()):
+                for _, spec in wk.pod_specs(o):   # type: ignore[misc]
+                    scan(o.metadata.namespace, [*spec.containers, *spec.init_containers])
         for isvc in inv.isvcs:
             ns, pred = isvc.metadata.namespace, isvc.spec.predictor
             scan(ns, [*([pred.model] if pred.model else []), *pred.containers])

@@ -32,6 +32,12 @@ from skewaudit.model.observed import CollectionIssue, Snapshot
 
 _EXTS = (".yaml", ".yml", ".json")
 _DOC_START = re.compile(r"^---[ \t]*(?:#.*)?$", re.M)
+# Kinds that never name a serving workload: not worth a "found, not supported" message.
+_NOT_WORKLOADS = frozenset({"Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
+                            "Namespace", "PersistentVolumeClaim", "PersistentVolume", "NetworkPolicy",
+                            "PodDisruptionBudget", "CustomResourceDefinition", "Endpoints", "EndpointSlice",
+                            "ControllerRevision", "Event", "ResourceQuota", "LimitRange", "PriorityClass",
+                            "StorageClass"})
 _AREA = {"Node": "hardware", "HorizontalPodAutoscaler": "hpa", "Service": "services", "ConfigMap": "configmaps",
          "ServingRuntime": "engine", "ClusterServingRuntime": "engine", "Pod": "pods"}
 
@@ -188,7 +194,12 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
     else:
         typ = k.KINDS.get(kind) if isinstance(kind, str) else None
     if typ is None:
-        return   # Secrets and every other kind: skipped unread
+        # Secrets and every other kind: skipped unread, only the name kept so that a
+        # target naming it hears "found, kind not supported" rather than "not found"
+        if isinstance(kind, str) and kind not in _NOT_WORKLOADS and isinstance(md.get("name"), str):
+            ns = md.get("namespace") if isinstance(md.get("namespace"), str) else (namespace or "")
+            inv.others.setdefault(md["name"], []).append((kind, ns))
+        return
     try:
         if isinstance(obj, dict):
             o = msgspec.convert(obj, typ, strict=False)
@@ -206,6 +217,10 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
         o.metadata.namespace = namespace or ""
     seen_kinds.add(kind)
     if ext is not None:
+        if ext.pod_specs is not None:
+            inv.saw(ext.kind, o.metadata.namespace, o.metadata.name)
+            for _, spec in ext.pod_specs(o):
+                containers.canonical_quantities(spec)
         inv.crds.setdefault(ext.kind, []).append(o)
         return
     _add(inv, kind, o)

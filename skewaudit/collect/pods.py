@@ -15,6 +15,7 @@ from typing import Callable
 import msgspec
 
 from skewaudit.collect import k8s_types as k
+from skewaudit.collect import kinds
 from skewaudit.collect.containers import canonical_quantities
 from skewaudit.collect.kserve import ISVC_LABEL
 
@@ -33,6 +34,7 @@ class PodRec:
     statuses: tuple[tuple[str, bool | None, int | None] | None, ...]   # (imageID, ready, restarts)
     observed: bool                         # has a status: a running pod, not a manifest
     full: k.Pod | None = None              # kept for bare / explicitly targeted pods
+    tags: dict[str, str] | None = None     # labels a registered kind reads (LWS group/worker index)
 
 
 class PodStore:
@@ -55,6 +57,10 @@ class PodStore:
         self._keep_full = keep_full
         self.by_owner: dict[tuple[str, str, str], list[PodRec]] = {}
         self.by_isvc: dict[tuple[str, str], list[PodRec]] = {}
+        # (kind, namespace, name) -> pods of a registered kind, joined by its pod label
+        self.by_label: dict[tuple[str, str, str], list[PodRec]] = {}
+        self._pod_labels = kinds.pod_labels()
+        self._tag_keys = kinds.tag_labels()
         self.count = 0
 
     def spec_id(self, ns: str, i: int, c: k.Container, owner: tuple[str, str] | None = None) -> int:
@@ -92,7 +98,8 @@ class PodStore:
                      revision=md.labels.get("pod-template-hash") or md.labels.get("controller-revision-hash"),
                      specs=tuple(self.spec_id(ns, i, c, owner) for i, c in enumerate(pod.spec.containers)),
                      statuses=statuses, observed=st is not None and (st.phase is not None or bool(by_name)),
-                     full=pod if keep else None)
+                     full=pod if keep else None,
+                     tags={t: md.labels[t] for t in self._tag_keys if t in md.labels} or None)
         self.recs.append(rec)
         self.count += 1
         if owner is not None:
@@ -105,6 +112,14 @@ class PodStore:
         isvc = md.labels.get(ISVC_LABEL)
         if isvc:
             self.by_isvc.setdefault((ns, isvc), []).append(rec)
+        for key, kind in self._pod_labels:
+            value = md.labels.get(key)
+            if value:
+                self.by_label.setdefault((kind, ns, value), []).append(rec)
+
+    def labelled(self, kind: str, ns: str, name: str) -> list[PodRec]:
+        """Pods of a registered kind's object (by its pod label)."""
+        return self.by_label.get((kind, ns, name), [])
 
     def owned(self, ns: str, kind: str, name: str) -> list[PodRec]:
         return self.by_owner.get((ns, kind, name), [])

@@ -282,6 +282,9 @@ class PodObs(msgspec.Struct, frozen=True, omit_defaults=True):
     current: bool = True
     containers: list[ContainerObs] = []
     gpu: GpuReport | None = None       # NVML (local) or exec facts for this pod
+    # multi-host groups (LeaderWorkerSet): group index and worker index (0 = the leader)
+    group: int | None = None
+    worker: int | None = None
 
 
 class NodeObs(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -375,6 +378,8 @@ class WorkloadObs(msgspec.Struct, frozen=True, omit_defaults=True):
     selector: dict[str, str] = {}
     replicas: Fact | None = None
     template: PodTemplateObs = PodTemplateObs()
+    # multi-host (LeaderWorkerSet): the workers' template when it differs from the leader's
+    worker_template: PodTemplateObs | None = None
     pods: list[PodObs] = []
     pods_collected: bool = False      # False offline: no running pods were read
     current_revision: str | None = None

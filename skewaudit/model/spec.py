@@ -297,6 +297,16 @@ class GpuStack(_Model):
     mig_profile: Optional[str] = Field(None, description="MIG profile each replica must get, e.g. '1g.10gb'.")
 
 
+class MultiHost(_Model):
+    """One replica spread over several nodes (LeaderWorkerSet groups, SGLang --nnodes) (extension)."""
+
+    nodes_per_replica: PosInt = Field(description="Nodes (pods) per replica: the LeaderWorkerSet's "
+                                      "leaderWorkerTemplate.size, SGLang --nnodes.")
+    gpus_per_node: Optional[PosInt] = Field(
+        None, description="Accelerators each node (pod) of a replica requests (default: runtime.accelerator.count "
+        "/ nodesPerReplica). tensor × pipeline parallel = gpusPerNode × nodesPerReplica.")
+
+
 class Runtime(_Model):
     """What one replica runs on and with (piqc fields plus engine and GPU-stack extensions)."""
 
@@ -306,6 +316,8 @@ class Runtime(_Model):
     environment: Optional[Environment] = Field(None, description="Required environment variables.")
     engine: Optional[Engine] = Field(None, description=Ext + "Inference engine, image and flags.")
     gpu: Optional[GpuStack] = Field(None, description=Ext + "GPU class, memory, driver, CUDA and MIG requirements.")
+    multi_host: Optional[MultiHost] = Field(None, description=Ext + "Multi-node replicas: nodes per replica and "
+                                            "accelerators per node.")
 
 
 # --- operations -------------------------------------------------------------
@@ -521,8 +533,8 @@ class Target(_Model):
 
     context: Optional[str] = Field(None, description="Kubeconfig context (default: the current context).")
     namespace: Optional[str] = Field(None, description="Namespace (default: the context's namespace).")
-    kind: Optional[Literal["Deployment", "StatefulSet", "ReplicaSet", "Pod", "Job", "InferenceService"]] = Field(
-        None, description="Workload kind.")
+    kind: Optional[Literal["Deployment", "StatefulSet", "ReplicaSet", "Pod", "Job", "InferenceService",
+                           "LeaderWorkerSet"]] = Field(None, description="Workload kind.")
     name: Optional[str] = Field(None, description="Workload name (default: metadata.name).")
     selector: Optional[dict[str, str]] = Field(
         None, description="Label selector matching the workload or its pod template labels.")
@@ -630,6 +642,21 @@ class ModelSpec(_Model):
         """GPUs per replica: ``runtime.gpu.count`` if given, else ``runtime.accelerator.count``."""
         gpu = self.spec.runtime.gpu
         return gpu.count if gpu is not None and gpu.count is not None else self.spec.runtime.accelerator.count
+
+    @property
+    def nodes_per_replica(self) -> int:
+        """Nodes (pods) one replica spans: ``runtime.multiHost.nodesPerReplica``, else 1."""
+        mh = self.spec.runtime.multi_host
+        return mh.nodes_per_replica if mh is not None else 1
+
+    @property
+    def gpus_per_node(self) -> int:
+        """Accelerators each pod of a replica requests (``multiHost.gpusPerNode``, else the per-replica
+        count divided by the nodes)."""
+        mh = self.spec.runtime.multi_host
+        if mh is not None and mh.gpus_per_node is not None:
+            return mh.gpus_per_node
+        return self.gpu_count // self.nodes_per_replica
 
     @property
     def pins(self) -> frozenset[str]:
