@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from skewaudit.commands import collect, diff, explain, init, report, schema, snapshot, validate
+from skewaudit.commands import collect, datadiff, diff, explain, init, profile, report, schema, snapshot, validate
 from skewaudit.errors import ExitCode, SkewauditError, SpecError
 
 app = typer.Typer(
@@ -37,6 +37,8 @@ app.command("bundle")(report.bundle)
 app.command("init")(init.init)
 app.command("checks")(explain.checks)
 app.command("explain")(explain.explain)
+app.command("profile")(profile.profile)
+app.command("data-diff")(datadiff.data_diff)
 
 
 @app.callback(invoke_without_command=True)

@@ -89,7 +89,8 @@ def _infer(path: str, names: list[str]) -> str:
 def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: list[str], outputs: list[str],
                      fail_on: str, fail_on_unverifiable: bool, inline_ignores: bool, show_matches: bool,
                      fail_on_unpinned: bool = False,
-                     baseline: str | None, ignore: list[str], save_snapshot: str | None) -> int:
+                     baseline: str | None, ignore: list[str], save_snapshot: str | None,
+                     data: list[str] | None = None, data_profile: str | None = None) -> int:
     """Run one diff end to end and return its exit code."""
     from skewaudit import audit
 
@@ -108,8 +109,96 @@ def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: 
     report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores)) if specs else None
     if base_snap is not None:
         report = base.merge(report, base.compare(base_snap, snapshot, ignore=ignore, specs=specs), baseline)
+    if (data or data_profile) and report is not None:
+        report = with_data(report, data_results_for_specs(specs, data, data_profile))
     # The gate is decided before rendering: every format states the verdict the exit code carries.
     report = audit.apply_gate(report, fail_on, fail_on_unpinned=fail_on_unpinned,
                               fail_on_unverifiable=fail_on_unverifiable, specs=specs)
     render_outputs(report, formats, outputs, show_matches)
     return audit.exit_code(report)
+
+
+# --- data skew (skewaudit.dataskew): the same findings, formats and gate ---------------------
+
+def gated(report: Any, *, fail_on: str, fail_on_unverifiable: bool) -> Any:
+    """``report`` with its gate block under these flags (validated here), for commands without specs."""
+    from skewaudit import audit
+    from skewaudit.model.finding import FAIL_ON
+
+    if fail_on not in FAIL_ON:
+        raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+    return audit.apply_gate(report, fail_on, fail_on_unverifiable=fail_on_unverifiable)
+
+
+def data_report(results: list[Any], *, source: str, specs: list[str] | None = None) -> Any:
+    """A report holding only data-skew results (``skewaudit data-diff``)."""
+    from skewaudit import __version__, audit
+    from skewaudit.model.finding import Report
+
+    return Report(source=source, summary=audit.summarize(results, len(specs or []), 0, 0),
+                  skewaudit_version=__version__, generated_at=_now(), specs=sorted(specs or []),
+                  results=sorted(results, key=_data_key), checks=_data_checks(results))
+
+
+def with_data(report: Any, results: list[Any]) -> Any:
+    """``report`` with data-skew results added (``diff --data``), summary recounted."""
+    import msgspec
+
+    from skewaudit import audit
+
+    merged = list(report.results) + sorted(results, key=_data_key)
+    s = report.summary
+    return msgspec.structs.replace(report, results=merged, summary=audit.summarize(merged, s.specs, s.workloads, s.pods),
+                                   checks={**report.checks, **_data_checks(results)})
+
+
+def data_results_for_specs(specs: list[Any], serving: list[str] | None, serving_profile: str | None) -> list[Any]:
+    """Compare each spec's ``data.baseline`` with the serving data or profile (``diff --data``)."""
+    from pathlib import Path
+
+    from skewaudit.dataskew.compare import Setup, compare
+    from skewaudit.dataskew.sides import load_side
+
+    with_block = [s for s in specs if getattr(s.spec.spec, "data", None) is not None]
+    if not with_block:
+        names = ", ".join(s.file for s in specs)
+        raise InputError(f"--data/--data-profile: no spec declares a data baseline (spec.data.baseline) in {names}")
+    kinds = {n: f.kind for s in with_block for n, f in (s.spec.spec.data.features or {}).items() if f.kind}
+    serve = load_side(list(serving or []) + ([serving_profile] if serving_profile else []), kinds=kinds)
+    out: list[Any] = []
+    for loaded in with_block:
+        block = loaded.spec.spec.data
+        spec_dir = Path(loaded.file).resolve().parent if loaded.file not in ("-", "<stdin>") else Path.cwd()
+        base = load_side([block.baseline], kinds=kinds, base_dir=spec_dir)
+        features = {n: {"thresholds": f.thresholds.model_dump(by_alias=True, exclude_none=True) if f.thresholds else {}}
+                    for n, f in (block.features or {}).items()}
+        setup = Setup(spec_name=loaded.spec.metadata.name,
+                      thresholds=block.thresholds.model_dump(by_alias=True, exclude_none=True) if block.thresholds else {},
+                      features=features, only=sorted(block.features) if block.features and block.only_listed else None,
+                      location=lambda f, _l=loaded: _data_location(_l, f), spec=loaded.spec)
+        out.extend(compare(base, serve, setup))
+    return out
+
+
+def _data_location(loaded: Any, field: str) -> Any:
+    from skewaudit.model.finding import Location
+
+    loc = loaded.location(field) or loaded.location("spec.data")
+    return Location(file=loc.file, line=loc.line, col=loc.col) if loc else Location(file=loaded.file)
+
+
+def _data_checks(results: list[Any]) -> dict[str, Any]:
+    from skewaudit.playbook import load_playbook
+
+    book = load_playbook()
+    return {r.check: book[r.check] for r in results}
+
+
+def _data_key(r: Any) -> tuple:
+    return (r.spec, r.target.label(), r.field, r.check)
+
+
+def _now() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

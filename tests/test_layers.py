@@ -35,6 +35,10 @@ ALLOWED = {
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
+    # Data skew is an engine of its own beside the checks: it produces the same findings and
+    # borrows the audit's stamping (suppression, hint templates) and the playbook.
+    "skewaudit.dataskew": ("skewaudit.model", "skewaudit.dataskew", "skewaudit.errors", "skewaudit.fsutil",
+                           "skewaudit.playbook", "skewaudit.audit", "skewaudit.__version__"),
 }
 # Third-party libraries and the only modules that may import them.
 OWNERS = {
@@ -43,6 +47,11 @@ OWNERS = {
     "deepdiff": ("skewaudit.baseline",),
     "rich": ("skewaudit.render.table",),
     "jsonschema": ("skewaudit.specpublic",),
+    "datasketches": ("skewaudit.dataskew.sketches",),
+    "pyarrow": ("skewaudit.dataskew.readers", "skewaudit.dataskew.profile", "skewaudit.dataskew.run",
+                "skewaudit.dataskew.distributed"),
+    "dask": ("skewaudit.dataskew.distributed",),
+    "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics"),
 }
 
 
@@ -113,6 +122,6 @@ def test_command_modules_import_only_typer_and_stdlib_at_top_level():
 
 def test_help_does_not_load_heavy_libraries():
     code = ("import sys, skewaudit.cli; heavy = [m for m in ('kubernetes', 'deepdiff', 'pynvml', 'pydantic', "
-            "'skewaudit.model.spec', 'msgspec', 'yaml') if m in sys.modules]; print(','.join(heavy))")
+            "'skewaudit.model.spec', 'msgspec', 'yaml', 'pyarrow', 'numpy', 'datasketches', 'dask') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

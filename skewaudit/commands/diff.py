@@ -49,6 +49,11 @@ def diff(
         "--ignore", help="Baseline: extra fact path to ignore (glob, e.g. 'workloads.*.labels.version'). Repeatable.")] = None,
     save_snapshot: Annotated[Optional[str], typer.Option(
         "--save-snapshot", help="Also save the collected facts as a snapshot file.")] = None,
+    data: Annotated[Optional[list[str]], typer.Option(
+        "--data", help="Serving data to compare with each spec's data baseline (spec.data): Parquet, CSV, JSON "
+        "Lines or '-'. Repeatable.")] = None,
+    data_profile: Annotated[Optional[str], typer.Option(
+        "--data-profile", help="A profile of the serving data (skewaudit profile) instead of --data.")] = None,
 ) -> None:
     """Compare ModelSpecs with what is running and print every mismatch.
 
@@ -69,5 +74,6 @@ def diff(
         formats=list(formats or []), outputs=list(outputs or []), fail_on=fail_on,
         fail_on_unverifiable=fail_on_unverifiable, fail_on_unpinned=fail_on_unpinned, inline_ignores=not no_inline_ignores, show_matches=show_matches,
         baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot,
+        data=list(data or []), data_profile=data_profile,
     )
     raise typer.Exit(code)

@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from skewaudit import constraints
+from skewaudit.model.spec_data import DataSpec
 
 if TYPE_CHECKING:
     from skewaudit.collect.request import Target as TargetRequest
@@ -609,6 +610,8 @@ class Spec(_Model):
     governance: Optional[Governance] = Field(None, description="Compliance and cost (piqc; not checked).")
     target: Optional[Target] = Field(None, description=Ext + "Where the workload runs.")
     policy: Optional[Policy] = Field(None, description=Ext + "Severity overrides, ignores and pinning rules.")
+    data: Optional[DataSpec] = Field(None, description=Ext + "Training/validation data baseline and drift thresholds "
+                                     "(diff --data).")
 
 
 class ModelSpec(_Model):

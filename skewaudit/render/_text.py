@@ -17,7 +17,7 @@ from skewaudit.model.finding import PROBLEM_STATUSES, Gate, Report, Result, Stat
 
 # Display order of categories: the playbook's order (correctness before
 # capacity before cost), collection problems last. Unknown ones follow, sorted.
-CATEGORY_ORDER = ("model", "runtime", "hardware", "serving", "orchestration", "collection")
+CATEGORY_ORDER = ("model", "runtime", "hardware", "serving", "orchestration", "data", "collection")
 
 # Statuses shown by default; matches and not-applicable only on request.
 SHOWN_STATUSES = (Status.DRIFT, Status.UNPINNED, Status.UNVERIFIABLE, Status.SUPPRESSED)
@@ -217,6 +217,11 @@ def summary_line(summary: Summary, gate: Gate | None = None) -> str:
     ``2 drifted (not gating: --fail-on error)``, ``1 unverifiable (gating: --fail-on-unverifiable)``.
     """
     s = summary
+    if not s.pods and not s.workloads and not s.specs:
+        # data-diff: findings about a dataset, no workload or spec involved.
+        return (f"no drift: {plural(s.match, 'check')} matched" if is_clean(s) else
+                f"{s.drift} drifted, {s.unverifiable} unverifiable") + " in the data" + (
+            f", {s.suppressed} suppressed" if s.suppressed else "")
     if is_clean(s):
         where = plural(s.pods, "pod") if s.pods else plural(s.workloads, "workload")
         line = f"no drift: {plural(s.match, 'check')} matched across {where}"

@@ -1,0 +1,61 @@
+"""`skewaudit data-diff BASELINE SERVING…`: data-distribution skew with no ModelSpec.
+
+Both sides may be a profile file (``*.profile``) or data to profile now.
+Findings, formats and exit codes are the same as ``diff``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from skewaudit.commands.profile import Columns, InputFormat, Kind, Sample, Seed
+
+
+def data_diff(
+    baseline: Annotated[str, typer.Argument(help="The training/validation side: a profile file or data.",
+                                            show_default=False)],
+    serving: Annotated[list[str], typer.Argument(help="The serving side: profile file(s) or data ('-' for stdin).",
+                                                 show_default=False)],
+    threshold: Annotated[Optional[list[str]], typer.Option(
+        "--threshold", help="Override a metric's threshold: METRIC=VALUE or METRIC=off (psi, js-distance, ks, "
+        "wasserstein, linf, unseen-share, missing-rate, prompt-over-validated). Repeatable.")] = None,
+    columns: Columns = None,
+    kind: Kind = None,
+    sample: Sample = None,
+    seed: Seed = 0,
+    input_format: InputFormat = None,
+    formats: Annotated[Optional[list[str]], typer.Option(
+        "--format", "-F", help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
+    outputs: Annotated[Optional[list[str]], typer.Option(
+        "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
+    fail_on: Annotated[str, typer.Option(
+        "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
+        help="Which drift exits 1: drift (any level, the default) | error | warning | info | never.")] = "drift",
+    fail_on_unverifiable: Annotated[bool, typer.Option(
+        "--fail-on-unverifiable", help="Also exit 1 when a metric could not be computed.")] = False,
+    show_matches: Annotated[bool, typer.Option("--show-matches", help="Table: also list metrics under threshold.")] = False,
+) -> None:
+    """Compare a baseline data profile with serving data, per feature (PSI, JS, KS, Wasserstein, L-infinity,
+    unseen categories, missing rate, schema, prompt lengths).
+
+    Exit codes: 0 no drift, 1 drift, 2 usage or input error.
+    """
+    from skewaudit.dataskew import thresholds as th
+    from skewaudit.dataskew.compare import Setup, compare
+    from skewaudit.dataskew.run import check_sample, parse_kinds
+    from skewaudit.dataskew.sides import load_side
+    from skewaudit import audit
+    from skewaudit.pipeline import data_report, gated, render_outputs
+
+    check_sample(sample)
+    kinds = parse_kinds(list(kind or []))
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    flags = dict(th.parse_flag(t) for t in threshold or [])
+    base = load_side([baseline], columns=cols, kinds=kinds, input_format=input_format)
+    serve = load_side(serving, columns=cols, kinds=kinds, sample=sample, seed=seed, input_format=input_format)
+    results = compare(base, serve, Setup(flags=flags, only=cols))
+    report = gated(data_report(results, source="data"), fail_on=fail_on, fail_on_unverifiable=fail_on_unverifiable)
+    render_outputs(report, list(formats or []), list(outputs or []), show_matches)
+    raise typer.Exit(audit.exit_code(report))

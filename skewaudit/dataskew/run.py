@@ -1,0 +1,92 @@
+"""Profile data sources on one machine: stream, sample, sketch.
+
+``profile_sources`` is what ``skewaudit profile`` runs without a cluster: each
+source is read batch by batch (``readers``), optionally Bernoulli-sampled with a
+seeded generator, and fed to one ``Builder``. ``profile_piece`` profiles one
+independently readable piece (a Parquet file or a set of its row groups); it is
+also what each Dask worker runs (``distributed``), so a distributed profile is
+the merge of exactly the profiles a single machine would build per piece.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skewaudit.dataskew import readers
+from skewaudit.dataskew.profile import KINDS, Builder, Profile
+
+
+def parse_kinds(items: list[str]) -> dict[str, str]:
+    """``--kind prompt=text`` flags (repeatable) as a mapping."""
+    from skewaudit.errors import InputError
+
+    out = {}
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or kind not in KINDS or not name:
+            raise InputError(f"--kind {item!r}: expected COLUMN=KIND with KIND one of {', '.join(KINDS)}")
+        out[name] = kind
+    return out
+
+
+def check_sample(sample: float | None) -> None:
+    from skewaudit.errors import InputError
+
+    if sample is not None and not (0 < sample <= 1):
+        raise InputError(f"--sample must be a fraction in (0, 1], not {sample}")
+
+
+def profile_sources(sources: list[readers.Source], *, columns: list[str] | None = None,
+                    kinds: dict[str, str] | None = None, sample: float | None = None, seed: int = 0) -> Profile:
+    builder = Builder(kinds=dict(kinds or {}), sources=[s.label for s in sources], sample=sample)
+    rng = _rng(seed) if sample is not None and sample < 1 else None
+    for src in sources:
+        for batch in readers.batches(src, columns):
+            builder.add(_sampled(batch, rng, sample))
+    _warn(builder.notes)
+    return builder.finish()
+
+
+def profile_piece(path: str, row_groups: list[int] | None, columns: list[str] | None, kinds: dict[str, str],
+                  sample: float | None, seed: int) -> bytes:
+    """Profile one Parquet file (or some of its row groups); the profile as JSON bytes."""
+    import msgspec
+
+    from skewaudit.errors import InputError
+
+    builder = Builder(kinds=dict(kinds), sources=[path], sample=sample)
+    rng = _rng(seed) if sample is not None and sample < 1 else None
+    try:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        groups = row_groups if row_groups is not None else list(range(pf.num_row_groups))
+        for batch in pf.iter_batches(batch_size=readers.BATCH_ROWS, row_groups=groups, columns=columns):
+            if batch.num_rows:
+                builder.add(_sampled(batch, rng, sample))
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a corrupt file
+        raise InputError(f"{path}: cannot read parquet data: {readers._one_line(e)}") from None
+    return msgspec.json.encode(builder.finish())
+
+
+def _rng(seed: int) -> Any:
+    import numpy as np
+
+    return np.random.default_rng(seed)
+
+
+def _sampled(batch: Any, rng: Any, sample: float | None) -> Any:
+    if rng is None:
+        return batch
+    import pyarrow as pa
+
+    return batch.filter(pa.array(rng.random(batch.num_rows) < sample))
+
+
+def _warn(notes: list[str]) -> None:
+    import sys
+
+    for n in notes:
+        sys.stderr.write(f"note: {n}\n")
