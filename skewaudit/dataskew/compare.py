@@ -130,7 +130,7 @@ def _missing(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[str, 
     status = Status.DRIFT if abs(rs - rb) > limit else Status.MATCH
     return _Draft("data.missing-rate", name, status, msg + (f" (moved more than {limit:.0%})" if status == Status.DRIFT
                                                           else ""),
-                  expected=f"{rb:.2%} ± {limit:.0%}", value=round(rs, 6))
+                  expected=f"{rb:.4f} ± {limit:g}", value=round(rs, 6))
 
 
 def _threshold_result(check: str, name: str, what: str, score: float, limit: float | None, extra: str = "") -> _Draft:
