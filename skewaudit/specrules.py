@@ -82,8 +82,7 @@ def _parallelism(spec: Any) -> Iterable[tuple[str, list, str]]:
             return
         source = "runtime.gpu.count" if rt.gpu is not None and rt.gpu.count is not None else "runtime.accelerator.count"
         yield ("error", _ENGINE + [field], f"tensorParallelSize × pipelineParallelSize = {tp} × {pp} = {tp * pp}, "
-               f"but {source} is {spec.gpu_count}; each replica uses exactly tp × pp GPUs (a replica over several "
-               "nodes: declare runtime.multiHost)")
+               f"but {source} is {spec.gpu_count}; each replica uses exactly tp × pp GPUs")
 
 
 def _replicas(spec: Any) -> Iterable[tuple[str, list, str]]:

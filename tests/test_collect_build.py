@@ -168,7 +168,7 @@ def test_open_target_selects_serving_workloads_only() -> None:
     assert [c.name for c in sel] == ["sh", "tgi", "trainer", "q"]
     sel, issues = b.select(inv, [Target(namespace="ml", name="redis")])   # named: always taken
     assert [c.name for c in sel] == ["redis"]
-    sel, issues = b.select(inv, [Target(kind="LeaderWorkerSet", name="x"), Target(selector={"app": "nope"})])
+    sel, issues = b.select(inv, [Target(kind="CronJob", name="x"), Target(selector={"app": "nope"})])
     assert sel == [] and [(i.kind, i.area) for i in issues] == [("unsupported", "workload"), ("not-found", "workload")]
     assert "no Workload in any namespace has labels app=nope" in issues[1].message
 
