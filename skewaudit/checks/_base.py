@@ -253,21 +253,30 @@ def compare(
 
     evidence = [Evidence(value=g["value"], prov=g["prov"], note=g["note"], pods=g["pods"], count=len(g["pods"]))
                 for g in sorted(groups.values(), key=lambda g: (g["ok"], -len(g["pods"])))]
+    # Instances whose value could not be read are counted with their reason, never dropped:
+    # "3 of 4 pods" must not hide a fourth pod nobody could verify.
+    unv_groups: dict[tuple, dict[str, Any]] = {}
+    for inst, o in unverifiable:
+        g = unv_groups.setdefault((o.unverifiable, o.prov), {"prov": o.prov, "why": o.unverifiable, "pods": []})
+        g["pods"].extend(inst.pods)
+    unv_evidence = [Evidence(value=None, prov=g["prov"], pods=g["pods"], count=len(g["pods"]), unverifiable=g["why"])
+                    for g in sorted(unv_groups.values(), key=lambda g: -len(g["pods"]))]
+    n_unv = sum(len(i.pods) for i, _ in unverifiable)
     total = sum(len(i.pods) for i in ctx.instances)
     unit = "pods" if any(i.pod is not None for i in ctx.instances) else "containers"
     bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
     extra = dict(vars or {})
     if bad:
         shown = ", ".join(_short(e.value) for e in evidence if e.value is not None)
+        scope = _fmt_scope(bad, total, unit)
+        if scope and n_unv:
+            scope += f" ({n_unv} unverifiable)"
         return Draft(field_path, Status.DRIFT, f"{what}: intended {cons}, running {shown}", expected=raw_expected,
-                     observed=evidence, scope=_fmt_scope(bad, total, unit), vars=extra)
+                     observed=evidence + unv_evidence, scope=scope, vars=extra)
     if unverifiable:
         reason = unverifiable[0][1].unverifiable
-        ev = evidence + [Evidence(value=None, prov=o.prov, pods=i.pods, count=len(i.pods))
-                         for i, o in unverifiable[:1]]
-        n_unv = sum(len(i.pods) for i, _ in unverifiable)
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: cannot verify intended {cons}: {reason}",
-                     expected=raw_expected, observed=ev, reason=reason,
+                     expected=raw_expected, observed=evidence + unv_evidence, reason=reason,
                      scope=_fmt_scope(n_unv, total, unit), vars=extra)
     if not groups:
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: nothing running to compare with",

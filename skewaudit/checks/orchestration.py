@@ -133,7 +133,8 @@ def replicas(ctx: Ctx):
             return Obs(unverifiable=f"an autoscaler ({h.kind} {h.name}) owns the replica count")
         r = ctx.workload.replicas
         if r is None or r.value is None:
-            return Obs(value=1, note="replicas absent: Kubernetes defaults to 1")
+            return Obs(value=1, prov=Prov(source="default", object=ctx.workload.object, path="spec.replicas"),
+                       note="replicas absent: Kubernetes defaults to 1")
         return Obs(value=r.value, prov=r.prov)
 
     yield _cmp_once(ctx, "spec.operations.scaling.replicas", want, "int", observe, "replicas")
@@ -145,9 +146,12 @@ def _quantity_obs(ctx: Ctx, inst: Instance, kind: str, resource: str) -> Obs:
         return Obs(unverifiable="no serving container")
     src = c.requests if kind == "requests" else c.limits
     v = src.get(resource)
-    if v is None and kind == "requests" and resource in c.limits:
-        v = c.limits[resource]  # Kubernetes defaults requests to limits
     obj = f"Pod/{inst.pod.namespace}/{inst.pod.name}" if inst.pod else ctx.workload.object
+    if v is None and kind == "requests" and resource in c.limits:
+        # Kubernetes defaults a missing request to the limit: say so, and point at the limit.
+        return Obs(value=c.limits[resource], note="request not set: Kubernetes defaults it to the limit",
+                   prov=Prov(source="default", object=obj, path=f"{c.path}.resources.limits[{resource}]",
+                             container=c.name))
     prov = Prov(source="pod-spec", object=obj, path=f"{c.path}.resources.{kind}[{resource}]", container=c.name)
     return Obs(value=v if v is not None else "(unset)", prov=prov)
 

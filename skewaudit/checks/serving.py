@@ -18,12 +18,20 @@ def port(ctx: Ctx):
         return
 
     def observe(inst: Instance) -> Obs:
+        # A containerPort only declares a port; it is never evidence of where the engine
+        # listens. Evidence is argv/env, or the engine's documented default (said so).
         ob = engine_obs(inst, "port", "the port")
-        if ob.unverifiable and inst.container is not None and inst.container.ports:
-            p = inst.container.ports[0]
-            return Obs(value=p.container_port, prov=Prov(source="pod-spec", object=_pod_obj(ctx, inst),
-                       path=f"{inst.container.path}.ports[0].containerPort", container=inst.container.name),
-                       note="engine port unknown; containerPort used")
+        if ob.unverifiable:
+            declared = [p.container_port for p in (inst.container.ports if inst.container else [])]
+            if declared:
+                shown = ", ".join(map(str, declared))
+                return Obs(prov=ob.prov, unverifiable=f"{ob.unverifiable}; the containerPort ({shown}) declares a "
+                           "port but does not say where the engine listens")
+            return ob
+        if ob.prov is not None and ob.prov.source == "default":
+            engine = inst.container.engine.engine if inst.container and inst.container.engine else "the engine"
+            note = f"engine default: no port flag or env in the {engine} command line"
+            return Obs(value=ob.value, prov=ob.prov, note=f"{note}; {ob.note}" if ob.note else note)
         return ob
 
     yield compare(ctx, "spec.operations.serving.port", want, "int", observe, what="serving port",
@@ -49,13 +57,16 @@ def _probe(kind: str):
                 for i, p in enumerate(c.probes):
                     if p.kind == kind:
                         value = getattr(p, key)
+                        prov = Prov(source="pod-spec", object=_pod_obj(ctx, inst), path=f"{c.path}.{kind}Probe",
+                                    container=c.name)
                         if key == "timeout_seconds" and value is None:
-                            value = 1  # Kubernetes default
+                            return Obs(value=1, prov=Prov(source="default", object=prov.object, path=prov.path,
+                                                          container=c.name),
+                                       note="timeoutSeconds not set: the Kubernetes default (1s)")
                         if key == "port" and isinstance(value, str):
                             named = {pp.name: pp.container_port for pp in c.ports if pp.name}
                             value = named.get(value, value)
-                        return Obs(value=value, prov=Prov(source="pod-spec", object=_pod_obj(ctx, inst),
-                                   path=f"{c.path}.{kind}Probe", container=c.name))
+                        return Obs(value=value, prov=prov)
                 return Obs(value="(no probe)", note=f"no {kind}Probe on the container")
 
             yield compare(ctx, f"{base}.{attr}", str(want) if cast == "str" else want, cast, observe,

@@ -72,6 +72,7 @@ class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
     note: str | None = None
     pods: list[str] = []
     count: int = 1
+    unverifiable: str | None = None  # these pods' value could not be read: why (counted, never dropped)
 
 
 class Result(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -84,14 +84,16 @@ def observed_rows(result: Result) -> list[tuple[str, str]]:
     total = sum(e.count for e in evidence)
     rows = []
     for e in evidence:
-        value = fmt_value(e.value)
+        value = "unverifiable" if e.unverifiable else fmt_value(e.value)
         if len(evidence) > 1:
             value += f" ({pods_phrase(e.count, total)})"
         elif result.scope:
             value += f" ({clean(result.scope)})"
         where = clean(e.prov.where()) if e.prov else ""
-        if e.note:
-            where = f"{where}; {clean(e.note)}" if where else NOTE_PREFIX + clean(e.note)
+        # The result's own reason is printed once, below; only other reasons go next to their pods.
+        for note in (e.note, e.unverifiable if e.unverifiable != result.reason else None):
+            if note:
+                where = f"{where}; {clean(note)}" if where else NOTE_PREFIX + clean(note)
         rows.append((value, where))
     return rows
 

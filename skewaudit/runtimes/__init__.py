@@ -20,7 +20,7 @@ from types import ModuleType
 
 from skewaudit.model.observed import ENGINE_FIELDS, EngineFacts, Fact, Prov
 from skewaudit.runtimes import _argv, _shell
-from skewaudit.runtimes._argv import ENTRYPOINT_PATH, NO_COMMAND, Hit, Scan
+from skewaudit.runtimes._argv import ENTRYPOINT_PATH, FROM_IMAGE, NO_COMMAND, Hit, Scan
 
 __all__ = ["ArgvResult", "ContainerInput", "FactSet", "detect", "effective_argv", "engines", "parse"]
 
@@ -114,6 +114,14 @@ def _image_entrypoint(image: str) -> _argv.Entrypoint | None:
     return None
 
 
+def _image_engine(image: str) -> str | None:
+    """The engine an image's name identifies (``…/mistral-vllm:1.2`` -> vllm), or None."""
+    if not image:
+        return None
+    found = _detect(None, image, {})
+    return None if found is None or not found[1].startswith("image") else found[0].ENGINE
+
+
 def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[str, str | None],
                    image: str, base_path: str) -> ArgvResult:
     """Kubernetes semantics: ``command`` replaces the image ENTRYPOINT, ``args`` its CMD;
@@ -147,6 +155,13 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
             tokens, paths = arg, apaths
             notes.insert(0, f"{where}; args read as the whole command, which holds only if the image "
                             "has no ENTRYPOINT")
+        elif arg and (named := _image_engine(image)) is not None:
+            # A custom image (registry/team/mistral-vllm:1.2) whose name says which engine it
+            # wraps: its ENTRYPOINT is not in the table, but args given alone are that engine's
+            # flags. Read them as such, and say the entrypoint was assumed.
+            tokens, paths = arg, apaths
+            notes.insert(0, f"{where}; args, {FROM_IMAGE} {image}: read as {named} flags (the image's own "
+                            "ENTRYPOINT is not known to skewaudit)")
         else:
             notes.insert(0, where)
             return ArgvResult(None, [], _join(notes + _ref_notes(refs)), False)
@@ -203,7 +218,9 @@ class FactSet:
         # argv was not written in the object: its head is the image ENTRYPOINT skewaudit
         # assumed (token paths say so), or args were taken to be the whole command
         self.assumed_entrypoint = bool(ci.note and ci.note.startswith(NO_COMMAND)) and (
-            ci.arg_paths[:1] == [ENTRYPOINT_PATH] or "; assumed " in (ci.note or ""))
+            ci.arg_paths[:1] == [ENTRYPOINT_PATH] or "; assumed " in (ci.note or "") or FROM_IMAGE in ci.note)
+        # args alone, read as this engine's flags because the image name identifies it
+        self.from_image = bool(ci.note and ci.note.startswith(NO_COMMAND) and FROM_IMAGE in ci.note)
         if ci.note and ci.note.startswith(NO_COMMAND) and sig.startswith("argv") and conf == "high":
             sig = f"{sig} ({'image ENTRYPOINT assumed' if self.assumed_entrypoint else 'args read as the command'})"
             conf = "medium"
@@ -307,6 +324,11 @@ class FactSet:
         host = self.fields.get("host")
         if host is not None and host.value in _LOOPBACK:
             self.annotate("host", "binds loopback only: unreachable from other pods")
+        if self.from_image:
+            # Provenance, not silent evidence: each value read from args says the entrypoint was assumed.
+            for name, f in list(self.fields.items()):
+                if f.prov.source == "arg":
+                    self.annotate(name, f"args, {FROM_IMAGE} {self.ci.image}")
         bad = set(self.fields) - set(ENGINE_FIELDS)
         if bad:   # a parser bug, not a user error
             raise ValueError(f"{engine} parser produced non-canonical fields: {sorted(bad)}")
@@ -329,7 +351,7 @@ def begin(ci: "ContainerInput", title: str, form: tuple[str, int] | None,
     paths = (list(ci.arg_paths) + [""] * len(argv))[:len(argv)]
     fs = FactSet(ci, title, signal)
     entry, start = form if form else (None, 0)
-    if not form and argv:
+    if not form and argv and not fs.from_image:
         e = _argv.locate(argv)
         start = e.rest if e else 0
         fs.notes.append(f"argv does not run a known {title} entrypoint ({' '.join(argv[:2])} …): "

@@ -25,6 +25,9 @@ from skewaudit import redact
 NO_COMMAND = "command absent"
 # Pseudo field path of argv tokens that come from an assumed image ENTRYPOINT.
 ENTRYPOINT_PATH = "image ENTRYPOINT"
+# Note marker: ``command`` absent, the image is not in the ENTRYPOINT table but its name
+# identifies an engine, so ``args`` are read as that engine's flags (the entrypoint is assumed).
+FROM_IMAGE = "entrypoint assumed from image"
 
 Env = Mapping[str, "str | None"]
 from skewaudit.runtimes._shell import _ASSIGN, basename  # noqa: E402  (after the constants above)

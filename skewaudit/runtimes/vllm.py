@@ -167,6 +167,14 @@ def _model(fs: FactSet, ci: ContainerInput, pos: list[tuple[str, str]], flag_hit
     elif entry == "vllm serve" and flag_hits and not flag_hits[-1].inline:
         fs.annotate("model", "`vllm serve --model` is deprecated (a warning in 0.33) and rejected by vLLM 0.10 "
                              "(ValueError); pass the model positionally")
+    elif entry is None and fs.from_image and pos and not flag_hits:
+        # A custom image's ENTRYPOINT is not known: a leading positional is the model under
+        # `vllm serve` (today's official ENTRYPOINT), and ignored under the older api_server.
+        tok, path = pos[0]
+        extra = pos[1:]
+        fs.arg("model", tok, path)
+        fs.annotate("model", "positional model: served if the image's ENTRYPOINT is `vllm serve`; the older "
+                             f"api_server entrypoint ignores it and serves {DEFAULT_MODEL}")
     elif entry == "api_server" and pos:
         tok = pos[0][0]
         extra = pos[1:]
