@@ -67,6 +67,11 @@ class WorkloadIndex:
                 self.by_label[(k, v)].add(i)
 
     def find(self, target: Any, fallback_name: str) -> list[WorkloadObs]:
+        # Local mode (--local, --endpoint): the one process or server pointed at is what every
+        # spec describes; its host name has nothing to do with the spec's cluster target.
+        processes = [w for w in self.workloads if w.kind == "Process"]
+        if processes and len(processes) == len(self.workloads):
+            return processes
         name = getattr(target, "name", None) if target else None
         selector = dict(getattr(target, "selector", None) or {}) if target else {}
         ns = getattr(target, "namespace", None) if target else None
@@ -129,7 +134,7 @@ def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None,
             # Pods with the same container config, node labels and device facts behave alike.
             # Each part's JSON is self-delimiting, so equal parts <=> equal whole.
             key = (enc(c), enc(node.labels) if node else b"null", enc(node.allocatable) if node else b"null",
-                   enc(pod.gpu), pod.current, enc(leader) if leader is not None else b"")
+                   enc(pod.gpu), pod.current, enc(leader) if leader is not None else b"", _runtime_key(pod))
             if key not in groups:
                 groups[key] = Instance(label=pod.name, container=c, pod=pod, node=node, current=pod.current,
                                        leader=leader)
@@ -173,6 +178,15 @@ def _member(pod: Any, n_groups: int | None) -> str:
     of = f" of {n_groups}" if n_groups else ""
     role = "leader" if pod.worker == 0 else f"worker {pod.worker}"
     return f"{pod.name} (group {pod.group + 1}{of}, {role})"
+
+
+def _runtime_key(pod: Any) -> tuple:
+    """Pods whose engines report the same values group together; the symptom block and
+    the per-pod provenance of runtime facts do not split a group."""
+    rt = pod.runtime
+    if rt is None:
+        return ()
+    return (rt.status, rt.reason, tuple(sorted((k, repr(f.value)) for k, f in rt.fields.items())))
 
 
 _VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector|autoscaler|route)\}")

@@ -528,9 +528,59 @@ def _serve_fault(handler: "_Handler", fault: dict) -> None:
         pass   # the client hung up on us: that is what a bounded client does
 
 
+# --------------------------------------------------------------------------- pod proxy (runtime probes)
+# GET /api/v1/namespaces/NS/pods/NAME[:PORT]/proxy/PATH, as the API server's pod proxy
+# answers it: RBAC is "get" on the "pods/proxy" subresource (deny("get", "pods/proxy")),
+# a missing pod is a 404 Status, a pod with nothing listening is a 503 Status, and
+# anything else is the engine's own answer (status and body) passed through. The
+# caller's Authorization header is never forwarded to the engine, as the real proxy
+# does not. Backends are registered per pod with FakeKube.route_pod(ns, name, url).
+
+_PROXY_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/:]+)(?::(\d+))?/proxy(/.*)?$")
+
+
+class _PodProxy:
+    """FakeKube's pod-proxy part (a mixin, so this block stays apart from the rest)."""
+
+    def route_pod(self, namespace: str, name: str, url: str | None) -> None:
+        """Send proxied GETs for pod ``namespace/name`` to ``url`` (None: nothing listens)."""
+        with self._lock:
+            self._pod_backends = {**getattr(self, "_pod_backends", {}), (namespace, name): url}
+
+    def _proxy(self, raw_path: str) -> tuple[int, bytes, tuple]:
+        import urllib.error
+        import urllib.request
+
+        parts = urlsplit(raw_path)
+        m = _PROXY_PATH.match(unquote(parts.path))
+        ns, name, port, rest = m.group(1), m.group(2), m.group(3) or "80", m.group(4) or "/"
+        for d_verb, d_plural, _, d_ns in self._denied:
+            if d_verb in ("get", "*") and d_plural == "pods/proxy" and (d_ns is None or d_ns == ns):
+                message = (f'pods "{name}" is forbidden: User "{self.user}" cannot get resource "pods/proxy" '
+                           f'in API group "" in the namespace "{ns}"')
+                raise _Reply(403, status_body(403, message, {"name": name, "kind": "pods"}))
+        with self._lock:
+            known = f"{ns}/{name}" in self._stores[("", "v1", "pods")].by_key
+            backend = getattr(self, "_pod_backends", {}).get((ns, name))
+        if not known:
+            raise _Reply(404, status_body(404, f'pods "{name}" not found', {"name": name, "kind": "pods"}))
+        if backend is None:
+            raise _Reply(503, status_body(503, f"error trying to reach service: dial tcp 10.0.0.1:{port}: "
+                                               "connect: connection refused"))
+        url = backend.rstrip("/") + rest + (f"?{parts.query}" if parts.query else "")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(urllib.request.Request(url, method="GET"), timeout=60) as resp:
+                return resp.status, resp.read(), ()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), ()
+        except OSError as e:
+            raise _Reply(503, status_body(503, f"error trying to reach service: {e}")) from None
+
+
 # --------------------------------------------------------------------------- FakeKube
 
-class FakeKube:
+class FakeKube(_PodProxy):
     """An in-process Kubernetes API server on 127.0.0.1 serving the objects given to it.
 
     ``url`` is set by :meth:`start`; ``requests`` logs every request as
@@ -820,6 +870,8 @@ class FakeKube:
             self._inject_failure(path)
             if method != "GET":
                 raise _Reply(405, status_body(405, details={}))
+            if _PROXY_PATH.match(path):
+                return self._proxy(raw_path)   # pod proxy: see the block at the end of this class
             return 200, self._route(path, query), ()
         except _Reply as reply:
             return reply.code, reply.body, reply.headers

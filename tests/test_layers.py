@@ -52,6 +52,7 @@ OWNERS = {
                 "skewaudit.dataskew.distributed"),
     "dask": ("skewaudit.dataskew.distributed",),
     "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics"),
+    "prometheus_client": ("skewaudit.collect.probe.metrics",),
 }
 
 
@@ -123,5 +124,6 @@ def test_command_modules_import_only_typer_and_stdlib_at_top_level():
 def test_help_does_not_load_heavy_libraries():
     code = ("import sys, skewaudit.cli; heavy = [m for m in ('kubernetes', 'deepdiff', 'pynvml', 'pydantic', "
             "'skewaudit.model.spec', 'msgspec', 'yaml', 'pyarrow', 'numpy', 'datasketches', 'dask') if m in sys.modules]; print(','.join(heavy))")
+            "'skewaudit.model.spec', 'msgspec', 'yaml', 'prometheus_client') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

@@ -191,8 +191,23 @@ def worker_defers(c: ContainerObs | None, lead: ContainerObs | None) -> bool:
     return c.engine is None or not c.engine.detected_by.startswith("argv")
 
 
+def runtime_fact(inst: Instance, name: str) -> Fact | None:
+    """What the engine itself reported for ``name`` on this pod (``--probe``), if it did."""
+    rt = inst.pod.runtime if inst.pod is not None else None
+    if rt is None or rt.status == "unavailable":
+        return None
+    f = rt.fields.get(name)
+    return f if f is not None and f.value is not None else None
+
+
 def engine_obs(inst: Instance, name: str, what: str) -> Obs:
-    """Observed engine field ``name`` (canonical, see ENGINE_FIELDS) for one instance."""
+    """Observed engine field ``name`` (canonical, see ENGINE_FIELDS) for one instance.
+
+    What the engine reports at run time (``--probe``) takes precedence over
+    argv, env and documented defaults: it is the value in force."""
+    rt = runtime_fact(inst, name)
+    if rt is not None:
+        return Obs(value=rt.value, prov=rt.prov, note=rt.note)
     c = inst.container
     if c is None:
         return Obs(unverifiable="no serving container found in the workload")

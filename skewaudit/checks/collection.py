@@ -15,6 +15,9 @@ def engine_unrecognised(ctx: Ctx):
     """No serving engine could be recognised in the target container, so engine settings are unverifiable."""
     for inst in ctx.instances:
         c = inst.container
+        rt = inst.pod.runtime if inst.pod is not None else None
+        if rt is not None and rt.status != "unavailable":
+            continue   # the engine named itself on its own endpoints (--probe)
         if c is not None and c.engine is None:
             why = c.argv_note or f"container {c.name}: command and image match no known engine"
             yield Draft("spec.runtime.engine", Status.UNVERIFIABLE, f"no serving engine recognised: {why}", reason=why)

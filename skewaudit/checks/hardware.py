@@ -129,6 +129,10 @@ def gpu_count(ctx: Ctx):
                        note=f"visible: {inst.pod.gpu.visible_devices}" if inst.pod.gpu.visible_devices else None)
         if c is None:
             return Obs(unverifiable="no serving container")
+        if ctx.workload.kind == "Process":
+            # a local process has no resource requests: without NVML its GPUs are unknown, not zero
+            gpu = inst.pod.gpu if inst.pod is not None else None
+            return Obs(unverifiable=(gpu.reason if gpu is not None and gpu.reason else "NVML facts unavailable"))
         n, where = _gpu_request(c)
         obj = f"Pod/{inst.pod.namespace}/{inst.pod.name}" if inst.pod else ctx.workload.object
         prov = Prov(source="pod-spec", object=obj, path=f"{c.path}.{where}" if where else f"{c.path}.resources",

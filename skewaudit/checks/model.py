@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs
+from skewaudit.checks._base import (
+    Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs, runtime_fact,
+)
 from skewaudit.model.finding import Evidence, Status
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -65,9 +67,25 @@ def _or_floating(ob: Obs) -> Obs:
     return ob
 
 
-check("model.revision")(engine_field_check(
-    ("spec.identity.model.revision",), "revision", "str", "model revision",
-    "The model revision (branch, tag or commit) matches the pinned one.", flag="--revision", adjust=_or_floating))
+@check("model.revision")
+def revision(ctx: Ctx):
+    """The model revision (branch, tag or commit) matches the pinned one (with --probe: the commit loaded)."""
+    want = ctx.want("spec.identity.model.revision")
+    if want is None:
+        return
+    pin = str(want).lower()
+    by_commit = bool(re.match(r"^[0-9a-f]{7,40}$", pin))
+
+    def observe(inst: Instance) -> Obs:
+        sha = runtime_fact(inst, "model_sha") if by_commit else None
+        if sha is not None:
+            # the engine's own word on the commit it loaded beats the flag that asked for it
+            loaded = str(sha.value).lower()
+            return Obs(value=want if loaded.startswith(pin) else sha.value, prov=sha.prov, note=f"loaded {sha.value}")
+        return _or_floating(engine_obs(inst, "revision", "model revision"))
+
+    yield compare(ctx, "spec.identity.model.revision", want, "str", observe, what="model revision",
+                  vars={"flag": "--revision"})
 check("model.tokenizer")(engine_field_check(
     ("spec.identity.model.tokenizer.id",), "tokenizer", "str", "tokenizer",
     "The tokenizer is loaded from the intended repository.", normalize=_model_id))

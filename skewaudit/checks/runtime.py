@@ -12,7 +12,7 @@ from typing import Any
 
 from skewaudit import normalize, redact
 from skewaudit.checks._base import (
-    Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs, first_declared,
+    Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs, first_declared, runtime_fact,
 )
 from skewaudit.model.finding import Evidence, Status
 
@@ -30,6 +30,9 @@ def engine(ctx: Ctx):
 
     def observe(inst: Instance) -> Obs:
         c = inst.container
+        rt = inst.pod.runtime if inst.pod is not None else None
+        if rt is not None and rt.status != "unavailable":
+            return Obs(value=rt.engine, note=f"the engine answered its own endpoints ({', '.join(rt.endpoints)})")
         if c is None or c.engine is None:
             return Obs(unverifiable=(c.argv_note if c else None) or "no serving engine recognised")
         return Obs(value=c.engine.engine, note=f"detected by {c.engine.detected_by} ({c.engine.confidence} confidence)")
@@ -57,12 +60,16 @@ _ENGINE_IMAGES = {"vllm": ("vllm-openai",), "tgi": ("text-generation-inference",
 
 @check("runtime.engine-version")
 def engine_version(ctx: Ctx):
-    """The engine version (read from the image tag) satisfies the intended version constraint."""
+    """The engine version (what the engine reports with --probe, else the image tag) satisfies the constraint."""
     want = ctx.want("spec.runtime.engine.version")
     if want is None:
         return
 
     def observe(inst: Instance) -> Obs:
+        rt = runtime_fact(inst, "engine_version")
+        if rt is not None:
+            # what the engine says it is beats what its image tag suggests
+            return Obs(value=image_version(str(rt.value)) or rt.value, prov=rt.prov, note=rt.note or str(rt.value))
         c = inst.container
         if c is None:
             return Obs(unverifiable="no serving container")

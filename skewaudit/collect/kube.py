@@ -577,6 +577,10 @@ def collect(req: SourceRequest) -> Snapshot:
             workloads, nodes, more = b.build(inv, selected)
             if req.exec_gpu and workloads:
                 workloads = exec_gpus(api, req, workloads, more)
+            if req.probe and workloads:
+                from skewaudit.collect import probe
+
+                workloads = probe.live(api, req, workloads, more)
         finally:
             col.progress.done()
             api.close()

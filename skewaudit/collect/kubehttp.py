@@ -205,18 +205,33 @@ class Api:
                 raise HttpError(status, _status_message(data), attempt)
         raise AssertionError("unreachable")
 
-    def _request(self, path: str, query: list[tuple[str, str]] | None, what: str) -> tuple[int, Any, bytes]:
+    def get_raw(self, path: str, limit: int, accept: str = "*/*") -> tuple[int, bytes]:
+        """One GET, no retry, any status (``--probe`` through the pod proxy): (status, body of at
+        most ``limit`` bytes). Whatever fails is that one request's failure (OSError with the
+        reason), not the run's; only the run's deadline still ends the run."""
+        what = f"probing {path.split('/proxy', 1)[0].rsplit('/', 1)[-1]}"
+        try:
+            with deadline.waiting(what):
+                status, _, data = self._request(path, None, what, limit=limit, accept=accept)
+        except deadline.DeadlineReached:
+            raise
+        except EnvironmentUnavailable as e:
+            raise OSError(e.message if hasattr(e, "message") else str(e)) from None
+        return status, data
+
+    def _request(self, path: str, query: list[tuple[str, str]] | None, what: str, *, limit: int | None = None,
+                 accept: str = "application/json") -> tuple[int, Any, bytes]:
         if self.stopped.is_set():
             raise EnvironmentUnavailable(f"stopped while {what}")
         wait, by_deadline = deadline.budget(self.timeout)
         method, url, headers, _, _ = self.client.param_serialize(
-            "GET", path, query_params=list(query or []), header_params={"Accept": "application/json"},
+            "GET", path, query_params=list(query or []), header_params={"Accept": accept},
             auth_settings=["BearerToken"])
         box: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                box["result"] = self._fetch(method, url, headers, wait, box)
+                box["result"] = self._fetch(method, url, headers, wait, box, limit)
             except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
                 box["error"] = e
 
@@ -240,21 +255,23 @@ class Api:
             self._raise(box["error"], what)
         return box["result"]
 
-    def _fetch(self, method: str, url: str, headers: Any, wait: float, box: dict) -> tuple[int, Any, bytes]:
+    def _fetch(self, method: str, url: str, headers: Any, wait: float, box: dict, limit: int | None = None
+               ) -> tuple[int, Any, bytes]:
         resp = self.client.call_api(method, url, headers, _request_timeout=(wait, wait)).response
         box["response"] = resp
+        most = self.max_bytes if limit is None else min(limit, self.max_bytes)
         try:
             length = resp.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > self.max_bytes:
-                raise _TooLarge(int(length))   # refused before a byte of the body is read
+            if length and length.isdigit() and int(length) > most:
+                raise _TooLarge(int(length), most)   # refused before a byte of the body is read
             buf = bytearray()
             while not box.get("abandoned"):
-                chunk = resp.read(min(CHUNK, self.max_bytes + 1 - len(buf)))
+                chunk = resp.read(min(CHUNK, most + 1 - len(buf)))
                 if not chunk:
                     break
                 buf += chunk
-                if len(buf) > self.max_bytes:
-                    raise _TooLarge(None)
+                if len(buf) > most:
+                    raise _TooLarge(None, most)
         except BaseException:
             resp.close()   # the connection is mid-answer: never back to the pool
             raise
@@ -268,7 +285,7 @@ class Api:
         if isinstance(e, _TooLarge):
             size = f" ({e.size} bytes)" if e.size else ""
             raise EnvironmentUnavailable(f"the Kubernetes API at {host} sent an answer larger than "
-                                         f"{human(self.max_bytes)}{size} while {what}; refused "
+                                         f"{human(e.limit)}{size} while {what}; refused "
                                          f"(--max-input-bytes, {LIMIT_ENV})") from None
         if isinstance(e, urllib3.exceptions.ReadTimeoutError) or isinstance(
                 getattr(e, "reason", None), urllib3.exceptions.ReadTimeoutError):
@@ -286,9 +303,9 @@ class Api:
 
 
 class _TooLarge(Exception):
-    def __init__(self, size: int | None):
+    def __init__(self, size: int | None, limit: int):
         super().__init__(size)
-        self.size = size
+        self.size, self.limit = size, limit
 
 
 def describe(path: str) -> str:

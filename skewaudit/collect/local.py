@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from skewaudit import redact
 from skewaudit.collect.request import SourceRequest
 from skewaudit.errors import InputError
-from skewaudit.model.observed import (CollectionIssue, ContainerObs, EnvVar, ImageRef, PodObs, PodTemplateObs, Prov,
-                                      Snapshot, SourceKind, WorkloadObs)
+from skewaudit.model.observed import (CollectionIssue, ContainerObs, EnvVar, GpuReport, ImageRef, PodObs,
+                                      PodTemplateObs, Prov, Snapshot, SourceKind, WorkloadObs)
 
 PROC_ROOT_ENV = "SKEWAUDIT_PROC_ROOT"
 IMAGE_ENV = "SKEWAUDIT_IMAGE"
@@ -131,6 +131,35 @@ def _engine_facts(argv: list[str] | None, env: dict[str, str | None], obj: str, 
     return runtimes.parse(ci)
 
 
+def _probe(req: SourceRequest, container: ContainerObs, obj: str, issues: list[CollectionIssue], inputs: list[str]):
+    """``--probe`` locally: the engine at ``--endpoint``, else at 127.0.0.1 on the port its argv names."""
+    from skewaudit.collect import probe
+
+    engine = container.engine
+    name = engine.engine if engine is not None else None
+    url = req.endpoint
+    if url is None:
+        if engine is None:
+            issues.append(CollectionIssue(obj, "not-collected", "--probe: no engine command line to find the port "
+                                          "in; pass --endpoint URL", area="runtime"))
+            return None
+        mod = probe.ENGINES.get(name)
+        port_fact = engine.fields.get("port")
+        port = port_fact.value if port_fact is not None and isinstance(port_fact.value, int) else \
+            (mod.PORT if mod else 8000)
+        url = f"http://127.0.0.1:{port}"
+    rec = probe.recorder_for(req)
+    report = probe.probe_url(url, name, obj, req.timeout, container=CONTAINER, hint=probe.hint_of(container),
+                             record=rec)
+    probe.save_recording(rec, req)
+    if url not in inputs:
+        inputs.append(url)
+    if report.status == "unavailable":
+        issues.append(CollectionIssue(obj, "unreachable", f"runtime facts unverifiable: {report.reason}",
+                                      area="runtime"))
+    return report
+
+
 def collect(req: SourceRequest) -> Snapshot:
     """One local snapshot: the engine process (or command line), its environment, and NVML."""
     from skewaudit import __version__
@@ -148,6 +177,10 @@ def collect(req: SourceRequest) -> Snapshot:
     elif req.cmdline is not None:
         argv, env, obj = _argv_from_text(req.cmdline), dict(os.environ), "process/cmdline"
         inputs.append("--cmdline")
+    elif req.endpoint:
+        # a server outside Kubernetes: its endpoints describe it, no local process does
+        argv, env, obj = None, {}, f"endpoint/{req.endpoint}"
+        inputs.append(req.endpoint)
     else:
         found = find_engine(proc_root)
         if found:
@@ -181,19 +214,28 @@ def collect(req: SourceRequest) -> Snapshot:
 
     if os.environ.get(nvml.REPLAY_ENV):
         inputs.append(os.environ[nvml.REPLAY_ENV])
-    gpu = nvml.collect_gpus(env=env)
-    if gpu.status != "ok":
+    if req.endpoint and req.pid is None and req.cmdline is None:
+        # the server is elsewhere: this machine's GPUs say nothing about it
+        gpu = GpuReport(source="nvml", object=obj, status="unavailable",
+                        reason=f"{req.endpoint} is a remote server: its GPUs are not visible from here")
+    else:
+        gpu = nvml.collect_gpus(env=env)
+    if gpu.status != "ok" and gpu.object == obj:
+        issues.append(CollectionIssue(obj, "not-collected", gpu.reason or "GPU facts unavailable", area="gpu"))
+    elif gpu.status != "ok":
         issues.append(CollectionIssue(obj, nvml.failure_kind(gpu), gpu.reason or "GPU facts unavailable",
                                       area="gpu"))
     elif not gpu.devices:
         seen = f" with {gpu.visible_devices}" if gpu.visible_devices else ""
         issues.append(CollectionIssue(obj, "not-found", f"NVML sees no GPUs{seen}", area="gpu"))
 
+    runtime = _probe(req, container, obj, issues, inputs) if req.probe else None
     host = socket.gethostname() or "local"
     # The running process is also the "template": there is no other statement of intent locally,
     # and renderers that list template containers then show the engine facts.
     workload = WorkloadObs(kind="Process", name=host, object=obj, pods_collected=True,
                            template=PodTemplateObs(containers=[container]),
-                           pods=[PodObs(name=host, phase="Running", containers=[container], gpu=gpu)])
+                           pods=[PodObs(name=host, phase="Running", containers=[container], gpu=gpu,
+                                        runtime=runtime)])
     return Snapshot(source="local", collected_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     skewaudit_version=__version__, inputs=inputs, workloads=[workload], issues=issues)

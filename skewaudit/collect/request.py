@@ -44,6 +44,9 @@ class SourceRequest:
     all_namespaces: bool = False         # -A
     targets: tuple[Target, ...] = ()     # empty: every serving workload in scope
     exec_gpu: bool = False               # --exec: nvidia-smi in each pod (needs pods/exec)
+    probe: bool = False                  # --probe: ask each engine what it runs (pods/proxy, or 127.0.0.1)
+    endpoint: str | None = None          # --endpoint URL: probe this engine (local mode)
+    record: str | None = None            # --record FILE: write the probe round's replies there
     workers: int = 4                     # bounded concurrency for live list calls
     timeout: float = 10.0                # connect/read timeout, seconds
     progress: bool = False               # show progress on stderr (only on a terminal)

@@ -24,6 +24,11 @@ Context = Annotated[Optional[str], typer.Option("--context", help="Kubeconfig co
 Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace (default: the spec's target, else the context's).")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
 ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs pods/exec).")]
+Probe = Annotated[bool, typer.Option(
+    "--probe", help="Also ask each engine what it runs (read-only GETs on its HTTP endpoints through the pod proxy; "
+    "needs get on pods/proxy; --local: 127.0.0.1).")]
+Endpoint = Annotated[Optional[str], typer.Option(
+    "--endpoint", help="Probe the engine at this URL (a server outside Kubernetes); implies --local and --probe.")]
 Workers = Annotated[int, typer.Option("--workers", min=1, max=32, help="Concurrent API list calls.")]
 Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the cluster to connect "
                                         "and to send each whole answer (and for an exec credential plugin).")]
@@ -34,7 +39,8 @@ MaxInputBytes = Annotated[str, typer.Option("--max-input-bytes", envvar="SKEWAUD
 
 
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
-               "all_namespaces", "exec_gpu", "workers", "timeout", "deadline", "max_input_bytes")
+               "all_namespaces", "exec_gpu", "workers", "timeout", "deadline", "max_input_bytes", "probe",
+               "endpoint")
 
 
 def source_args(values: dict) -> dict:
@@ -46,7 +52,8 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
                    pid: Optional[int] = None, cmdline: Optional[str] = None, kubeconfig: Optional[str] = None,
                    context: Optional[str] = None, namespace: Optional[str] = None, all_namespaces: bool = False,
                    exec_gpu: bool = False, workers: int = 4, timeout: float = 10.0, deadline: float | None = None,
-                   max_input_bytes: str | int | None = None, targets: tuple = ()):
+                   max_input_bytes: str | int | None = None, targets: tuple = (),
+                   probe: bool = False, endpoint: Optional[str] = None, record: Optional[str] = None):
     """Build the SourceRequest for these flags; rejects contradictory ones. Also
     applies the run-wide bounds: the byte limit and (re-armed from the flag) the deadline."""
     from skewaudit import deadline as run_deadline
@@ -62,11 +69,16 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
     chosen = [n for n, on in (("--manifest", bool(manifest)), ("--snapshot", bool(snapshot)), ("--local", local)) if on]
     if len(chosen) > 1:
         raise InputError(f"{' and '.join(chosen)} cannot be combined: choose one source of running facts")
-    if (pid is not None or cmdline) and not local:
+    if (pid is not None or cmdline or endpoint) and not local:
         local = True
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise InputError(f"--endpoint must be an http:// or https:// URL, not {endpoint!r}")
+    if endpoint or record:
+        probe = True
     return SourceRequest(
         manifests=tuple(manifest or ()), snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
         kubeconfig=kubeconfig, context=context, namespace=namespace, all_namespaces=all_namespaces,
         targets=tuple(targets), exec_gpu=exec_gpu, workers=workers, timeout=timeout,
+        probe=probe, endpoint=endpoint, record=record,
         progress=sys.stderr.isatty(),
     )

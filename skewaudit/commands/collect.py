@@ -34,6 +34,11 @@ def collect(
     namespace: o.Namespace = None,
     all_namespaces: o.AllNamespaces = False,
     exec_gpu: o.ExecGpu = False,
+    probe: o.Probe = False,
+    endpoint: o.Endpoint = None,
+    record: Annotated[Optional[str], typer.Option(
+        "--record", help="Write every probe reply (redacted) to FILE; replay it with SKEWAUDIT_RUNTIME_REPLAY=FILE. "
+        "Implies --probe.")] = None,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
     deadline: o.Deadline = 300.0,
@@ -63,7 +68,7 @@ def collect(
                            kubeconfig=kubeconfig, context=context, namespace=namespace,
                            all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers, timeout=timeout,
                            deadline=deadline, max_input_bytes=max_input_bytes,
-                           targets=tuple(targets))
+                           targets=tuple(targets), probe=probe, endpoint=endpoint, record=record)
     data = render(gather(req), fmt)
     if output:
         write_atomic(output, data)

@@ -22,6 +22,8 @@ def diff(
     namespace: o.Namespace = None,
     all_namespaces: o.AllNamespaces = False,
     exec_gpu: o.ExecGpu = False,
+    probe: o.Probe = False,
+    endpoint: o.Endpoint = None,
     workers: o.Workers = 4,
     timeout: o.Timeout = 10.0,
     deadline: o.Deadline = 300.0,

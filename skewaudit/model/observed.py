@@ -48,6 +48,7 @@ class SourceKind:
     EXEC = "exec"                  # nvidia-smi run in the pod through pods/exec
     PROCESS = "process"            # /proc/PID or --cmdline in local mode
     DERIVED = "derived"            # computed from other facts (e.g. tp*pp)
+    RUNTIME = "runtime"            # what the engine reports on its own HTTP endpoints (--probe)
     UNKNOWN = "unknown"
 
 
@@ -263,6 +264,76 @@ class GpuReport(msgspec.Struct, frozen=True, omit_defaults=True):
     visible_devices: str | None = None      # CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES applied
 
 
+# --- what the engine itself reports (--probe) --------------------------------
+
+
+# Canonical names of the facts an engine reports about itself. Where a name is
+# also an ENGINE_FIELDS name, the runtime fact takes precedence over the one
+# read from argv/env/defaults for that pod.
+RUNTIME_FIELDS: dict[str, str] = {
+    "engine_version": "the engine's own version string (vLLM /version, TGI /info version, ...)",
+    "model": "model id or path the engine loaded",
+    "model_sha": "commit of the loaded model (TGI /info model_sha)",
+    "served_model_name": "name clients use (the id in /v1/models)",
+    "max_model_len": "effective max context length (after the engine's clamp)",
+    "max_input_tokens": "effective max prompt tokens",
+    "max_concurrent_requests": "admission limit",
+    "max_num_seqs": "max running sequences",
+    "max_batch_total_tokens": "token budget of one batch (TGI before 3.0)",
+    "kv_cache_dtype": "KV-cache dtype",
+    "gpu_memory_utilization": "GPU memory fraction",
+    "enable_prefix_caching": "prefix caching on/off",
+    "block_size": "KV-cache block size in tokens",
+    "num_gpu_blocks": "KV-cache blocks the engine allocated",
+    "dtype": "weights dtype",
+    "tensor_parallel_size": "tensor parallel degree",
+    "quantization": "quantization method",
+    "weight_version": "SGLang weight_version",
+}
+
+
+class Symptoms(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How the engine is doing, from one scrape of its ``/metrics``.
+
+    Latency percentiles come from the engine's cumulative histograms (so they
+    cover the whole life of the process, interpolated inside a bucket as
+    Prometheus' ``histogram_quantile`` does); rates are averages since the
+    process started (``process_start_time_seconds``). ``kv_cache_usage`` is a
+    fraction (0-1)."""
+
+    ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
+    tpot_p50_s: float | None = None
+    tpot_p95_s: float | None = None
+    queue_length: float | None = None
+    running: float | None = None
+    kv_cache_usage: float | None = None
+    preemptions: float | None = None
+    prompt_tokens_per_s: float | None = None
+    generation_tokens_per_s: float | None = None
+    uptime_s: float | None = None
+
+
+class RuntimeReport(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What one engine reported about itself on its HTTP endpoints.
+
+    ``status``: ``ok`` (every endpoint answered), ``partial`` (some did) or
+    ``unavailable`` (none did: ``reason`` says why and every runtime fact is
+    unverifiable). ``endpoints`` maps each path asked to what came back
+    (``ok`` or the one-line reason). ``fields`` uses the names in
+    ``RUNTIME_FIELDS``; each Fact's provenance is ``runtime`` with the request
+    as the path (``GET /v1/models``)."""
+
+    engine: str
+    object: str                      # "Pod/ns/name" or the endpoint URL
+    status: str = "ok"
+    reason: str | None = None
+    via: str = ""                    # "pod proxy :8000", "http://127.0.0.1:8000"
+    endpoints: dict[str, str] = {}
+    fields: dict[str, Fact] = {}
+    symptoms: Symptoms | None = None
+
+
 # --- pods, nodes, workloads -------------------------------------------------
 
 
@@ -285,6 +356,7 @@ class PodObs(msgspec.Struct, frozen=True, omit_defaults=True):
     # multi-host groups (LeaderWorkerSet): group index and worker index (0 = the leader)
     group: int | None = None
     worker: int | None = None
+    runtime: RuntimeReport | None = None   # what the engine reports about itself (--probe)
 
 
 class NodeObs(msgspec.Struct, frozen=True, omit_defaults=True):

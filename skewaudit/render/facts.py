@@ -259,6 +259,38 @@ def _pod_lines(snap: Snapshot, w: WorkloadObs, p: PodObs) -> list[str]:
     out = ["    " + "  ".join(parts)]
     if diffs:
         out.append("      differs from the template: " + ", ".join(diffs))
+    if p.runtime is not None:
+        out += _runtime_lines(p.runtime)
+    return out
+
+
+def symptom_text(s: Any) -> str:
+    """The symptom block on one line (also used by baseline and bundle views)."""
+    parts = []
+    for label, lo, hi in (("TTFT", s.ttft_p50_s, s.ttft_p95_s), ("TPOT", s.tpot_p50_s, s.tpot_p95_s)):
+        if lo is not None or hi is not None:
+            parts.append(f"{label} p50 {_v(lo)} s p95 {_v(hi)} s")
+    for label, v, unit in (("queue", s.queue_length, ""), ("running", s.running, ""),
+                           ("KV-cache", None if s.kv_cache_usage is None else round(s.kv_cache_usage * 100, 1), "%"),
+                           ("preemptions", s.preemptions, ""), ("prompt", s.prompt_tokens_per_s, " tok/s"),
+                           ("generation", s.generation_tokens_per_s, " tok/s")):
+        if v is not None:
+            parts.append(f"{label} {v:g}{unit}")
+    return ", ".join(parts)
+
+
+def _runtime_lines(rt: Any) -> list[str]:
+    """What the engine reported about itself (--probe), under its pod line."""
+    head = f"      runtime: {rt.engine} via {rt.via or rt.object}: {rt.status}"
+    if rt.reason:
+        head += f" ({rt.reason})"
+    out = [head]
+    b = _Block("        ")
+    for name, f in rt.fields.items():
+        b.add(name, _fact_value(f), f.prov.where(), f.note)
+    out += b.lines()
+    if rt.symptoms is not None:
+        out.append(f"        symptoms (since start): {symptom_text(rt.symptoms)}")
     return out
 
 

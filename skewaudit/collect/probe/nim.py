@@ -1,0 +1,31 @@
+"""NVIDIA NIM for LLMs: ``/v1/metadata``, ``/v1/models`` and ``/v1/metrics``.
+
+``/v1/metadata`` (NIM LLM API reference) carries the NIM release ``version``,
+``modelInfo`` (``shortName``, ``modelUrl``), ``repository_override`` and the
+selected profile in ``assetInfo``; ``/v1/models`` is OpenAI-style with
+``max_model_len`` like vLLM's, which NIM LLM runs inside; its Prometheus page
+is ``/v1/metrics`` with vLLM's metric names.
+"""
+
+from __future__ import annotations
+
+from skewaudit.collect.probe.session import Session, as_int, first_model
+from skewaudit.collect.probe.vllm import read_metrics
+
+ENGINE = "nim"
+PORT = 8000
+
+
+def probe(s: Session, hint: dict) -> None:
+    card = first_model(s.obj_json("/v1/models"))
+    if card is not None:
+        s.fact("served_model_name", card.get("id"), "/v1/models")
+        s.fact("model", card.get("root"), "/v1/models")
+        s.fact("max_model_len", as_int(card.get("max_model_len")), "/v1/models")
+    meta = s.obj_json("/v1/metadata")
+    if meta is not None:
+        s.fact("engine_version", meta.get("version"), "/v1/metadata", note="NIM release")
+        info = meta.get("modelInfo")
+        if isinstance(info, list) and info and isinstance(info[0], dict):
+            s.fact("model", info[0].get("shortName"), "/v1/metadata")
+    read_metrics(s, "/v1/metrics")

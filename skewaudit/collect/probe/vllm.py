@@ -1,0 +1,61 @@
+"""vLLM: ``/v1/models``, ``/version`` and ``/metrics``.
+
+Checked against vLLM's source (``vllm/entrypoints/openai``: ``ModelCard`` has
+``id``, ``root``, ``max_model_len``; ``/version`` returns ``{"version": …}``;
+``vllm:cache_config_info`` is an info gauge whose labels are the CacheConfig:
+``block_size``, ``cache_dtype``, ``gpu_memory_utilization``,
+``enable_prefix_caching``, ``num_gpu_blocks`` …, present since 0.4). The
+metric names changed with the V1 engine (``vllm:gpu_cache_usage_perc`` became
+``vllm:kv_cache_usage_perc``, ``vllm:time_per_output_token_seconds`` became
+``vllm:inter_token_latency_seconds``): both spellings are read. ``/v1/*``
+answers 401 when vLLM runs with ``--api-key``; ``/version`` and ``/metrics``
+do not need the key.
+"""
+
+from __future__ import annotations
+
+from skewaudit.collect.probe import metrics
+from skewaudit.collect.probe.session import Session, as_bool, as_float, as_int, first_model
+
+ENGINE = "vllm"
+PORT = 8000
+NAMES = metrics.Names(
+    ttft=("vllm:time_to_first_token_seconds",),
+    tpot=("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
+    queue=("vllm:num_requests_waiting",), running=("vllm:num_requests_running",),
+    kv_usage=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+    preemptions=("vllm:num_preemptions_total",),
+    prompt_tokens=("vllm:prompt_tokens_total",), generation_tokens=("vllm:generation_tokens_total",))
+
+
+def probe(s: Session, hint: dict) -> None:
+    card = first_model(s.obj_json("/v1/models"))
+    if card is not None:
+        s.fact("served_model_name", card.get("id"), "/v1/models")
+        s.fact("model", card.get("root"), "/v1/models")
+        s.fact("max_model_len", as_int(card.get("max_model_len")), "/v1/models")
+    ver = s.obj_json("/version")
+    if ver is not None:
+        s.fact("engine_version", ver.get("version"), "/version")
+    read_metrics(s, "/metrics")
+
+
+def read_metrics(s: Session, path: str) -> None:
+    """Cache config and symptoms from vLLM's Prometheus page (also NIM's, which runs vLLM)."""
+    text = s.text(path)
+    if text is None:
+        return
+    try:
+        samples = metrics.parse(text)
+    except ValueError as e:
+        s.malformed(path, str(e))
+        return
+    cfg = samples.labels("vllm:cache_config_info")
+    if cfg is not None:
+        p = path + " vllm:cache_config_info"
+        s.fact("kv_cache_dtype", cfg.get("cache_dtype"), p)
+        s.fact("gpu_memory_utilization", as_float(cfg.get("gpu_memory_utilization")), p)
+        s.fact("enable_prefix_caching", as_bool(cfg.get("enable_prefix_caching")), p)
+        s.fact("block_size", as_int(cfg.get("block_size")), p)
+        s.fact("num_gpu_blocks", as_int(cfg.get("num_gpu_blocks")), p)
+    s.symptoms = metrics.symptoms(samples, NAMES)
