@@ -122,3 +122,17 @@ def symptoms(samples: Samples, names: Names, now: float | None = None) -> Sympto
         prompt_tokens_per_s=rate(names.prompt_tokens), generation_tokens_per_s=rate(names.generation_tokens),
         uptime_s=round(uptime, 1) if uptime else None)
     return None if s == Symptoms(uptime_s=s.uptime_s) else s
+
+
+def read_symptoms(s, path: str, names: Names) -> Samples | None:
+    """Parse ``path`` of session ``s`` and set its symptom block; the samples, or None."""
+    text = s.text(path)
+    if text is None:
+        return None
+    try:
+        samples = parse(text)
+    except ValueError as e:
+        s.malformed(path, str(e))
+        return None
+    s.symptoms = symptoms(samples, names)
+    return samples

@@ -9,7 +9,7 @@ is ``/v1/metrics`` with vLLM's metric names.
 
 from __future__ import annotations
 
-from skewaudit.collect.probe.session import Session, as_int, first_model
+from skewaudit.collect.probe.session import Session
 from skewaudit.collect.probe.vllm import read_metrics
 
 ENGINE = "nim"
@@ -17,11 +17,7 @@ PORT = 8000
 
 
 def probe(s: Session, hint: dict) -> None:
-    card = first_model(s.obj_json("/v1/models"))
-    if card is not None:
-        s.fact("served_model_name", card.get("id"), "/v1/models")
-        s.fact("model", card.get("root"), "/v1/models")
-        s.fact("max_model_len", as_int(card.get("max_model_len")), "/v1/models")
+    s.openai_models()
     meta = s.obj_json("/v1/metadata")
     if meta is not None:
         s.fact("engine_version", meta.get("version"), "/v1/metadata", note="NIM release")

@@ -128,6 +128,19 @@ class Session:
         self.fields[name] = Fact(value=value, prov=Prov(SourceKind.RUNTIME, self.obj, f"GET {path}", self.container),
                                  note=note)
 
+    def facts(self, doc: dict, path: str, table: tuple[tuple[str, str, Any], ...]) -> None:
+        """Record each (fact, key in ``doc``, converter or None) of ``table`` read from ``path``."""
+        for name, key, conv in table:
+            v = doc.get(key)
+            self.fact(name, conv(v) if conv is not None and v is not None else v, path)
+
+    def openai_models(self, path: str = "/v1/models") -> None:
+        """The served name, model and max length from an OpenAI-style model list (vLLM, SGLang, NIM)."""
+        card = first_model(self.obj_json(path))
+        if card is not None:
+            self.facts(card, path, (("served_model_name", "id", None), ("model", "root", None),
+                                    ("max_model_len", "max_model_len", as_int)))
+
     def report(self) -> RuntimeReport:
         ok = [p for p, r in self.endpoints.items() if r == "ok"]
         bad = [r for r in self.endpoints.values() if r != "ok"]

@@ -13,7 +13,7 @@ asked (often null); the length actually in force is ``max_model_len`` of
 from __future__ import annotations
 
 from skewaudit.collect.probe import metrics
-from skewaudit.collect.probe.session import Session, as_bool, as_float, as_int, first_model
+from skewaudit.collect.probe.session import Session, as_bool, as_float, as_int
 
 ENGINE = "sglang"
 PORT = 30000
@@ -24,35 +24,24 @@ NAMES = metrics.Names(
     prompt_tokens=("sglang:prompt_tokens_total",), generation_tokens=("sglang:generation_tokens_total",))
 
 
+_SERVER = (("engine_version", "version", None), ("model", "model_path", None), ("kv_cache_dtype", "kv_cache_dtype", None),
+           ("gpu_memory_utilization", "mem_fraction_static", as_float), ("tensor_parallel_size", "tp_size", as_int),
+           ("max_num_seqs", "max_running_requests", as_int), ("dtype", "dtype", None),
+           ("quantization", "quantization", None))
+
+
 def probe(s: Session, hint: dict) -> None:
     info = s.obj_json("/get_server_info")
     if info is not None:
-        p = "/get_server_info"
-        s.fact("engine_version", info.get("version"), p)
-        s.fact("model", info.get("model_path"), p)
-        s.fact("kv_cache_dtype", info.get("kv_cache_dtype"), p)
-        s.fact("gpu_memory_utilization", as_float(info.get("mem_fraction_static")), p)
-        s.fact("tensor_parallel_size", as_int(info.get("tp_size")), p)
-        s.fact("max_num_seqs", as_int(info.get("max_running_requests")), p)
-        s.fact("dtype", info.get("dtype"), p)
-        s.fact("quantization", info.get("quantization"), p)
+        s.facts(info, "/get_server_info", _SERVER)
         radix_off = as_bool(info.get("disable_radix_cache"))
         if radix_off is not None:
-            s.fact("enable_prefix_caching", not radix_off, p, note=f"disable_radix_cache={radix_off}")
+            s.fact("enable_prefix_caching", not radix_off, "/get_server_info", note=f"disable_radix_cache={radix_off}")
     model = s.obj_json("/get_model_info")
     if model is not None:
-        s.fact("model", model.get("model_path"), "/get_model_info")
-        s.fact("weight_version", model.get("weight_version"), "/get_model_info")
-    card = first_model(s.obj_json("/v1/models"))
-    if card is not None:
-        s.fact("served_model_name", card.get("id"), "/v1/models")
-        s.fact("max_model_len", as_int(card.get("max_model_len")), "/v1/models")
+        s.facts(model, "/get_model_info", (("model", "model_path", None), ("weight_version", "weight_version", None)))
+    s.openai_models()
     if info is not None and "max_model_len" not in s.fields:
         s.fact("max_model_len", as_int(info.get("context_length")), "/get_server_info",
                note="context_length as requested (older SGLang has no max_model_len in /v1/models)")
-    text = s.text("/metrics")
-    if text is not None:
-        try:
-            s.symptoms = metrics.symptoms(metrics.parse(text), NAMES)
-        except ValueError as e:
-            s.malformed("/metrics", str(e))
+    metrics.read_symptoms(s, "/metrics", NAMES)

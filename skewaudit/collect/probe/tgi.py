@@ -26,24 +26,18 @@ NAMES = metrics.Names(
 _DTYPES = {"torch.float16": "float16", "torch.bfloat16": "bfloat16", "torch.float32": "float32"}
 
 
+_INFO = (("model", "model_id", None), ("model_sha", "model_sha", None), ("engine_version", "version", None),
+         ("max_model_len", "max_total_tokens", as_int), ("max_concurrent_requests", "max_concurrent_requests", as_int),
+         ("max_batch_total_tokens", "max_batch_total_tokens", as_int), ("max_num_seqs", "max_batch_size", as_int))
+
+
 def probe(s: Session, hint: dict) -> None:
     info = s.obj_json("/info")
     if info is not None:
-        p = "/info"
-        s.fact("model", info.get("model_id"), p)
-        s.fact("model_sha", info.get("model_sha"), p)
-        s.fact("engine_version", info.get("version"), p)
-        s.fact("max_model_len", as_int(info.get("max_total_tokens")), p)
-        s.fact("max_input_tokens", as_int(info.get("max_input_tokens", info.get("max_input_length"))), p)
-        s.fact("max_concurrent_requests", as_int(info.get("max_concurrent_requests")), p)
-        s.fact("max_batch_total_tokens", as_int(info.get("max_batch_total_tokens")), p)
-        s.fact("max_num_seqs", as_int(info.get("max_batch_size")), p)
+        s.facts(info, "/info", _INFO)
+        # 2.1+ spells the prompt limit max_input_tokens, earlier versions max_input_length
+        s.fact("max_input_tokens", as_int(info.get("max_input_tokens", info.get("max_input_length"))), "/info")
         dtype = info.get("model_dtype")
         if isinstance(dtype, str):
-            s.fact("dtype", _DTYPES.get(dtype, dtype), p, note=f"/info model_dtype {dtype}")
-    text = s.text("/metrics")
-    if text is not None:
-        try:
-            s.symptoms = metrics.symptoms(metrics.parse(text), NAMES)
-        except ValueError as e:
-            s.malformed("/metrics", str(e))
+            s.fact("dtype", _DTYPES.get(dtype, dtype), "/info", note=f"/info model_dtype {dtype}")
+    metrics.read_symptoms(s, "/metrics", NAMES)

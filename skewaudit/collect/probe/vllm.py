@@ -15,7 +15,7 @@ do not need the key.
 from __future__ import annotations
 
 from skewaudit.collect.probe import metrics
-from skewaudit.collect.probe.session import Session, as_bool, as_float, as_int, first_model
+from skewaudit.collect.probe.session import Session, as_bool, as_float, as_int
 
 ENGINE = "vllm"
 PORT = 8000
@@ -26,14 +26,14 @@ NAMES = metrics.Names(
     kv_usage=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
     preemptions=("vllm:num_preemptions_total",),
     prompt_tokens=("vllm:prompt_tokens_total",), generation_tokens=("vllm:generation_tokens_total",))
+# vllm:cache_config_info label -> (fact, converter)
+_CACHE = (("kv_cache_dtype", "cache_dtype", None), ("gpu_memory_utilization", "gpu_memory_utilization", as_float),
+          ("enable_prefix_caching", "enable_prefix_caching", as_bool), ("block_size", "block_size", as_int),
+          ("num_gpu_blocks", "num_gpu_blocks", as_int))
 
 
 def probe(s: Session, hint: dict) -> None:
-    card = first_model(s.obj_json("/v1/models"))
-    if card is not None:
-        s.fact("served_model_name", card.get("id"), "/v1/models")
-        s.fact("model", card.get("root"), "/v1/models")
-        s.fact("max_model_len", as_int(card.get("max_model_len")), "/v1/models")
+    s.openai_models()
     ver = s.obj_json("/version")
     if ver is not None:
         s.fact("engine_version", ver.get("version"), "/version")
@@ -42,20 +42,7 @@ def probe(s: Session, hint: dict) -> None:
 
 def read_metrics(s: Session, path: str) -> None:
     """Cache config and symptoms from vLLM's Prometheus page (also NIM's, which runs vLLM)."""
-    text = s.text(path)
-    if text is None:
-        return
-    try:
-        samples = metrics.parse(text)
-    except ValueError as e:
-        s.malformed(path, str(e))
-        return
-    cfg = samples.labels("vllm:cache_config_info")
+    samples = metrics.read_symptoms(s, path, NAMES)
+    cfg = samples.labels("vllm:cache_config_info") if samples is not None else None
     if cfg is not None:
-        p = path + " vllm:cache_config_info"
-        s.fact("kv_cache_dtype", cfg.get("cache_dtype"), p)
-        s.fact("gpu_memory_utilization", as_float(cfg.get("gpu_memory_utilization")), p)
-        s.fact("enable_prefix_caching", as_bool(cfg.get("enable_prefix_caching")), p)
-        s.fact("block_size", as_int(cfg.get("block_size")), p)
-        s.fact("num_gpu_blocks", as_int(cfg.get("num_gpu_blocks")), p)
-    s.symptoms = metrics.symptoms(samples, NAMES)
+        s.facts(cfg, path + " vllm:cache_config_info", _CACHE)
