@@ -109,10 +109,16 @@ class Change:
 def _align(old: View, new: View) -> tuple[dict[str, Any], dict[str, Any]]:
     """Copies of both views with facts only one side could collect removed from both."""
     o, n = dict(old.facts), dict(new.facts)
-    # Pod counts exist only when pods were read (live, or manifests that include pods).
-    if ("pods" in o) != ("pods" in n):
-        o.pop("pods", None)
-        n.pop("pods", None)
+    # Pod counts exist only when pods were read (live, or manifests that include pods);
+    # runtime facts only when both runs probed the engines (--probe): compare what both asked.
+    for key in ("pods", "runtime"):
+        if (key in o) != (key in n):
+            o.pop(key, None)
+            n.pop(key, None)
+    if "runtime" in o and "runtime" in n:
+        common = set(o["runtime"]) & set(n["runtime"])
+        o["runtime"] = {k: v for k, v in o["runtime"].items() if k in common}
+        n["runtime"] = {k: v for k, v in n["runtime"].items() if k in common}
     # GPU facts from node labels versus a class read from the template's nodeSelector: compare what both say.
     if old.gpu_source != new.gpu_source and "gpu" in o and "gpu" in n:
         common = set(o["gpu"]) & set(n["gpu"])
@@ -181,6 +187,41 @@ def _group(changes: list[Change]) -> list[Change]:
     return sorted(out, key=lambda c: c.path)
 
 
+_RUNTIME_CHECK = {"engine_version": "runtime.engine-version", "model_sha": "model.revision",
+                  "weight_version": "model.revision"}
+
+# Symptom -> (words, unit, smallest absolute change that counts). A symptom is reported when it
+# moved by at least SYMPTOM_RATIO (relative) and that much (absolute): one scrape's noise is not news.
+SYMPTOM_RATIO = 0.5
+_SYMPTOMS = {
+    "ttft_p50_s": ("TTFT p50", " s", 0.02), "ttft_p95_s": ("TTFT p95", " s", 0.05),
+    "tpot_p50_s": ("TPOT p50", " s", 0.005), "tpot_p95_s": ("TPOT p95", " s", 0.01),
+    "queue_length": ("queue length", "", 2.0), "kv_cache_usage": ("KV-cache usage", "", 0.1),
+    "preemptions_per_h": ("preemptions per hour", "", 1.0),
+    "prompt_tokens_per_s": ("prompt tokens/s", "", 10.0), "generation_tokens_per_s": ("generation tokens/s", "", 10.0),
+}
+
+
+def symptom_changes(old: dict[str, float], new: dict[str, float]) -> list[tuple[str, float, float]]:
+    """(symptom, before, after) for every symptom both runs measured that moved enough to matter."""
+    out = []
+    for k, (_, _, least) in _SYMPTOMS.items():
+        if k in old and k in new:
+            a, b = old[k], new[k]
+            if abs(b - a) >= least and abs(b - a) >= SYMPTOM_RATIO * max(abs(a), 1e-9):
+                out.append((k, a, b))
+    return out
+
+
+def _symptom_message(changes: list[tuple[str, float, float]]) -> str:
+    parts = []
+    for k, a, b in changes:
+        words, unit, _ = _SYMPTOMS[k]
+        pct = f" ({(b - a) / a:+.0%})" if a else ""
+        parts.append(f"{words} {a:.3g}{unit} -> {b:.3g}{unit}{pct}")
+    return "symptoms changed since the baseline (engine /metrics, mean over current pods): " + "; ".join(parts)
+
+
 def check_for(path: tuple[str, ...]) -> str:
     """The check id a change at ``path`` is reported under."""
     head = path[0] if path else ""
@@ -206,6 +247,9 @@ def check_for(path: tuple[str, ...]) -> str:
     if head == "extra":
         return _EXTRA_CHECK.get(path[1], "orchestration.baseline-changed") if len(path) > 1 \
             else "orchestration.baseline-changed"
+    if head == "runtime":   # what the engines reported (--probe)
+        return _RUNTIME_CHECK.get(path[1], _ENGINE_CHECK.get(path[1], "runtime.baseline-changed")) \
+            if len(path) > 1 else "runtime.baseline-changed"
     return _TOP_CHECK.get(head, "orchestration.baseline-changed")
 
 
@@ -437,6 +481,13 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
                                        f"{key} is new since the baseline", None, current, None, spec))
             continue
         ov, nv = view(o, base, old_cache), view(n, current, new_cache)
+        moved = symptom_changes(ov.symptoms, nv.symptoms)
+        if moved:
+            ch = Change(("symptoms",), {k: a for k, a, _ in moved}, {k: b for k, _, b in moved})
+            if not _ignored(ch, key, patterns):
+                results.append(_result(book, "runtime.symptoms-changed", n, ch, _symptom_message(moved), None,
+                                       current, Prov(source="runtime", object=n.object or key, path="GET /metrics"),
+                                       spec))
         if msgspec.json.encode(ov.facts) == msgspec.json.encode(nv.facts):
             continue  # the cheap path: most workloads have not changed
         of, nf = _align(ov, nv)

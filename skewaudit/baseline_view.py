@@ -50,6 +50,9 @@ class View:
     provs: dict[tuple[str, ...], Prov] = field(default_factory=dict)
     gpu_source: str = ""          # "nodes" (labels and/or device reports) | "pod template" | ""
     containers: dict[str, ContainerObs] = field(default_factory=dict)
+    # the symptom block (--probe), averaged over the current pods: compared with a threshold,
+    # not as facts (every scrape differs a little)
+    symptoms: dict[str, float] = field(default_factory=dict)
 
 
 def _key(w: WorkloadObs) -> str:
@@ -264,4 +267,39 @@ def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = No
         facts["pods"] = {"count": len(w.pods)}
     if w.old_revisions:
         facts["rollout"] = f"{w.current_revision or '?'} over {_joined(w.old_revisions)}"
-    return View(facts=facts, provs=provs, gpu_source=gpu_source, containers=containers)
+    runtime, symptoms = _runtime(current, provs)
+    if runtime:
+        facts["runtime"] = runtime
+    return View(facts=facts, provs=provs, gpu_source=gpu_source, containers=containers, symptoms=symptoms)
+
+
+# Runtime facts that differ between healthy replicas and between restarts by nature.
+_RUNTIME_VOLATILE = frozenset({"num_gpu_blocks"})
+
+
+def _runtime(current: list[PodObs], provs: dict[tuple[str, ...], Prov]) -> tuple[dict[str, Any], dict[str, float]]:
+    """What the current pods' engines reported (--probe): facts (joined when replicas differ) and
+    the mean of each symptom."""
+    values: dict[str, set[str]] = {}
+    raw: dict[str, Any] = {}
+    sums: dict[str, list[float]] = {}
+    for p in current:
+        rt = p.runtime
+        if rt is None or rt.status == "unavailable":
+            continue
+        for name, f in rt.fields.items():
+            if name in _RUNTIME_VOLATILE or f.value is None:
+                continue
+            values.setdefault(name, set()).add(str(f.value))
+            raw.setdefault(name, f.value)
+            provs.setdefault(("runtime", name), f.prov)
+        s = rt.symptoms
+        if s is not None:
+            for k, v in msgspec.structs.asdict(s).items():
+                if v is not None and k not in ("uptime_s", "preemptions", "running"):
+                    sums.setdefault(k, []).append(float(v))
+            if s.preemptions is not None and s.uptime_s:
+                # a counter since start: per hour, so runs at different uptimes compare
+                sums.setdefault("preemptions_per_h", []).append(s.preemptions / s.uptime_s * 3600)
+    facts = {k: raw[k] if len(v) == 1 else _joined(sorted(v)) for k, v in values.items()}
+    return facts, {k: sum(v) / len(v) for k, v in sums.items()}

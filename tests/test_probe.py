@@ -208,3 +208,42 @@ def test_histogram_quantile_interpolates_inside_the_bucket() -> None:
 def test_metrics_that_are_not_prometheus_text_raise_one_line() -> None:
     with pytest.raises(ValueError, match="not Prometheus text"):
         metrics.parse("<html>\n<body>502 Bad Gateway</body>\n</html>\n")
+
+
+def _worse_metrics() -> bytes:
+    text = (Path(__file__).parent / "fixtures/engines/vllm-0.6.3/metrics.txt").read_text()
+    text = text.replace('vllm:num_requests_waiting{model_name="meta-llama/Llama-3.1-8B-Instruct"} 2.0',
+                        'vllm:num_requests_waiting{model_name="meta-llama/Llama-3.1-8B-Instruct"} 9.0')
+    text = text.replace('vllm:gpu_cache_usage_perc{model_name="meta-llama/Llama-3.1-8B-Instruct"} 0.4125',
+                        'vllm:gpu_cache_usage_perc{model_name="meta-llama/Llama-3.1-8B-Instruct"} 0.95')
+    assert "} 9.0" in text and "} 0.95" in text
+    return text.encode()
+
+
+def test_baseline_and_bundle_show_symptoms_next_to_configuration(monkeypatch, capsys, tmp_path) -> None:
+    last_good = tmp_path / "last-good.json"
+    with FakeEngine("vllm-0.6.3") as eng:
+        code, _, err = main_inprocess(monkeypatch, capsys, "snapshot", SPECS / "vllm.yaml", "--endpoint", eng.url,
+                                      "-o", last_good)
+    assert code == 0, err
+    models = json.loads((Path(__file__).parent / "fixtures/engines/vllm-0.6.3/v1_models.json").read_text())
+    models["data"][0]["max_model_len"] = 4096
+    with FakeEngine("vllm-0.6.3", overrides={"/metrics": _worse_metrics(), "/v1/models": models}) as eng:
+        code, report = _json(monkeypatch, capsys, "diff", "--baseline", last_good, "--endpoint", eng.url,
+                             "--format", "json")
+        assert code == 1
+        by = {r["check"]: r for r in report["results"] if r["status"] == "drift"}
+        sym = by["runtime.symptoms-changed"]
+        assert "queue length 2 -> 9 (+350%)" in sym["message"] and "KV-cache usage 0.412 -> 0.95" in sym["message"]
+        assert "TTFT" not in sym["message"]          # unchanged symptoms are not news
+        assert by["runtime.max-model-len"]["expected"] == 8192 and by["runtime.max-model-len"]["observed"][0]["value"] == 4096
+        # an incident bundle carries both, side by side
+        code, _, err = main_inprocess(monkeypatch, capsys, "bundle", SPECS / "vllm.yaml", "--endpoint", eng.url,
+                                      "--baseline", last_good, "-o", tmp_path / "incident")
+    md = (tmp_path / "incident.md").read_text()
+    assert "runtime.symptoms-changed" in md and "runtime.max-model-len" in md
+    # and symptom moves can be ignored like any baseline path
+    with FakeEngine("vllm-0.6.3", overrides={"/metrics": _worse_metrics()}) as eng:
+        code, report = _json(monkeypatch, capsys, "diff", "--baseline", last_good, "--endpoint", eng.url,
+                             "--ignore", "symptoms", "--format", "json")
+    assert code == 0 and not [r for r in report["results"] if r["status"] == "drift"]
