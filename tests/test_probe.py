@@ -247,3 +247,21 @@ def test_baseline_and_bundle_show_symptoms_next_to_configuration(monkeypatch, ca
         code, report = _json(monkeypatch, capsys, "diff", "--baseline", last_good, "--endpoint", eng.url,
                              "--ignore", "symptoms", "--format", "json")
     assert code == 0 and not [r for r in report["results"] if r["status"] == "drift"]
+
+
+def test_pods_past_the_round_budget_are_unverifiable_with_that_reason() -> None:
+    from skewaudit.collect.probe.transport import Budget
+    from skewaudit.model.observed import ContainerObs, EngineFacts, ImageRef, PodObs, WorkloadObs
+
+    c = ContainerObs(name="vllm", image=ImageRef(ref="vllm/vllm-openai:v0.6.3"),
+                     engine=EngineFacts(engine="vllm", detected_by="argv: vllm serve"))
+    w = WorkloadObs(kind="Deployment", name="llama", namespace="ml",
+                    pods=[PodObs(name=f"llama-{i}", namespace="ml", phase="Running", containers=[c]) for i in range(3)])
+    asked: list[str] = []
+    rnd = probe.Round(2, 1.0, budget=Budget(0.0))
+    rnd.make = lambda p, port: asked.append(p.name)
+    issues: list = []
+    (out,) = rnd.pods([w], issues)
+    assert asked == []      # nothing is asked once the budget is spent
+    assert {p.runtime.reason for p in out.pods} == {"probe budget of 0 s used up before this pod"}
+    assert issues[0].area == "runtime" and "3 of 3 probed pods" in issues[0].message

@@ -58,6 +58,29 @@ class Samples:
         return None
 
 
+def wanted(text: str, families: tuple[str, ...]) -> str:
+    """Only the lines of ``families`` (and their HELP/TYPE lines): a busy engine's page has
+    hundreds of series, and the parser's time follows the lines it is given."""
+    keep = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            parts = line.split(None, 3)
+            if len(parts) >= 3 and parts[2].startswith(families):
+                keep.append(line)
+        elif line.startswith(families):
+            keep.append(line)
+    return "\n".join(keep) + "\n"
+
+
+def families(names: Names, *extra: str) -> tuple[str, ...]:
+    """Every metric name (prefix) a :class:`Names` reads, plus ``extra``."""
+    out = {"process_start_time_seconds", *extra}
+    for group in (names.ttft, names.tpot, names.queue, names.running, names.kv_usage, names.preemptions,
+                  names.prompt_tokens, names.generation_tokens):
+        out.update(group)
+    return tuple(sorted(out))
+
+
 def parse(text: str) -> Samples:
     """Samples of a Prometheus text page; ValueError (one line) when it is not one."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -124,13 +147,19 @@ def symptoms(samples: Samples, names: Names, now: float | None = None) -> Sympto
     return None if s == Symptoms(uptime_s=s.uptime_s) else s
 
 
-def read_symptoms(s, path: str, names: Names) -> Samples | None:
-    """Parse ``path`` of session ``s`` and set its symptom block; the samples, or None."""
+def read_symptoms(s, path: str, names: Names, *extra: str) -> Samples | None:
+    """Parse ``path`` of session ``s`` (the families ``names`` and ``extra`` name) and set its
+    symptom block; the samples, or None."""
     text = s.text(path)
     if text is None:
         return None
     try:
-        samples = parse(text)
+        if text and not text.endswith("\n"):
+            # the format ends every line with a line feed: this page was cut off
+            raise ValueError("not Prometheus text: the page ends mid-line (cut off)")
+        picked = wanted(text, families(names, *extra))
+        # none of ours: read it all, so a page that is not Prometheus text (an HTML error page) says so
+        samples = parse(picked if any(ln and not ln.startswith("#") for ln in picked.splitlines()) else text)
     except ValueError as e:
         s.malformed(path, str(e))
         return None

@@ -42,7 +42,7 @@ def probe(s: Session, hint: dict) -> None:
 
 def read_metrics(s: Session, path: str) -> None:
     """Cache config and symptoms from vLLM's Prometheus page (also NIM's, which runs vLLM)."""
-    samples = metrics.read_symptoms(s, path, NAMES)
+    samples = metrics.read_symptoms(s, path, NAMES, "vllm:cache_config_info")
     cfg = samples.labels("vllm:cache_config_info") if samples is not None else None
     if cfg is not None:
         s.facts(cfg, path + " vllm:cache_config_info", _CACHE)
