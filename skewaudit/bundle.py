@@ -74,8 +74,9 @@ def _container(c: ContainerObs) -> dict[str, Any]:
     }
 
 
-def build(snap: Snapshot, report: Report | None) -> dict[str, Any]:
-    """The bundle as plain data (the JSON file)."""
+def build(snap: Snapshot, report: Report | None, data_skew: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The bundle as plain data (the JSON file); ``data_skew``: per spec, the top drifting features with
+    their baseline-versus-serving histograms (``skewaudit.dataskew.histogram``)."""
     workloads = []
     for w in snap.workloads:
         current = [p for p in w.pods if p.current]
@@ -111,7 +112,7 @@ def build(snap: Snapshot, report: Report | None) -> dict[str, Any]:
     return {"schema": BUNDLE_SCHEMA, "collected_at": snap.collected_at, "source": snap.source,
             "context": snap.context, "inputs": list(snap.inputs), "skewaudit_version": snap.skewaudit_version,
             "baseline": report.baseline if report else None, "summary": summary,
-            "workloads": workloads, "findings": findings,
+            "workloads": workloads, "findings": findings, "data_skew": list(data_skew or []),
             "collection_issues": msgspec.to_builtins(snap.issues)}
 
 
@@ -229,7 +230,37 @@ def markdown(data: dict[str, Any]) -> str:
     elif data.get("summary") is not None:
         out += ["## Findings", "", "None: " + ("nothing changed since the baseline." if data.get("baseline")
                                              else "the running configuration matches the spec."), ""]
+    out += _data_skew_markdown(data.get("data_skew") or [])
     if data["collection_issues"]:
         out += ["## Could not collect", ""]
         out += [f"- {_t(i['scope'])}: {_t(i['message'])}" for i in data["collection_issues"]] + [""]
     return "\n".join(out)
+
+
+BAR_WIDTH = 20
+
+
+def _bar(share: float) -> str:
+    return "█" * max(0, round(share * BAR_WIDTH)) or "·"
+
+
+def _data_skew_markdown(blocks: list[dict[str, Any]]) -> list[str]:
+    """Top drifting features with small text histograms: baseline against serving, bin by bin."""
+    from skewaudit.render.markdown import _code
+
+    out: list[str] = []
+    for block in blocks:
+        out += [f"## Data skew: {_code(block['spec'])}", "",
+                f"Baseline {_code(block['baseline'])} against serving {_code(block['serving'])}; the features that "
+                "drifted most (by PSI):", ""]
+        if not block["features"]:
+            out += ["No feature drifted.", ""]
+        for f in block["features"]:
+            scores = ", ".join(f"{k.removeprefix('data.')} {v:g}" for k, v in sorted(f["scores"].items()))
+            out += [f"### {_code(f['feature'])} ({f['kind']})", "", f"Scores: {_t(scores)}", ""]
+            if f["bins"]:
+                out += ["| bin | baseline | serving |", "|---|---|---|"]
+                out += [f"| {_c(x['label'])} | `{_bar(x['baseline'])}` {x['baseline']:.1%} | "
+                        f"`{_bar(x['serving'])}` {x['serving']:.1%} |" for x in f["bins"]]
+                out.append("")
+    return out

@@ -8,6 +8,7 @@ local).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from skewaudit.errors import InputError
@@ -154,6 +155,20 @@ def with_data(report: Any, results: list[Any]) -> Any:
 
 def data_results_for_specs(specs: list[Any], serving: list[str] | None, serving_profile: str | None) -> list[Any]:
     """Compare each spec's ``data.baseline`` with the serving data or profile (``diff --data``)."""
+    return [r for c in data_comparisons(specs, serving, serving_profile) for r in c.results]
+
+
+@dataclass(frozen=True)
+class DataComparison:
+    spec: Any
+    base: Any                    # dataskew.compare.Side
+    serve: Any
+    results: list[Any]
+
+
+def data_comparisons(specs: list[Any], serving: list[str] | None,
+                     serving_profile: str | None) -> list[DataComparison]:
+    """Each spec with a data block against the serving side (profiled once), with its results."""
     from pathlib import Path
 
     from skewaudit.dataskew.compare import Setup, compare
@@ -165,7 +180,7 @@ def data_results_for_specs(specs: list[Any], serving: list[str] | None, serving_
         raise InputError(f"--data/--data-profile: no spec declares a data baseline (spec.data.baseline) in {names}")
     kinds = {n: f.kind for s in with_block for n, f in (s.spec.spec.data.features or {}).items() if f.kind}
     serve = load_side(list(serving or []) + ([serving_profile] if serving_profile else []), kinds=kinds)
-    out: list[Any] = []
+    out: list[DataComparison] = []
     for loaded in with_block:
         block = loaded.spec.spec.data
         spec_dir = Path(loaded.file).resolve().parent if loaded.file not in ("-", "<stdin>") else Path.cwd()
@@ -176,7 +191,7 @@ def data_results_for_specs(specs: list[Any], serving: list[str] | None, serving_
                       thresholds=block.thresholds.model_dump(by_alias=True, exclude_none=True) if block.thresholds else {},
                       features=features, only=sorted(block.features) if block.features and block.only_listed else None,
                       location=lambda f, _l=loaded: _data_location(_l, f), spec=loaded.spec)
-        out.extend(compare(base, serve, setup))
+        out.append(DataComparison(spec=loaded, base=base, serve=serve, results=compare(base, serve, setup)))
     return out
 
 

@@ -342,3 +342,23 @@ def test_profile_on_a_local_dask_cluster_equals_the_single_machine_profile(data,
         assert (dist.features[name].count, dist.features[name].missing) == (f.count, f.missing)
     r = skewaudit("data-diff", data / "train.profile", tmp_path / "dask.profile")
     assert r.code == 0, r.out
+
+
+def test_bundle_shows_the_top_drifting_features_with_histograms(data, tmp_path):
+    spec = _spec_with_data(tmp_path, str(data / "train.profile"))
+    r = skewaudit("bundle", spec, "--manifest", EXAMPLES / "manifests" / "llama-3.1-70b-vllm.yaml",
+                  "--data", data / "serve_bad.parquet", "-o", tmp_path / "incident")
+    assert r.code == 0, r.err
+    bundle = json.loads((tmp_path / "incident.json").read_text())
+    (block,) = bundle["data_skew"]
+    features = [f["feature"] for f in block["features"]]
+    assert features[0] == "age" and "clicks" not in features       # age moved most; clicks did not move
+    age = block["features"][0]
+    assert len(age["bins"]) == 10 and sum(b["baseline"] for b in age["bins"]) == pytest.approx(1, abs=0.01)
+    # shifted up by one standard deviation: serving's share of the top bin is far above the baseline's 10 %
+    assert age["bins"][-1]["serving"] > 0.3 and age["bins"][-1]["baseline"] == pytest.approx(0.1, abs=0.02)
+    country = next(f for f in block["features"] if f["feature"] == "country")
+    assert {b["label"] for b in country["bins"]} >= {"us", "eu", "apac", "latam"}
+    md = (tmp_path / "incident.md").read_text()
+    assert "## Data skew: `llama-3-1-70b`" in md and "### `age` (numeric)" in md and "█" in md
+    assert any(f["check"].startswith("data.") for f in bundle["findings"])

@@ -32,6 +32,11 @@ def bundle(
     timeout: o.Timeout = 10.0,
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
+    data: Annotated[Optional[list[str]], typer.Option(
+        "--data", help="Serving data to compare with each spec's data baseline; the bundle shows the top "
+        "drifting features with histograms. Repeatable.")] = None,
+    data_profile: Annotated[Optional[str], typer.Option(
+        "--data-profile", help="A profile of the serving data instead of --data.")] = None,
 ) -> None:
     """Write the playbook's minimal evidence bundle for an incident ticket."""
     import json
@@ -54,7 +59,16 @@ def bundle(
     report = audit.run(loaded, snap) if loaded else None
     if last_good is not None:
         report = base.merge(report, base.compare(last_good, snap, ignore=list(ignore or []), specs=loaded), baseline)
-    data = b.build(snap, report)
+    data_skew = []
+    if (data or data_profile) and report is not None:
+        from skewaudit.dataskew.histogram import top_drifting
+        from skewaudit.pipeline import data_comparisons, with_data
+
+        comparisons = data_comparisons(loaded, list(data or []), data_profile)
+        report = with_data(report, [r for c in comparisons for r in c.results])
+        data_skew = [{"spec": c.spec.spec.metadata.name, "baseline": c.base.label, "serving": c.serve.label,
+                      "features": top_drifting(c.base, c.serve, c.results)} for c in comparisons]
+    data = b.build(snap, report, data_skew=data_skew)
     write_atomic(f"{output}.json", json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     write_atomic(f"{output}.md", b.markdown(data))
     nw, nf = len(data["workloads"]), len(data["findings"])
