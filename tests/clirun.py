@@ -44,5 +44,5 @@ def main_inprocess(monkeypatch, capsys, *args, stdin: bytes | None = None) -> tu
     with pytest.raises(SystemExit) as e:
         cli.main()
     out = capsys.readouterr()
-    assert "Traceback" not in out.err and "internal error" not in out.err
+    assert "Traceback" not in out.err and "internal error" not in out.err, out.err
     return int(e.value.code or 0), out.out, out.err
