@@ -265,3 +265,8 @@ def test_pods_past_the_round_budget_are_unverifiable_with_that_reason() -> None:
     assert asked == []      # nothing is asked once the budget is spent
     assert {p.runtime.reason for p in out.pods} == {"probe budget of 0 s used up before this pod"}
     assert issues[0].area == "runtime" and "3 of 3 probed pods" in issues[0].message
+
+
+def test_probe_needs_something_running(monkeypatch, capsys, tmp_path) -> None:
+    code, _, err = main_inprocess(monkeypatch, capsys, "collect", "--probe", "--manifest", tmp_path)
+    assert code == 2 and "--probe asks running engines: it needs a live cluster or --local, not --manifest" in err

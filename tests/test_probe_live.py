@@ -265,3 +265,15 @@ def test_rbac_probe_tier_grants_only_get_on_pods_proxy() -> None:
     # the base reader never includes it: the tier stays optional
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "Role") and d["metadata"]["name"] != "skewaudit-prober"
                 and any("pods/proxy" in r["resources"] for r in d["rules"])]
+
+
+def test_nothing_listening_in_the_pod_is_the_proxy_s_reason(monkeypatch, capsys, kube, kubeconfig) -> None:
+    with ExitStack() as stack:
+        Cluster(kube, stack, "tgi", n=1)
+        kube.route_pod(NS, "qwen-7f9c-0", None)
+        code, out, _ = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", kubeconfig, "--probe", "-A",
+                                      "--format", "json")
+    assert code == 0
+    rt = json.loads(out)["workloads"][0]["pods"][0]["runtime"]
+    assert rt["status"] == "unavailable"
+    assert rt["reason"].startswith("pod unreachable through the proxy: error trying to reach service")

@@ -75,6 +75,9 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
         raise InputError(f"--endpoint must be an http:// or https:// URL, not {endpoint!r}")
     if endpoint or record:
         probe = True
+    if probe and (manifest or snapshot):
+        raise InputError(f"--probe asks running engines: it needs a live cluster or --local, not "
+                         f"{'--manifest' if manifest else '--snapshot'}")
     return SourceRequest(
         manifests=tuple(manifest or ()), snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
         kubeconfig=kubeconfig, context=context, namespace=namespace, all_namespaces=all_namespaces,
