@@ -137,7 +137,8 @@ def _gpu_class(spec: Any) -> Iterable[tuple[str, list, str]]:
     if rt.gpu is not None and rt.gpu.gpu_class:
         declared.append((["spec", "runtime", "gpu", "class"], rt.gpu.gpu_class))
     if rt.accelerator.vendor.strip().lower() not in ("nvidia", ""):
-        return  # the class table is NVIDIA's
+        yield from _other_vendor(rt.accelerator)
+        return  # the GPU class table below is NVIDIA's
     for where, name in declared:
         if gpus.lookup(name) is None:
             yield ("warning", where, f"unknown GPU class {name!r}; the audit cannot compare it (known names look "
@@ -157,6 +158,23 @@ def _gpu_class(spec: Any) -> Iterable[tuple[str, list, str]]:
     for where in places:
         yield ("warning", where, f"bfloat16 declared but {cls.key} GPUs have no bfloat16 support (compute capability "
                f"{cls.compute_capability}); engines refuse to start or fall back to float16: declare float16")
+
+
+def _other_vendor(acc: Any) -> Iterable[tuple[str, list, str]]:
+    """AMD, Google TPU, Intel Gaudi and AWS Neuron accelerators: the vendor and type must be ones
+    the accelerator table knows, or the audit can compare neither (a warning, never an error)."""
+    from skewaudit import accelerators
+
+    vendor = accelerators.canonical_vendor(acc.vendor)
+    if vendor is None:
+        yield ("warning", ["spec", "runtime", "accelerator", "vendor"], f"unknown accelerator vendor {acc.vendor!r}; "
+               "known: nvidia, amd, google (TPU), intel (Gaudi), aws (Neuron): class and count are unverifiable")
+        return
+    cls = accelerators.lookup(acc.type)
+    if cls is None or cls.vendor != vendor:
+        known = ", ".join(k for k, c in accelerators.classes.CLASSES.items() if c.vendor == vendor)
+        yield ("warning", ["spec", "runtime", "accelerator", "type"], f"unknown {vendor} accelerator type "
+               f"{acc.type!r}; the audit cannot compare it (known: {known})")
 
 
 def _token_units(spec: Any) -> Iterable[tuple[str, list, str]]:

@@ -18,11 +18,12 @@ ALLOWED = {
     "skewaudit.model": ("skewaudit.model", "skewaudit.constraints", "skewaudit.units", "skewaudit.collect.request",
                         "skewaudit.gpus", "skewaudit.normalize"),
     # render.facts shows GPU classes from node labels through the one naming table.
-    "skewaudit.render": ("skewaudit.model", "skewaudit.render", "skewaudit.errors", "skewaudit.gpus"),
+    "skewaudit.render": ("skewaudit.model", "skewaudit.render", "skewaudit.errors", "skewaudit.gpus",
+                         "skewaudit.accelerators"),
     "skewaudit.runtimes": ("skewaudit.model", "skewaudit.runtimes", "skewaudit.redact", "skewaudit.units",
                            "skewaudit.normalize"),
     "skewaudit.checks": ("skewaudit.model", "skewaudit.checks", "skewaudit.constraints", "skewaudit.normalize",
-                         "skewaudit.units", "skewaudit.redact", "skewaudit.gpus"),
+                         "skewaudit.units", "skewaudit.redact", "skewaudit.gpus", "skewaudit.accelerators"),
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
                           "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe",
@@ -35,6 +36,8 @@ ALLOWED = {
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
+    # the accelerator table of other vendors (AMD, TPU, Gaudi, Neuron), beside gpus
+    "skewaudit.accelerators": ("skewaudit.model",),
     # Data skew is an engine of its own beside the checks: it produces the same findings and
     # borrows the audit's stamping (suppression, hint templates) and the playbook.
     "skewaudit.dataskew": ("skewaudit.model", "skewaudit.dataskew", "skewaudit.errors", "skewaudit.fsutil",

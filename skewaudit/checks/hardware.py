@@ -31,18 +31,29 @@ def gpu_facts(ctx: Ctx, inst: Instance) -> dict[str, Fact]:
                 sel.setdefault(k, vals[0])
         if sel:
             pseudo = NodeObs(name="(pod template)", labels=sel)
-            for k, f in gpus.node_gpu_facts(pseudo).items():
+            for k, f in _node_facts(pseudo).items():
                 facts[k] = Fact(f.value, Prov(source="pod-spec", object=ctx.workload.object,
                                               path=f.prov.path.replace("metadata.labels", "nodeSelector")), f.raw, f.note)
     if inst.node is not None:
         node_facts = ctx._shared.get(("node-gpu", id(inst.node)))
         if node_facts is None:
             # A node hosts pods of many workloads: read its labels once per run.
-            node_facts = ctx._shared[("node-gpu", id(inst.node))] = gpus.node_gpu_facts(inst.node)
+            node_facts = ctx._shared[("node-gpu", id(inst.node))] = _node_facts(inst.node)
         facts.update(node_facts)
     if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status == "ok":
         facts.update({k: v for k, v in gpus.report_gpu_facts(inst.pod.gpu).items() if v.value is not None})
     ctx._cache[key] = facts
+    return facts
+
+
+def _node_facts(node: NodeObs) -> dict[str, Fact]:
+    """NVIDIA GPU facts (skewaudit.gpus) and, for keys they leave open, other vendors'
+    accelerator facts (AMD, TPU, Gaudi, Neuron: skewaudit.accelerators)."""
+    from skewaudit import accelerators, gpus
+
+    facts = gpus.node_gpu_facts(node)
+    for k, f in accelerators.node_accel_facts(node).items():
+        facts.setdefault(k, f)
     return facts
 
 
@@ -59,7 +70,8 @@ def _why_no_gpu(ctx: Ctx, inst: Instance, what: str = "GPU facts") -> str:
         return "offline input: no running pods were read and the pod template does not select a GPU class"
     if inst.node is None:
         return f"node of pod {inst.label} was not collected"
-    return f"node {inst.node.name} has no GPU labels for the {what} (no GPU Feature Discovery, GKE or Karpenter labels)"
+    return (f"node {inst.node.name} has no accelerator labels for the {what} (no GPU Feature Discovery, AMD GPU "
+            "operator, GKE, Karpenter or known instance-type label)")
 
 
 _WHAT = {"driver_version": "driver version", "cuda_driver_version": "CUDA version", "memory_mib": "GPU memory",
@@ -80,9 +92,11 @@ def gpu_class(ctx: Ctx):
     if found is None:
         return
     path, want = found
-    from skewaudit import gpus
+    from skewaudit import accelerators, gpus
 
-    cls = gpus.lookup(str(want))
+    vendor = _spec_vendor(ctx)
+    other = vendor not in ("nvidia", None) or (vendor is None and accelerators.lookup(str(want)) is not None)
+    cls = accelerators.lookup(str(want)) if other else gpus.lookup(str(want))
     canonical = cls.key if cls else str(want).lower()
 
     def observe(inst: Instance) -> Obs:
@@ -90,54 +104,119 @@ def gpu_class(ctx: Ctx):
         if ob.unverifiable:
             return ob
         mem = gpu_facts(ctx, inst).get("memory_mib")
-        same = gpus.same_class(str(want), str(ob.value), mem.value if mem else None)
+        if other:
+            same = accelerators.classes.same_class(str(want), str(ob.value))
+        else:
+            same = gpus.same_class(str(want), str(ob.value), mem.value if mem else None)
         # Map an equivalent observed name onto the declared key so aliases compare equal.
         return Obs(value=canonical if same else ob.value, prov=ob.prov, note=ob.note)
 
     yield compare(ctx, path, canonical, "str", observe, what="GPU class")
 
 
+def _spec_vendor(ctx: Ctx) -> str | None:
+    """The spec's accelerator vendor as a vendor key (``nvidia`` when not declared); None when
+    the spec names a vendor skewaudit does not know."""
+    from skewaudit import accelerators
+
+    raw = ctx.want("spec.runtime.accelerator.vendor")
+    return accelerators.canonical_vendor(raw) if raw else "nvidia"
+
+
+def _accel_request(c, vendor: str | None = "nvidia"):
+    """The accelerator request of ``vendor`` (any modelled vendor when None) in container ``c``,
+    summed over its resources (MIG instances count as NVIDIA): (count, Request) or (None, None)."""
+    from skewaudit import accelerators
+
+    reqs = [r for r in accelerators.accelerator_requests(c.limits, c.requests)
+            if r.vendor is not None and (vendor is None or r.vendor == vendor)]
+    if not reqs or any(r.count is None for r in reqs):
+        return None, None
+    return sum(r.count or 0 for r in reqs), reqs[0]
+
+
 def _gpu_request(c) -> tuple[int | None, str | None]:
-    for k in ("nvidia.com/gpu",):
-        v = c.limits.get(k) or c.requests.get(k)
-        if v is not None:
-            return int(float(v)), f"resources.limits[{k}]"
-    for k, v in c.limits.items():
-        if k.startswith("nvidia.com/mig-"):
-            return int(float(v)), f"resources.limits[{k}]"
-    return None, None
+    n, r = _accel_request(c, None)
+    return n, r.path if r is not None else None
+
+
+_NONE_UNIT = {"nvidia": ("nvidia.com/gpu", "GPU"), "amd": ("amd.com/gpu", "GPU"), "google": ("google.com/tpu", "TPU"),
+              "intel": ("habana.ai/gaudi", "Gaudi card"), "aws": ("aws.amazon.com/neuron", "Neuron device")}
+
+
+def _count_obs(ctx: Ctx, inst: Instance, vendor: str | None) -> Obs:
+    """What one pod requests of the spec's vendor; unverifiable (naming the resource) for a
+    resource skewaudit does not model, a DRA claim, or NeuronCores counted against devices."""
+    from skewaudit import accelerators
+
+    c = inst.container
+    if c is None:
+        return Obs(unverifiable="no serving container")
+    obj = f"Pod/{inst.pod.namespace}/{inst.pod.name}" if inst.pod else ctx.workload.object
+
+    def prov(path: str) -> Prov:
+        return Prov(source="pod-spec", object=obj, path=f"{c.path}.{path}", container=c.name)
+
+    reqs = accelerators.accelerator_requests(c.limits, c.requests)
+    mine = [r for r in reqs if r.vendor is not None and (vendor is None or r.vendor == vendor)]
+    if vendor == "aws" and mine and all(r.resource == "aws.amazon.com/neuroncore" for r in mine):
+        r = mine[0]
+        return Obs(prov=prov(r.path), unverifiable=f"requests {r.count} {r.resource}: NeuronCores, not devices "
+                   "(cores per device depend on the chip); the device count cannot be verified")
+    if mine:
+        if any(r.count is None for r in mine):
+            bad = next(r for r in mine if r.count is None)
+            return Obs(prov=prov(bad.path), unverifiable=f"{bad.resource} is not a whole number")
+        n = sum(r.count or 0 for r in mine)
+        units = sorted({r.unit for r in mine})
+        return Obs(value=n, prov=prov(mine[0].path), note=None if units == ["GPU"] else ", ".join(units))
+    others = [r for r in reqs if r.vendor is not None]
+    if others:
+        r = others[0]
+        return Obs(value=r.count, prov=prov(r.path),
+                   note=f"requests {r.resource} ({r.vendor}), not the intended vendor's accelerators")
+    unmodelled = [r for r in reqs if r.vendor is None]
+    if unmodelled:
+        names = ", ".join(r.resource for r in unmodelled)
+        return Obs(prov=prov(unmodelled[0].path), unverifiable=f"requests {names}, a resource skewaudit does not "
+                   "model: the accelerator count cannot be verified")
+    if c.claims:
+        claims = ctx.workload.template.resource_claims
+        shown = ", ".join(f"{n} ({claims[n]})" if n in claims else n for n in c.claims)
+        return Obs(prov=prov("resources.claims"), unverifiable=f"devices come from Dynamic Resource Allocation "
+                   f"claim {shown}: the device count is decided by the claim, not visible in the pod spec")
+    res, unit = _NONE_UNIT.get(vendor or "", ("an accelerator resource", "accelerator"))
+    return Obs(value=0, prov=prov("resources"), note=f"no {res} request: the pod gets no {unit}")
 
 
 @check("hardware.gpu-count")
 def gpu_count(ctx: Ctx):
-    """Each pod gets the intended number of GPUs (nvidia.com/gpu limit, or NVML's device count)."""
+    """Each pod gets the intended number of accelerators of the intended vendor (nvidia.com/gpu,
+    amd.com/gpu, google.com/tpu, habana.ai/gaudi, aws.amazon.com/neuron, MIG instances; NVML's count)."""
     found = first_declared(ctx, "spec.runtime.gpu.count", "spec.runtime.accelerator.count")
     if found is None:
         return
     what = "GPUs per pod"
+    vendor = _spec_vendor(ctx)
+    if vendor not in ("nvidia", None):
+        what = f"{_NONE_UNIT[vendor][1]}s per pod"
     if ctx.spec.spec.runtime.multi_host is not None:
         # A replica spans several pods: each pod (node) requests its share.
         found = ("spec.runtime.multiHost.gpusPerNode" if ctx.spec.spec.runtime.multi_host.gpus_per_node
                  else found[0], ctx.spec.gpus_per_node)
-        what = "GPUs per pod (node) of a multi-host replica"
+        what += " (node) of a multi-host replica"
 
     def observe(inst: Instance) -> Obs:
-        c = inst.container
-        if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status == "ok" and inst.pod.gpu.source == "nvml":
+        if inst.pod is not None and inst.pod.gpu is not None and inst.pod.gpu.status == "ok" and \
+                inst.pod.gpu.source == "nvml" and vendor == "nvidia":
             return Obs(value=len(inst.pod.gpu.devices), prov=Prov(source="nvml", object=inst.pod.gpu.object,
                                                                    path="nvmlDeviceGetCount"),
                        note=f"visible: {inst.pod.gpu.visible_devices}" if inst.pod.gpu.visible_devices else None)
-        if c is None:
-            return Obs(unverifiable="no serving container")
         if ctx.workload.kind == "Process":
             # a local process has no resource requests: without NVML its GPUs are unknown, not zero
             gpu = inst.pod.gpu if inst.pod is not None else None
             return Obs(unverifiable=(gpu.reason if gpu is not None and gpu.reason else "NVML facts unavailable"))
-        n, where = _gpu_request(c)
-        obj = f"Pod/{inst.pod.namespace}/{inst.pod.name}" if inst.pod else ctx.workload.object
-        prov = Prov(source="pod-spec", object=obj, path=f"{c.path}.{where}" if where else f"{c.path}.resources",
-                    container=c.name)
-        return Obs(value=n or 0, prov=prov, note=None if n else "no nvidia.com/gpu request: the pod gets no GPU")
+        return _count_obs(ctx, inst, vendor)
 
     yield compare(ctx, found[0], found[1], "int", observe, what=what)
 
@@ -209,6 +288,23 @@ def mig_profile(ctx: Ctx):
     yield compare(ctx, "spec.runtime.gpu.migProfile", str(want), "str", observe, what="MIG profile")
 
 
+_NEURON_DEVICES = ("aws.amazon.com/neuron", "aws.amazon.com/neurondevice")
+
+
+def _neuron_cores(inst: Instance, devices: int | None) -> int | None:
+    """NeuronCores behind ``devices`` Neuron devices, from the node's allocatable ratio."""
+    node = inst.node
+    if node is None or devices is None:
+        return None
+    try:
+        cores = int(float(node.allocatable.get("aws.amazon.com/neuroncore", "")))
+        devs = int(float(node.allocatable.get("aws.amazon.com/neuron") or node.allocatable.get(
+            "aws.amazon.com/neurondevice", "")))
+    except ValueError:
+        return None
+    return devices * cores // devs if devs and cores % devs == 0 else None
+
+
 @check("hardware.parallelism-fits")
 def parallelism_fits(ctx: Ctx):
     """tensor × pipeline parallel equals the GPUs the pod requests (fewer wastes GPUs, more fails to start)."""
@@ -222,7 +318,11 @@ def parallelism_fits(ctx: Ctx):
             continue
         tp = engine_obs(inst, "tensor_parallel_size", "tp").value
         pp = engine_obs(inst, "pipeline_parallel_size", "pp").value or 1
-        gpus_req, _ = _gpu_request(c)
+        gpus_req, r = _accel_request(c, None)
+        if r is not None and r.resource in _NEURON_DEVICES:
+            # Parallelism counts NeuronCores; the pod asks for devices. The node's allocatable
+            # says how many cores a device has (2 on Inferentia2/Trainium1); without it, skip.
+            gpus_req = _neuron_cores(inst, gpus_req)
         if tp is None or gpus_req is None:
             continue
         key = (int(tp) * int(pp), gpus_req * nodes)
@@ -244,14 +344,14 @@ def parallelism_fits(ctx: Ctx):
 
 @check("hardware.gpu-allocatable")
 def gpu_allocatable(ctx: Ctx):
-    """The GPUs a pod requests fit its node's allocatable nvidia.com/gpu."""
+    """The accelerators a pod requests fit its node's allocatable (nvidia.com/gpu, amd.com/gpu, google.com/tpu…)."""
     bad: list[str] = []
     seen = False
     for inst in ctx.instances:
         if inst.node is None or inst.container is None:
             continue
-        req, _ = _gpu_request(inst.container)
-        alloc = inst.node.allocatable.get("nvidia.com/gpu")
+        req, r = _accel_request(inst.container, None)
+        alloc = inst.node.allocatable.get(r.resource) if r is not None else None
         if req is None or alloc is None:
             continue
         seen = True

@@ -48,7 +48,10 @@ from skewaudit.model.observed import (
 # Node labels worth keeping (NodeObs contract); everything else is noise here.
 NODE_LABEL_PREFIXES = ("nvidia.com/", "cloud.google.com/gke-", "karpenter.k8s.aws/",
                        "node.kubernetes.io/instance-type", "topology.kubernetes.io/",
-                       "feature.node.kubernetes.io/pci-10de", "kubernetes.azure.com/accelerator")
+                       "feature.node.kubernetes.io/pci-10de", "kubernetes.azure.com/accelerator",
+                       # other vendors' accelerators (skewaudit.accelerators.classes)
+                       "amd.com/gpu.", "beta.amd.com/gpu.", "feature.node.kubernetes.io/pci-1002",
+                       "feature.node.kubernetes.io/pci-1da3")
 
 RS_REVISION = "deployment.kubernetes.io/revision"
 

@@ -27,7 +27,10 @@ from skewaudit.model.observed import (
     CollectionIssue, ContainerObs, EnvVar, ImageRef, PodTemplateObs, Port, Probe, Prov, SourceKind,
 )
 
-GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-", "amd.com/gpu")
+# Accelerator resources of every vendor (skewaudit.accelerators.resources): a container
+# requesting one is a serving candidate.
+GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-", "amd.com/gpu", "google.com/tpu", "habana.ai/gaudi",
+                         "aws.amazon.com/neuron", "gpu.intel.com/")
 
 
 def _obj(kind: str, ns: str, name: str) -> str:
@@ -123,8 +126,8 @@ def _redact_value(name: str, value: str) -> str | None:
 
 def requests_gpu(c: k.Container) -> bool:
     res = c.resources
-    return res is not None and any(key.startswith(GPU_RESOURCE_PREFIXES)
-                                   for key in (*res.limits, *res.requests))
+    return res is not None and (bool(res.claims) or any(key.startswith(GPU_RESOURCE_PREFIXES)
+                                                        for key in (*res.limits, *res.requests)))
 
 
 def looks_serving(spec: k.PodSpec) -> bool:
@@ -306,6 +309,7 @@ def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | N
         command=_redact_list(c.command), args=_redact_list(c.args), argv=argv, argv_note=res.note,
         env=env_list, requests={key: quantity_str(v) for key, v in r.requests.items()},
         limits={key: quantity_str(v) for key, v in r.limits.items()},
+        claims=[cl.name for cl in r.claims if cl.name],
         ports=[Port(container_port=p.container_port, name=p.name, protocol=p.protocol) for p in c.ports],
         probes=probes, engine=engine)
 
@@ -335,7 +339,11 @@ def template_obs(spec: k.PodSpec, labels: dict[str, str], obj: str, path: str, n
     return PodTemplateObs(labels=dict(labels), containers=containers, init_containers=inits,
                           node_selector=dict(spec.node_selector), node_affinity=node_affinity(spec.affinity),
                           tolerations=list(spec.tolerations), runtime_class=spec.runtime_class_name,
-                          service_account=spec.service_account_name)
+                          service_account=spec.service_account_name,
+                          resource_claims={rc.name: (f"ResourceClaimTemplate/{rc.resource_claim_template_name}"
+                                                     if rc.resource_claim_template_name else
+                                                     f"ResourceClaim/{rc.resource_claim_name or '?'}")
+                                           for rc in spec.resource_claims if rc.name})
 
 
 # --- shared container facts, re-pointed at pods --------------------------------

@@ -111,9 +111,17 @@ class EnvFromSource(_K):
     secret_ref: NameRef | None = None
 
 
+class ResourceClaimRef(_K):
+    """``resources.claims[]``: a Dynamic Resource Allocation claim the container uses."""
+
+    name: str = ""
+    request: str | None = None
+
+
 class ResourceRequirements(_K):
     limits: dict[str, Quantity] = {}
     requests: dict[str, Quantity] = {}
+    claims: list[ResourceClaimRef] = []
 
 
 class ContainerPort(_K):
@@ -187,8 +195,17 @@ class Affinity(_K):
     node_affinity: NodeAffinity | None = None
 
 
+class PodResourceClaim(_K):
+    """``spec.resourceClaims[]`` (DRA): a claim by name, or one made per pod from a template."""
+
+    name: str = ""
+    resource_claim_name: str | None = None
+    resource_claim_template_name: str | None = None
+
+
 class PodSpec(_K):
     containers: list[Container] = []
+    resource_claims: list[PodResourceClaim] = []
     init_containers: list[Container] = []
     node_selector: dict[str, str] = {}
     affinity: Affinity | None = None

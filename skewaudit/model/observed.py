@@ -215,6 +215,7 @@ class ContainerObs(msgspec.Struct, frozen=True, omit_defaults=True):
     env: list[EnvVar] = []
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
+    claims: list[str] = []             # DRA resource claims the container uses (resources.claims[].name)
     ports: list[Port] = []
     probes: list[Probe] = []
     engine: EngineFacts | None = None
@@ -429,6 +430,8 @@ class PodTemplateObs(msgspec.Struct, frozen=True, omit_defaults=True):
     tolerations: list[dict[str, Any]] = []
     runtime_class: str | None = None
     service_account: str | None = None
+    # DRA (spec.resourceClaims): claim name -> "ResourceClaimTemplate/NAME" or "ResourceClaim/NAME"
+    resource_claims: dict[str, str] = {}
 
 
 class WorkloadObs(msgspec.Struct, frozen=True, omit_defaults=True):

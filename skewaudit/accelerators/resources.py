@@ -1,0 +1,115 @@
+"""Extended resources of accelerator device plugins, by vendor.
+
+A container asks for accelerators through ``resources.limits`` (requests default to
+limits for extended resources). Each vendor's device plugin advertises its own names:
+
+====================  =========  ===================================================
+resource              vendor     device plugin
+====================  =========  ===================================================
+nvidia.com/gpu        nvidia     NVIDIA k8s-device-plugin (also ``gpu.shared`` when
+                                 time-slicing renames it)
+nvidia.com/mig-<p>    nvidia     the same plugin, MIG "mixed" strategy (``mig-1g.10gb``)
+amd.com/gpu           amd        ROCm k8s-device-plugin / AMD GPU operator
+google.com/tpu        google     GKE TPU node pools (chips per node)
+habana.ai/gaudi       intel      Intel Gaudi (Habana) device plugin
+aws.amazon.com/       aws        Neuron device plugin: ``neuron`` and ``neurondevice``
+  neuron/neuroncore              are devices, ``neuroncore`` cores (2 per Inferentia2 /
+                                 Trainium1 device)
+gpu.intel.com/i915|xe intel      Intel GPU device plugin (Data Center GPU Max/Flex)
+====================  =========  ===================================================
+
+Any other resource with a domain (``vendor.example/fpga``) that is not a host resource
+is *unmodelled*: a check that needs the accelerator count says so, naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# resource name (or prefix ending in "-") -> (vendor, unit)
+_EXACT: dict[str, tuple[str, str]] = {
+    "nvidia.com/gpu": ("nvidia", "GPU"),
+    "nvidia.com/gpu.shared": ("nvidia", "GPU (shared)"),
+    "amd.com/gpu": ("amd", "GPU"),
+    "google.com/tpu": ("google", "TPU chip"),
+    "habana.ai/gaudi": ("intel", "Gaudi card"),
+    "aws.amazon.com/neuron": ("aws", "Neuron device"),
+    "aws.amazon.com/neurondevice": ("aws", "Neuron device"),
+    "aws.amazon.com/neuroncore": ("aws", "NeuronCore"),
+    "gpu.intel.com/i915": ("intel", "GPU"),
+    "gpu.intel.com/xe": ("intel", "GPU"),
+}
+_PREFIX: tuple[tuple[str, str, str], ...] = (("nvidia.com/mig-", "nvidia", "MIG instance"),)
+# Extended resources that are not accelerators (networking, hugepages, device files).
+_NOT_ACCEL_PREFIX = ("hugepages-", "rdma/", "nvidia.com/hostdev", "smarter-devices/", "intel.com/sriov",
+                     "openshift.io/", "devices.kubevirt.io/", "k8s.v1.cni.cncf.io/", "squat.ai/")
+_HOST = {"cpu", "memory", "ephemeral-storage", "storage", "pods"}
+
+# Spellings of accelerator.vendor -> the vendor key used here.
+_VENDORS = {
+    "nvidia": "nvidia", "amd": "amd", "google": "google", "gcp": "google", "tpu": "google",
+    "intel": "intel", "habana": "intel", "gaudi": "intel", "aws": "aws", "amazon": "aws", "neuron": "aws",
+}
+
+
+def canonical_vendor(name: str | None) -> str | None:
+    """``accelerator.vendor`` as a vendor key (``Google`` -> ``google``, ``habana`` -> ``intel``); None if unknown."""
+    if not name:
+        return None
+    return _VENDORS.get(name.strip().lower())
+
+
+@dataclass(frozen=True)
+class Request:
+    """One accelerator resource a container asks for."""
+
+    resource: str            # "google.com/tpu"
+    vendor: str | None       # None: not modelled
+    unit: str                # "TPU chip"; the resource name when not modelled
+    count: int | None        # None when the quantity is not a whole number
+    path: str                # "resources.limits[google.com/tpu]"
+
+    @property
+    def mig_profile(self) -> str | None:
+        return self.resource[len("nvidia.com/mig-"):] if self.resource.startswith("nvidia.com/mig-") else None
+
+
+def classify(resource: str) -> tuple[str | None, str] | None:
+    """(vendor, unit) for an accelerator resource, (None, name) for an unmodelled extended
+    resource, None for host resources and known non-accelerators."""
+    if resource in _EXACT:
+        return _EXACT[resource]
+    for prefix, vendor, unit in _PREFIX:
+        if resource.startswith(prefix):
+            return vendor, unit
+    if resource in _HOST or "/" not in resource or resource.startswith(_NOT_ACCEL_PREFIX):
+        return None
+    return None, resource
+
+
+def _count(q: Any) -> int | None:
+    try:
+        f = float(str(q))
+    except ValueError:
+        return None
+    return int(f) if f == int(f) else None
+
+
+def accelerator_requests(limits: dict[str, Any], requests: dict[str, Any]) -> list[Request]:
+    """Every accelerator-like resource of one container (limits first: extended resources must
+    have equal requests and limits, and limits are what the device plugin reads)."""
+    out: list[Request] = []
+    for kind, table in (("limits", limits), ("requests", requests)):
+        for res, q in table.items():
+            if any(r.resource == res for r in out):
+                continue
+            c = classify(res)
+            if c is None:
+                continue
+            vendor, unit = c
+            out.append(Request(res, vendor, unit, _count(q), f"resources.{kind}[{res}]"))
+    return out
+
+
+RESOURCE_PREFIXES: tuple[str, ...] = (*_EXACT, *(p for p, _, _ in _PREFIX))
