@@ -26,11 +26,31 @@ def load_specs(paths: list[str]) -> list[Any]:
     return specs
 
 
+def retarget(specs: list[Any], namespace: str | None, context: str | None) -> None:
+    """``-n`` and ``--context`` override every spec's ``target.namespace`` / ``target.context``.
+
+    Applied to the loaded specs themselves, so collection, the audit (which looks
+    the workload up by the spec's target) and baseline scoping all see the same
+    target; the file positions of findings are unchanged."""
+    if not namespace and not context:
+        return
+    from skewaudit.model.spec import Target
+
+    update = {k: v for k, v in (("namespace", namespace), ("context", context)) if v}
+    for loaded in specs:
+        spec = loaded.spec
+        target = (spec.spec.target or Target()).model_copy(update=update)
+        loaded.spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"target": target})})
+
+
 def collect_for(specs: list[Any], source: dict[str, Any]):
-    """Build the source request for these specs (targets, default namespace) and collect."""
+    """Build the source request for these specs (targets, default namespace) and collect.
+
+    ``-n``/``--context`` given here override the specs' targets (see :func:`retarget`)."""
     from skewaudit.collect import gather
     from skewaudit.commands._options import source_request
 
+    retarget(specs, source.get("namespace"), source.get("context"))
     targets = tuple(t for t in (s.spec.target_request() for s in specs) if t is not None)
     if source.get("namespace") is None and not source.get("all_namespaces"):
         namespaces = {t.namespace for t in targets if t.namespace}
