@@ -4,8 +4,10 @@ The "make intent explicit" starting point: every setting that can be observed
 is written with the same normalization the differ uses, so the new spec
 diffs clean against its own source; what cannot be determined (a model family,
 a GPU class the manifests do not pin) is left as a ``# TODO`` comment line
-for the owner to fill in (a required field gets a placeholder value under its
-TODO, so the spec still validates).
+for the owner to fill in, never a placeholder value (a required field left so
+makes the spec fail validation until it is filled in; init says so on stderr).
+When the pods disagree (mixed node pools, mid-rollout) the majority value is
+written with a comment naming the others, or a ``# TODO`` without a majority.
 
 Settings an engine read from env (TGI's ``DTYPE``, ``MODEL_ID``…) are written
 once, as engine settings. Secrets are never written: env values that are
@@ -15,26 +17,12 @@ redaction markers and flags with secret names or redacted values are left out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from skewaudit import normalize, redact
 from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
 from skewaudit.model.spec import SKEWAUDIT_API
-
-
-@dataclass(frozen=True)
-class Todo:
-    """A field left for the owner, emitted as a ``# TODO`` comment line.
-
-    A required field cannot be left out (the spec would not validate), so it
-    carries a placeholder ``value`` written under the comment.
-    """
-
-    why: str
-    value: Any = None
+from skewaudit.specreplicas import Noted, Replicas, Todo, _required, _scalar, plain
 
 
 def _engine_value(c: ContainerObs, name: str, *, explicit_only: bool = True) -> Any:
@@ -106,15 +94,19 @@ def _metric_name(metric: str) -> str:
     return name or kind
 
 
-def _gpu_class(w: WorkloadObs, snap: Snapshot) -> tuple[str | None, dict[str, Any]]:
+def _gpu_class(w: WorkloadObs, snap: Snapshot, rep: Replicas) -> tuple[Any, dict[str, Any]]:
     from skewaudit import gpus
     from skewaudit.model.observed import NodeObs
 
     facts: dict[str, Any] = {}
-    nodes = [snap.nodes[p.node] for p in w.pods if p.current and p.node in snap.nodes]
+    nodes = [(p, rep.nodes[p]) for p, _ in rep.members if rep.nodes.get(p) is not None]
     if nodes:
-        for k, f in gpus.node_gpu_facts(nodes[0]).items():
-            facts[k] = f.value
+        per_node = [(p, {k: f.value for k, f in gpus.node_gpu_facts(n).items()}) for p, n in nodes]
+        cls = rep.agree_values("accelerator type", [(p, str(f["class"]) if f.get("class") else None)
+                                                    for p, f in per_node])
+        # Driver and CUDA versions: written only when every node agrees (a mixed pool is a TODO).
+        facts = {k: v for k, v in per_node[0][1].items() if all(f.get(k) == v for _, f in per_node)}
+        return cls, facts
     else:
         sel = dict(w.template.node_selector)
         for k, vals in w.template.node_affinity.items():
@@ -125,40 +117,47 @@ def _gpu_class(w: WorkloadObs, snap: Snapshot) -> tuple[str | None, dict[str, An
     return (str(facts["class"]) if facts.get("class") else None), facts
 
 
-def _container(w: WorkloadObs) -> ContainerObs | None:
-    containers = next((p.containers for p in w.pods if p.current), None) or w.template.containers
-    return next((c for c in containers if c.engine is not None), containers[0] if containers else None)
-
-
-def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
-    """The spec as nested dicts; ``Todo`` values become comment lines."""
-    c = _container(w)
-    model_id = _engine_value(c, "model", explicit_only=False) if c else None
+def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[str, Any]:
+    """The spec as nested dicts; ``Todo`` values become comment lines, ``Noted`` ones carry a comment."""
+    rep = rep or Replicas(w, snap)
+    c = rep.container
     storage = w.extra.get("storageUri")
-    if isinstance(model_id, str) and model_id.startswith("/") and storage is not None and storage.value:
-        model_id = str(storage.value)
-    gpu_class, gfacts = _gpu_class(w, snap)
+
+    def model_of(x: ContainerObs) -> Any:
+        m = _engine_value(x, "model", explicit_only=False)
+        if isinstance(m, str) and m.startswith("/") and storage is not None and storage.value:
+            return str(storage.value)
+        return m
+
+    model_id = rep.agree("model id", model_of) if c else None
+    gpu_class, gfacts = _gpu_class(w, snap, rep)
     gpu_count = 0
     if c is not None:
         v = c.limits.get("nvidia.com/gpu") or c.requests.get("nvidia.com/gpu")
         gpu_count = int(float(v)) if v is not None else 0
 
-    family = _family(model_id) if isinstance(model_id, str) and not model_id.startswith("/") else None
+    model_id, gpu_class = _required(model_id), _required(gpu_class)
+    mid = plain(model_id)
+    family = _family(mid) if isinstance(mid, str) and not mid.startswith("/") else None
     model: dict[str, Any] = {
-        "id": model_id or Todo("the model id: the engine's model flag was not found", "unknown"),
-        "family": family or Todo("model family, e.g. llama-3.1: not readable from the model id", "unknown"),
+        "id": model_id if model_id is not None else Todo("the model id: the engine's model flag was not found",
+                                                         required=True),
+        "family": family or Todo("model family, e.g. llama-3.1: not readable from the model id", required=True),
         "task": "text-generation",
         "taskTodo": Todo("confirm the task (chat, completion, embedding) and framework above"),
         "framework": "pytorch",
     }
-    dtype = _engine_value(c, "dtype") if c else None
-    if dtype and normalize.dtype(dtype) in ("float16", "bfloat16", "float32"):
+    def engine_value(key: str, field: str, explicit_only: bool = True) -> Any:
+        return rep.agree(key, lambda x: _engine_value(x, field, explicit_only=explicit_only)) if c else None
+
+    dtype = engine_value("dtype", "dtype")
+    if isinstance(dtype, str) and normalize.dtype(dtype) in ("float16", "bfloat16", "float32"):
         model["precision"] = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}[normalize.dtype(dtype)]
     for key, field in (("revision", "revision"), ("servedModelName", "served_model_name")):
-        v = _engine_value(c, field) if c else None
+        v = engine_value(key, field)
         model[key] = v if v is not None else Todo(f"{key}: not set on the engine" + (
             "; pin a commit sha with --revision" if key == "revision" else ""))
-    tok, tok_rev = (_engine_value(c, "tokenizer"), _engine_value(c, "tokenizer_revision")) if c else (None, None)
+    tok, tok_rev = engine_value("tokenizer", "tokenizer"), engine_value("tokenizer revision", "tokenizer_revision")
     if tok or tok_rev:
         model["tokenizer"] = {k: v for k, v in (("id", tok), ("revision", tok_rev)) if v}
 
@@ -171,16 +170,16 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
         version = image_version(c.image.tag)
         engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
     if c is not None and c.image.ref:
-        engine["image"] = c.image.ref
-        digest = c.image.digest or c.image.resolved_digest
-        if digest and not c.image.digest:
+        engine["image"] = rep.agree("image", lambda x: x.image.ref or None)
+        digest = rep.agree("image digest", lambda x: None if x.image.digest else x.image.resolved_digest)
+        if digest is not None:
             engine["imageDigest"] = digest
     for key, field in (("dtype", "dtype"), ("quantization", "quantization"), ("kvCacheDtype", "kv_cache_dtype"),
                        ("maxModelLen", "max_model_len"), ("maxNumSeqs", "max_num_seqs"),
                        ("maxNumBatchedTokens", "max_num_batched_tokens"),
                        ("tensorParallelSize", "tensor_parallel_size"), ("pipelineParallelSize", "pipeline_parallel_size"),
                        ("gpuMemoryUtilization", "gpu_memory_utilization"), ("enablePrefixCaching", "enable_prefix_caching")):
-        v = _engine_value(c, field) if c else None
+        v = dtype if key == "dtype" else engine_value(key, field)
         if v is not None:
             engine[key] = v
         elif key == "dtype" and c is not None and c.engine is not None:
@@ -192,11 +191,11 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
         engine["args"] = args
     runtime: dict[str, Any] = {
         "accelerator": {"vendor": "nvidia" if gpu_count else "none",
-                        "type": gpu_class or ("cpu" if not gpu_count else "unknown"), "count": gpu_count},
+                        "type": gpu_class if gpu_class is not None else "cpu", "count": gpu_count},
     }
-    if gpu_count and not gpu_class:
+    if gpu_count and gpu_class is None:
         runtime["accelerator"]["type"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb",
-                                              "unknown")
+                                              required=True)
     env = {e.name: e.value for e in (c.env if c else []) if e.source == "literal" and e.value is not None
            and not redact.is_marker(e.value) and e.name not in _engine_env(c)}
     if env:
@@ -212,7 +211,7 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
         runtime["gpu"] = gpu
 
     serving: dict[str, Any] = {}
-    port = _engine_value(c, "port", explicit_only=False) if c else None
+    port = engine_value("port", "port", explicit_only=False)
     if port is not None:
         serving["port"] = port
     for probe in (c.probes if c else []):
@@ -277,19 +276,17 @@ def build(w: WorkloadObs, snap: Snapshot) -> dict[str, Any]:
             "spec": spec}
 
 
-def _scalar(v: Any) -> str:
-    return yaml.safe_dump(v, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
-
-
 def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
     """YAML lines for ``d``, with ``Todo`` values as ``# TODO`` comments."""
     pad = "  " * indent
     out: list[str] = []
     for k, v in d.items():
         if isinstance(v, Todo):
-            out.append(f"{pad}# TODO {v.why}")
-            if v.value is not None:
-                out.append(f"{pad}{k}: {_scalar(v.value)}")
+            out.append(f"{pad}# TODO {v.why}" + (" (required: the spec does not validate until it is set)"
+                                                if v.required else ""))
+        elif isinstance(v, Noted):
+            out.append(f"{pad}# {v.comment}")
+            out.append(f"{pad}{k}: {_scalar(v.value)}")
         elif isinstance(v, dict):
             out.append(f"{pad}{k}:")
             out.extend(emit(v, indent + 1))
@@ -304,9 +301,26 @@ def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
     return out
 
 
-def render(workloads: list[WorkloadObs], snap: Snapshot) -> str:
-    """One YAML document per workload."""
+def _required_todos(d: Any) -> list[str]:
+    if isinstance(d, Todo):
+        return [d.why] if d.required else []
+    if isinstance(d, dict):
+        return [x for v in d.values() for x in _required_todos(v)]
+    return []
+
+
+def render(workloads: list[WorkloadObs], snap: Snapshot, notes: list[str] | None = None) -> str:
+    """One YAML document per workload. ``notes`` receives what the owner must know (pods that
+    disagree, required fields left as TODO), one line each, for stderr."""
     header = ["# yaml-language-server: $schema=https://raw.githubusercontent.com/skewaudit/skewaudit/main/specs/modelspec.schema.json",
               f"# Written by skewaudit init from {snap.source} input. Review every value, then commit it as the intent."]
-    docs = ["\n".join(emit(build(w, snap))) for w in workloads]
+    docs = []
+    for w in workloads:
+        rep = Replicas(w, snap)
+        spec = build(w, snap, rep)
+        docs.append("\n".join(emit(spec)))
+        if notes is not None:
+            label = w.object or w.name
+            notes.extend(f"{label}: {m}" for m in rep.disagreements)
+            notes.extend(f"{label}: required field left as a TODO: {why}" for why in _required_todos(spec))
     return "\n".join(header) + "\n" + "\n---\n".join(docs) + "\n"

@@ -87,13 +87,77 @@ def test_unknown_values_are_todo_comment_lines(monkeypatch, capsys, tmp_path):
     assert "DTYPE" not in s["runtime"].get("environment", {}).get("variables", {})
 
 
-def test_required_fields_it_cannot_observe_get_a_placeholder_under_a_todo(monkeypatch, capsys, tmp_path):
+def test_required_fields_it_cannot_observe_are_todo_lines_without_placeholders(monkeypatch, capsys, tmp_path):
     spec = tmp_path / "spec.yaml"
     code, _, err = run(monkeypatch, capsys, "init", "--cmdline", "python my_server.py --port 9000", "-o", spec)
     assert code == 0, err
     text = spec.read_text()
-    assert "      # TODO the model id: the engine's model flag was not found\n      id: unknown\n" in text
+    assert ("      # TODO the model id: the engine's model flag was not found (required: the spec does not validate "
+            "until it is set)\n") in text
+    # No placeholder value reads as intent.
+    assert "unknown" not in json.dumps(yaml.safe_load(text))
+    assert "required field left as a TODO: the model id" in err
+    code, out, err = run(monkeypatch, capsys, "validate", spec)
+    assert code == 2 and "id" in err
+
+
+def _mixed(tmp_path: Path, third_args: list[str] | None, third_node_product: str, pods: int = 3) -> Path:
+    """live.yaml with a third pod (another node pool, optionally other args), or two pods only."""
+    docs = [d for d in yaml.safe_load_all((BASELINE / "live.yaml").read_text()) if d]
+    pod = next(d for d in docs if d["kind"] == "Pod")
+    node = next(d for d in docs if d["kind"] == "Node")
+    third = yaml.safe_load(yaml.safe_dump(pod))
+    third["metadata"]["name"] = "llama-7c9f6d5b8-xyz12"
+    third["spec"]["nodeName"] = "gpu-new-1"
+    if third_args is not None:
+        third["spec"]["containers"][0]["args"] = third_args
+    new_node = yaml.safe_load(yaml.safe_dump(node))
+    new_node["metadata"]["name"] = "gpu-new-1"
+    new_node["metadata"]["labels"].update({"kubernetes.io/hostname": "gpu-new-1",
+                                           "nvidia.com/gpu.product": third_node_product})
+    if pods == 2:
+        docs.remove(next(d for d in docs if d["kind"] == "Pod" and d["metadata"]["name"].endswith("fghij")))
+    out = tmp_path / "mixed.yaml"
+    out.write_text(yaml.safe_dump_all(docs + [third, new_node], sort_keys=False))
+    return out
+
+
+ARGS = ["meta-llama/Llama-3.1-8B-Instruct", "--revision=0e9e39f249a16976918f6564b8830bc894c89659",
+        "--dtype=bfloat16", "--max-model-len=16384", "--port=8000"]
+
+
+def test_pods_that_disagree_give_the_majority_value_with_a_comment(monkeypatch, capsys, tmp_path):
+    # 3 pods: two on A100 with --max-model-len 8192, one (mid-rollout) on an H100 pool with 16384.
+    m = _mixed(tmp_path, ARGS, "NVIDIA-H100-80GB-HBM3")
+    spec = tmp_path / "spec.yaml"
+    code, _, err = run(monkeypatch, capsys, "init", "--manifest", m, "-o", spec)
+    assert code == 0, err
+    text = spec.read_text()
+    s = yaml.safe_load(text)["spec"]
+    assert s["runtime"]["engine"]["maxModelLen"] == 8192
+    assert s["runtime"]["accelerator"]["type"] == "a100-80gb"
+    assert ("# 2 of 3 pods run this; also running: 16384 on 1 (llama-7c9f6d5b8-xyz12)\n"
+            "      maxModelLen: 8192") in text
+    assert "# 2 of 3 pods run this; also running: h100-80gb on 1 (llama-7c9f6d5b8-xyz12)" in text
+    assert "maxModelLen: pods disagree; wrote the majority value 8192 (2 of 3 pods)" in err
+    assert "accelerator type: pods disagree" in err
     assert run(monkeypatch, capsys, "validate", spec)[0] == 0
+
+
+def test_pods_that_disagree_without_a_majority_leave_a_todo(monkeypatch, capsys, tmp_path):
+    # 2 pods, one per node pool, with different max lengths: nobody's value is the intent.
+    m = _mixed(tmp_path, ARGS, "NVIDIA-H100-80GB-HBM3", pods=2)
+    spec = tmp_path / "spec.yaml"
+    code, _, err = run(monkeypatch, capsys, "init", "--manifest", m, "-o", spec)
+    assert code == 0, err
+    text = spec.read_text()
+    engine = yaml.safe_load(text)["spec"]["runtime"]["engine"]
+    assert "maxModelLen" not in engine
+    assert "# TODO maxModelLen: the pods disagree (" in text and "8192 on 1" in text and "16384 on 1" in text
+    assert "maxModelLen: pods disagree with no majority" in err
+    # The GPU class is required: a TODO without a placeholder, named on stderr.
+    assert "# TODO accelerator type: the pods disagree" in text and "type: unknown" not in text
+    assert "required field left as a TODO: accelerator type" in err
 
 
 def test_refuses_to_overwrite_without_force(monkeypatch, capsys, tmp_path):

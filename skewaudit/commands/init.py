@@ -63,7 +63,10 @@ def init(
             raise InputError(missing[0] if missing else f"{from_}: not found in the input")
     if not workloads:
         raise InputError("no serving workload found in the input to capture")
-    write_atomic(output, specgen.render(workloads, snap))
+    notes: list[str] = []
+    write_atomic(output, specgen.render(workloads, snap, notes))
+    for note in notes:
+        typer.echo(f"init: {note}", err=True)
     if output != "-":
         typer.echo(f"wrote {output} ({len(workloads)} spec{'s' if len(workloads) != 1 else ''}); review the TODO lines, "
                    f"then: skewaudit validate {output}", err=True)
