@@ -134,13 +134,13 @@ def build_instances(w: WorkloadObs, snap: Snapshot, container: str | None,
             # Pods with the same container config, node labels and device facts behave alike.
             # Each part's JSON is self-delimiting, so equal parts <=> equal whole.
             key = (enc(c), enc(node.labels) if node else b"null", enc(node.allocatable) if node else b"null",
-                   enc(pod.gpu), pod.current, enc(leader) if leader is not None else b"", _runtime_key(pod))
+                   enc(pod.gpu), pod.current, enc(leader) if leader is not None else b"", _runtime_key(pod), pod.role)
             if key not in groups:
                 groups[key] = Instance(label=pod.name, container=c, pod=pod, node=node, current=pod.current,
-                                       leader=leader)
+                                       leader=leader, role=pod.role)
             members[key].append(_member(pod, n_groups))
         return [Instance(label=i.label, container=i.container, pod=i.pod, node=i.node, current=i.current,
-                         members=tuple(members[k]), leader=i.leader) for k, i in groups.items()]
+                         members=tuple(members[k]), leader=i.leader, role=i.role) for k, i in groups.items()]
     c = _pick_container(w.template.containers, container)
     if w.worker_template is not None:
         # Multi-host offline: the leader's and the workers' templates are both instances.

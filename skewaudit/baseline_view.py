@@ -55,6 +55,10 @@ class View:
     symptoms: dict[str, float] = field(default_factory=dict)
 
 
+# WorkloadObs.extra keys that describe a rollout in progress (Argo Rollouts), reported as "rollout".
+_ROLLOUT_STATE = frozenset({"canaryWeight", "stableRevision"})
+
+
 def _key(w: WorkloadObs) -> str:
     return f"{w.kind}/{w.namespace}/{w.name}" if w.namespace else f"{w.kind}/{w.name}"
 
@@ -259,14 +263,18 @@ def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = No
                 sv["annotations"] = dict(s.annotations)
             services[s.name] = sv
         facts["services"] = services
-    if w.extra:
-        facts["extra"] = {k: f.value for k, f in w.extra.items() if f.value is not None}
-        for k, f in w.extra.items():
+    # A canary's weight and stable revision are the rollout's state: one "rollout" change, not three.
+    extra = {k: f for k, f in w.extra.items() if k not in _ROLLOUT_STATE}
+    if extra:
+        facts["extra"] = {k: f.value for k, f in extra.items() if f.value is not None}
+        for k, f in extra.items():
             provs[("extra", k)] = f.prov
     if w.pods_collected:
         facts["pods"] = {"count": len(w.pods)}
     if w.old_revisions:
-        facts["rollout"] = f"{w.current_revision or '?'} over {_joined(w.old_revisions)}"
+        weight = w.extra.get("canaryWeight")
+        at = f" (canary weight {weight.value}%)" if weight is not None and weight.value is not None else ""
+        facts["rollout"] = f"{w.current_revision or '?'} over {_joined(w.old_revisions)}{at}"
     runtime, symptoms = _runtime(current, provs)
     if runtime:
         facts["runtime"] = runtime

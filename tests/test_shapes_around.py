@@ -42,13 +42,41 @@ class Edit:
     check: str
     observed: Any
     prov: tuple[str, str, str]          # (source, object, path prefix)
+    also: tuple[str, ...] = ()          # other checks the edit rightly moves (a rollout in progress)
+    message: str = ""                   # a part of the finding's message
 
 
 def _so(d: list[dict]) -> dict:
     return obj(d, "ScaledObject")["spec"]
 
 
+def _canary(change_args: Callable[[list[str]], None]) -> Callable[[list[dict]], None]:
+    """Start a canary on the settled Rollout: step 1 (setWeight 20), one pod of a new revision
+    whose container args are changed by ``change_args``."""
+    def run_(d: list[dict]) -> None:
+        ro = obj(d, "Rollout")
+        ro["status"].update(currentPodHash="7b9f6d5c8", currentStepIndex=1)
+        pod = next(x for x in d if x["kind"] == "Pod")
+        pod["metadata"]["name"] = "qwen-chat-7b9f6d5c8-m2v9q"
+        pod["metadata"]["labels"]["rollouts-pod-template-hash"] = "7b9f6d5c8"
+        pod["metadata"]["ownerReferences"][0]["name"] = "qwen-chat-7b9f6d5c8"
+        change_args(pod["spec"]["containers"][0]["args"])
+    return run_
+
+
+def _set(args: list[str], flag: str, value: str) -> None:
+    args[args.index(flag) + 1] = value
+
+
 FIXTURES: dict[str, list[Edit]] = {
+    "rollout-canary": [
+        Edit("canary-runs-another-max-model-len", _canary(lambda a: _set(a, "--max-model-len", "32768")),
+             "runtime.max-model-len", 32768, ("arg", "Pod/ml/qwen-chat-7b9f6d5c8-m2v9q", "spec.containers[0].args[2]"),
+             also=("orchestration.rollout",),
+             message="(the canary pods of Rollout/ml/qwen-chat, canary weight 20%)"),
+        Edit("replicas", lambda d: obj(d, "Rollout")["spec"].__setitem__("replicas", 6), "orchestration.replicas", 6,
+             ("workload-spec", "Rollout/ml/qwen-chat", "spec.replicas")),
+    ],
     "keda-vllm": [
         Edit("max-replica-count", lambda d: _so(d).__setitem__("maxReplicaCount", 8), "orchestration.hpa-bounds", 8,
              ("hpa", "ScaledObject/llm/vllm-llama3-scaledobject", "spec.maxReplicaCount")),
@@ -108,7 +136,8 @@ def test_each_edit_is_caught_with_value_and_provenance(name: str, edit: Edit, tm
     source, object_, path = edit.prov
     assert (ev["prov"]["source"], ev["prov"]["object"]) == (source, object_)
     assert ev["prov"]["path"].startswith(path)
-    assert [r["check"] for r in drifts(rep)] == [edit.check]   # nothing else moved
+    assert edit.message in found[0]["message"]
+    assert sorted(r["check"] for r in drifts(rep)) == sorted([edit.check, *edit.also])   # nothing else moved
 
 
 def test_keda_generated_hpa_is_attributed_not_reported_twice(kube: FakeKube, kubeconfig: Path) -> None:
@@ -210,7 +239,7 @@ def test_snapshot_then_baseline_names_the_edit(name: str, tmp_path: Path, monkey
                          "--fail-on", "warning")
     rep = json.loads(out)
     changed = [r for r in rep["results"] if r["status"] == "drift"]
-    assert code == 1 and [r["check"] for r in changed] == [edit.check], changed
+    assert code == 1 and sorted(r["check"] for r in changed) == sorted([edit.check, *edit.also]), changed
     # unchanged: the same input against its own snapshot
     code, out, _ = run(monkeypatch, capsys, "diff", "--baseline", snap, "--manifest", AROUND / f"{name}.yaml",
                        "--format", "json")
@@ -237,3 +266,24 @@ def test_missing_crd_is_quiet_and_forbidden_crd_is_unverifiable(kube: FakeKube, 
     assert (issue["kind"], issue["area"]) == ("forbidden", "hpa") and "specs/rbac.yaml" in issue["message"]
     metric = next(r for r in rep["results"] if r["check"] == "orchestration.hpa-metric")
     assert metric["status"] == "unverifiable"
+
+
+def test_rollout_canary_live_is_replica_skew_naming_the_rollout(kube: FakeKube, kubeconfig: Path, monkeypatch,
+                                                                capsys) -> None:
+    docs = docs_of("rollout-canary")
+    FIXTURES["rollout-canary"][0].change(docs)
+    kube.add(*docs)
+    code, rep = report(AROUND / "rollout-canary.spec.yaml", "--kubeconfig", kubeconfig, "--fail-on", "warning",
+                       monkeypatch=monkeypatch, capsys=capsys)
+    (mml,) = [r for r in drifts(rep) if r["check"] == "runtime.max-model-len"]
+    assert code == 1 and mml["scope"] == "1 of 4 pods (the canary pods of Rollout/ml/qwen-chat, canary weight 20%)"
+    canary, stable = mml["observed"]
+    assert (canary["value"], canary["pods"]) == (32768, ["qwen-chat-7b9f6d5c8-m2v9q (canary)"])
+    assert stable["value"] == 16384 and stable["count"] == 3 and all(p.endswith("(stable)") for p in stable["pods"])
+    (ro,) = [r for r in drifts(rep) if r["check"] == "orchestration.rollout"]
+    assert ro["level"] == "info" and ro["message"] == (
+        "canary in progress on Rollout/ml/qwen-chat at weight 20%: 1 of 4 pods run the canary revision 7b9f6d5c8, "
+        "3 the stable revision 6c8d7f9b4")
+    # pods were listed in the namespace, the Rollout from its CRD path, nothing written
+    assert ("GET", "/apis/argoproj.io/v1alpha1/namespaces/ml/rollouts", {"limit": "500"}) in kube.requests
+    assert {m for m, _, _ in kube.requests} == {"GET"}

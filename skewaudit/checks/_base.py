@@ -40,10 +40,13 @@ class Instance:
     # carries the engine settings for the whole group (vLLM + Ray head); when the
     # worker itself runs no engine, ``container.engine`` is already the leader's.
     leader: ContainerObs | None = None
+    role: str | None = None          # "canary" / "stable" while an Argo Rollouts canary runs
 
     @property
     def pods(self) -> list[str]:
         names = self.members or (self.label,)
+        if self.role:
+            return [f"{n} ({self.role})" for n in names]
         return [n if self.current else f"{n} (old revision)" for n in names]
 
 
@@ -266,7 +269,11 @@ def compare(
         g = groups.setdefault(key, {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []})
         g["pods"].extend(inst.pods)
 
-    evidence = [Evidence(value=g["value"], prov=g["prov"], note=g["note"], pods=g["pods"], count=len(g["pods"]))
+    # an Argo Rollouts canary (or its stable side) alone differs: replica skew naming the Rollout
+    skew = _canary_skew(ctx, [p for g in groups.values() if not g["ok"] for p in g["pods"]])
+    evidence = [Evidence(value=g["value"], prov=g["prov"], pods=g["pods"], count=len(g["pods"]),
+                         note="; ".join(n for n in (g["note"], skew[2:-1] if skew and not g["ok"] else None) if n)
+                         or None)
                 for g in sorted(groups.values(), key=lambda g: (g["ok"], -len(g["pods"])))]
     # Instances whose value could not be read are counted with their reason, never dropped:
     # "3 of 4 pods" must not hide a fourth pod nobody could verify.
@@ -286,8 +293,9 @@ def compare(
         scope = _fmt_scope(bad, total, unit)
         if scope and n_unv:
             scope += f" ({n_unv} unverifiable)"
-        return Draft(field_path, Status.DRIFT, f"{what}: intended {cons}, running {shown}", expected=raw_expected,
-                     observed=evidence + unv_evidence, scope=scope, vars=extra)
+        return Draft(field_path, Status.DRIFT, f"{what}: intended {cons}, running {shown}{skew}",
+                     expected=raw_expected, observed=evidence + unv_evidence,
+                     scope=f"{scope}{skew}" if scope else scope, vars=extra)
     if unverifiable:
         reason = unverifiable[0][1].unverifiable
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: cannot verify intended {cons}: {reason}",
@@ -297,6 +305,18 @@ def compare(
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: nothing running to compare with",
                      expected=raw_expected, reason="no running instance collected")
     return Draft(field_path, Status.MATCH, f"{what}: {cons}", expected=raw_expected, observed=evidence, vars=extra)
+
+
+def _canary_skew(ctx: Ctx, bad_pods: list[str]) -> str:
+    """`` (the canary of Rollout/ns/name, weight 20%)`` when exactly the canary (or the stable) pods differ."""
+    roles = {"canary" if p.endswith(" (canary)") else "stable" if p.endswith(" (stable)") else None
+             for p in bad_pods}
+    if len(roles) != 1 or None in roles:
+        return ""
+    w = ctx.workload
+    weight = w.extra.get("canaryWeight")
+    at = f", canary weight {weight.value}%" if weight is not None and weight.value is not None else ""
+    return f" (the {roles.pop()} pods of {w.object or w.kind + '/' + w.name}{at})"
 
 
 def _short(v: Any) -> str:

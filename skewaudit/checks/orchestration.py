@@ -237,6 +237,22 @@ def tolerations(ctx: Ctx):
 @check("orchestration.rollout")
 def rollout(ctx: Ctx):
     """A rollout is in progress: pods of an older revision still serve traffic."""
+    w = ctx.workload
+    canary = [p for i in ctx.instances if i.role == "canary" for p in i.pods]
+    stable = [p for i in ctx.instances if i.role == "stable" for p in i.pods]
+    if canary or stable:
+        total = sum(len(i.pods) for i in ctx.instances)
+        weight = w.extra.get("canaryWeight")
+        at = f" at weight {weight.value}%" if weight is not None and weight.value is not None else ""
+        stable_rev = w.extra.get("stableRevision")
+        msg = (f"canary in progress on {w.object}{at}: {len(canary)} of {total} pods run the canary revision "
+               f"{w.current_revision}, {len(stable)} the stable revision "
+               f"{stable_rev.value if stable_rev is not None else '?'}")
+        yield Draft("spec", Status.DRIFT, msg, level="info", scope=f"{len(canary)} of {total} pods",
+                    observed=[e for e in (Evidence(value=f"canary {w.current_revision}", pods=canary, count=len(canary)),
+                                          Evidence(value="stable", prov=stable_rev.prov if stable_rev else None,
+                                                   pods=stable, count=len(stable)))])
+        return
     old = [p for i in ctx.instances if not i.current for p in i.pods]
     if ctx.workload.old_revisions and old:
         yield Draft("spec", Status.DRIFT, f"rollout in progress: {len(old)} of {sum(len(i.pods) for i in ctx.instances)} pods run an older "

@@ -53,6 +53,9 @@ class ExtKind:
     # are joined (and, live, listed) by it, never through generated controllers
     pod_label: str | None = None
     extra_pod_labels: tuple[str, ...] = ()   # more pod labels the build reads (PodRec.tags)
+    # pods joined through a generated ReplicaSet instead (Argo Rollouts): (pod metadata,
+    # (controller kind, name) | None) -> the object's name, or None
+    pod_owner: Callable[[Any, Any], str | None] | None = None
 
     @property
     def written_kind(self) -> str:
@@ -66,9 +69,9 @@ class ExtKind:
 def _registry() -> tuple[ExtKind, ...]:
     # Imported here, not at module level: the family modules import build helpers,
     # and build consults this table.
-    from skewaudit.collect import keda, lws
+    from skewaudit.collect import keda, lws, rollouts
 
-    return (*keda.KINDS, *lws.KINDS)
+    return (*keda.KINDS, *lws.KINDS, *rollouts.KINDS)
 
 
 _CACHE: dict[str, object] = {}

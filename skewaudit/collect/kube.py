@@ -351,6 +351,7 @@ class Collector:
                                        ("Job", inv.jobs), ("InferenceService", inv.isvcs), *inv.crds.items())
                       for o in objs}
         self._pod_labels = kinds.pod_labels()
+        self._pod_owners = [(kd, wk.pod_owner) for kd, wk in kinds.workloads().items() if wk.pod_owner is not None]
         self._pod_seen: set[tuple[str, str]] = set()
         self._standalone_rs: list[tuple[str, str]] = []
         selectors = self._selectors()
@@ -415,6 +416,11 @@ class Collector:
         ns, kept = md.namespace, self._kept
         for key, kd in self._pod_labels:
             owner = md.labels.get(key)
+            if owner and (kd, ns, owner) in kept:
+                self.inv.pods.add(p)
+                return
+        for kd, pod_owner in self._pod_owners:
+            owner = pod_owner(md, (ctrl.kind, ctrl.name))
             if owner and (kd, ns, owner) in kept:
                 self.inv.pods.add(p)
                 return

@@ -19,6 +19,10 @@ from skewaudit.collect import kinds
 from skewaudit.collect.containers import canonical_quantities
 from skewaudit.collect.kserve import ISVC_LABEL
 
+# Pods of a controller that names its ReplicaSets "<workload>-<hash>", by the hash label
+# the controller sets: they join their workload even when the ReplicaSet is not in the input.
+RS_HASH_LABELS = (("pod-template-hash", "Deployment>"), ("rollouts-pod-template-hash", "Rollout>"))
+
 
 @dataclass(slots=True)
 class PodRec:
@@ -95,7 +99,8 @@ class PodStore:
                          for c in pod.spec.containers)
         keep = owner is None or (self._keep_full is not None and self._keep_full(pod))
         rec = PodRec(name=md.name, ns=ns, node=pod.spec.node_name, phase=st.phase if st else None, owner=owner,
-                     revision=md.labels.get("pod-template-hash") or md.labels.get("controller-revision-hash"),
+                     revision=md.labels.get("pod-template-hash") or md.labels.get("rollouts-pod-template-hash")
+                     or md.labels.get("controller-revision-hash"),
                      specs=tuple(self.spec_id(ns, i, c, owner) for i, c in enumerate(pod.spec.containers)),
                      statuses=statuses, observed=st is not None and (st.phase is not None or bool(by_name)),
                      full=pod if keep else None,
@@ -104,11 +109,12 @@ class PodStore:
         self.count += 1
         if owner is not None:
             self.by_owner.setdefault((ns, *owner), []).append(rec)
-            h = md.labels.get("pod-template-hash")
-            if owner[0] == "ReplicaSet" and h and owner[1].endswith("-" + h):
-                # The Deployment is the ReplicaSet's name minus "-<hash>": pods join
-                # their Deployment even when the ReplicaSet is not in the input.
-                self.by_owner.setdefault((ns, "Deployment>", owner[1][:-len(h) - 1]), []).append(rec)
+            if owner[0] == "ReplicaSet":
+                for label, key in RS_HASH_LABELS:
+                    h = md.labels.get(label)
+                    if h and owner[1].endswith("-" + h):
+                        self.by_owner.setdefault((ns, key, owner[1][:-len(h) - 1]), []).append(rec)
+                        break
         isvc = md.labels.get(ISVC_LABEL)
         if isvc:
             self.by_isvc.setdefault((ns, isvc), []).append(rec)

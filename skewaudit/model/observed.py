@@ -343,6 +343,8 @@ class PodObs(msgspec.Struct, frozen=True, omit_defaults=True):
 
     ``current`` is False for pods of an older ReplicaSet during a rollout;
     ``revision`` is the pod-template-hash or controller-revision-hash.
+    ``role`` is set while an Argo Rollouts canary runs: ``canary`` (the
+    current revision) or ``stable``.
     """
 
     name: str
@@ -358,6 +360,7 @@ class PodObs(msgspec.Struct, frozen=True, omit_defaults=True):
     group: int | None = None
     worker: int | None = None
     runtime: RuntimeReport | None = None   # what the engine reports about itself (--probe)
+    role: str | None = None
 
 
 class NodeObs(msgspec.Struct, frozen=True, omit_defaults=True):
