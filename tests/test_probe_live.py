@@ -277,3 +277,33 @@ def test_nothing_listening_in_the_pod_is_the_proxy_s_reason(monkeypatch, capsys,
     rt = json.loads(out)["workloads"][0]["pods"][0]["runtime"]
     assert rt["status"] == "unavailable"
     assert rt["reason"].startswith("pod unreachable through the proxy: error trying to reach service")
+
+
+def test_older_engine_and_malformed_bodies_through_the_proxy(monkeypatch, capsys, kube, kubeconfig) -> None:
+    with ExitStack() as stack:
+        engines = [stack.enter_context(FakeEngine("vllm-0.2.7")),
+                   stack.enter_context(FakeEngine("vllm-0.6.3", mode="malformed"))]
+        Cluster(kube, stack, "vllm", n=2, engines=engines)
+        code, out, _ = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", kubeconfig, "--probe", "-A",
+                                      "--format", "json")
+    assert code == 0
+    pods = {p["name"]: p["runtime"] for w in json.loads(out)["workloads"] for p in w["pods"]}
+    old, bad = pods["llama-7f9c-0"], pods["llama-7f9c-1"]
+    assert old["status"] == "partial" and "not served (404)" in old["endpoints"]["/version"]
+    assert old["fields"]["model"]["value"] == "meta-llama/Llama-2-7b-chat-hf" and "max_model_len" not in old["fields"]
+    assert bad["status"] == "unavailable" and bad["endpoints"]["/v1/models"].startswith("GET /v1/models: malformed JSON")
+    assert "cut off" in bad["endpoints"]["/metrics"]
+
+
+def test_collect_table_shows_each_distinct_runtime_once(monkeypatch, capsys, kube, kubeconfig) -> None:
+    info = json.loads((Path(__file__).parent / "fixtures/engines/tgi-3.0.1/info.json").read_text())
+    with ExitStack() as stack:
+        engines = [stack.enter_context(FakeEngine("tgi-3.0.1")) for _ in range(2)]
+        engines.append(stack.enter_context(FakeEngine("tgi-3.0.1", overrides={
+            "/info": {**info, "model_sha": "fedcba9876543210fedcba9876543210fedcba98"}})))
+        Cluster(kube, stack, "tgi", n=3, engines=engines)
+        code, out, _ = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", kubeconfig, "--probe", "-A")
+    assert code == 0
+    assert out.count("runtime: tgi via pod proxy :80: ok") == 3
+    assert out.count("; the same values as qwen-7f9c-0") == 1          # pod 1 repeats pod 0
+    assert "fedcba9876543210fedcba9876543210fedcba98  Pod/ml/qwen-7f9c-2 GET /info (runtime)" in out

@@ -219,7 +219,7 @@ _ENGINE_ENV_PREFIXES = ("VLLM_", "HF_", "HUGGING", "TRANSFORMERS_", "CUDA_", "NV
                         "REVISION", "DTYPE", "QUANTIZE", "NUM_SHARD", "MAX_", "PORT", "TGI_", "OMP_", "PYTORCH_")
 
 
-def _pod_lines(snap: Snapshot, w: WorkloadObs, p: PodObs) -> list[str]:
+def _pod_lines(snap: Snapshot, w: WorkloadObs, p: PodObs, shown: dict | None = None) -> list[str]:
     """One line per pod, plus one listing what differs from the template."""
     parts = [p.name, "current" if p.current else "OLD", f"rev {p.revision or '-'}", f"node {p.node or '-'}"]
     f = _node_class(snap.nodes.get(p.node or ""))
@@ -260,7 +260,7 @@ def _pod_lines(snap: Snapshot, w: WorkloadObs, p: PodObs) -> list[str]:
     if diffs:
         out.append("      differs from the template: " + ", ".join(diffs))
     if p.runtime is not None:
-        out += _runtime_lines(p.runtime)
+        out += _runtime_lines(p.runtime, p.name, shown if shown is not None else {})
     return out
 
 
@@ -279,16 +279,22 @@ def symptom_text(s: Any) -> str:
     return ", ".join(parts)
 
 
-def _runtime_lines(rt: Any) -> list[str]:
-    """What the engine reported about itself (--probe), under its pod line."""
+def _runtime_lines(rt: Any, pod: str, shown: dict) -> list[str]:
+    """What the engine reported about itself (--probe), under its pod line; a pod whose engine
+    reports what an earlier pod's did says so in one line (a fleet stays readable)."""
     head = f"      runtime: {rt.engine} via {rt.via or rt.object}: {rt.status}"
     if rt.reason:
         head += f" ({rt.reason})"
-    out = [head]
-    b = _Block("        ")
-    for name, f in rt.fields.items():
-        b.add(name, _fact_value(f), f.prov.where(), f.note)
-    out += b.lines()
+    key = (rt.engine, rt.status, rt.reason, tuple((k, repr(f.value)) for k, f in rt.fields.items()))
+    first = shown.setdefault(key, pod)
+    if first != pod and rt.fields:
+        out = [head + f"; the same values as {first}"]
+    else:
+        out = [head]
+        b = _Block("        ")
+        for name, f in rt.fields.items():
+            b.add(name, _fact_value(f), f.prov.where(), f.note)
+        out += b.lines()
     if rt.symptoms is not None:
         out.append(f"        symptoms (since start): {symptom_text(rt.symptoms)}")
     return out
@@ -322,8 +328,9 @@ def _workload_lines(snap: Snapshot, w: WorkloadObs) -> list[str]:
         out += _container_block(snap, w, c, w.pods)
     if w.pods:
         out.append("  pods")
+        shown: dict = {}
         for p in w.pods:
-            out += _pod_lines(snap, w, p)
+            out += _pod_lines(snap, w, p, shown)
     return out
 
 
