@@ -56,7 +56,18 @@ def collect_for(specs: list[Any], source: dict[str, Any]):
         namespaces = {t.namespace for t in targets if t.namespace}
         if len(namespaces) > 1:
             source = {**source, "all_namespaces": True}
-    return gather(source_request(**source, targets=targets))
+    return gather(source_request(**source, targets=targets, env_names=_declared_env(specs)))
+
+
+def _declared_env(specs: list[Any]) -> tuple[str, ...]:
+    """Env var names the specs state intent for (local mode keeps them besides serving's own)."""
+    names: set[str] = set()
+    for s in specs:
+        rt = getattr(s.spec, "runtime", None)
+        env = getattr(getattr(rt, "environment", None), "variables", None) or {}
+        eng = getattr(getattr(rt, "engine", None), "env", None) or {}
+        names.update(env, eng)
+    return tuple(sorted(names))
 
 
 def render_outputs(report: Any, formats: list[str], outputs: list[str], show_matches: bool) -> None:

@@ -56,6 +56,7 @@ def _extra_args(c: ContainerObs | None) -> list[str]:
         return []
     toks = list(c.engine.unknown_args)
     out: list[str] = []
+    left_out: list[str] = []
     i = 0
     while i < len(toks):
         tok = toks[i]
@@ -66,8 +67,12 @@ def _extra_args(c: ContainerObs | None) -> list[str]:
             tok = f"{tok}={toks[i]}"
             i += 1
         if redact.MARKER_PREFIX in tok or redact.is_secret_name(tok.split("=", 1)[0]):
+            left_out.append(tok.split("=", 1)[0])
             continue
         out.append(tok)
+    if left_out:
+        out.append(Todo(f"flags left out: {', '.join(dict.fromkeys(left_out))} (secret values, redacted by "
+                        "skewaudit); pass them from a Kubernetes Secret, not in the spec"))   # type: ignore[arg-type]
     return out
 
 
@@ -187,6 +192,8 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
         elif key == "quantization" and c is not None and c.engine is not None:
             engine[key] = "none"
     args = _extra_args(c)
+    if args and isinstance(args[-1], Todo):
+        engine["argsTodo"] = args.pop()
     if args:
         engine["args"] = args
     runtime: dict[str, Any] = {
@@ -196,8 +203,9 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
     if gpu_count and gpu_class is None:
         runtime["accelerator"]["type"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb",
                                               required=True)
+    # a redacted value stays in: emit() writes it as a TODO naming the variable, never the marker
     env = {e.name: e.value for e in (c.env if c else []) if e.source == "literal" and e.value is not None
-           and not redact.is_marker(e.value) and e.name not in _engine_env(c)}
+           and e.name not in _engine_env(c)}
     if env:
         runtime["environment"] = {"variables": env}
     if engine:
@@ -281,6 +289,12 @@ def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
     pad = "  " * indent
     out: list[str] = []
     for k, v in d.items():
+        if redact.MARKER_PREFIX in str(v.value if isinstance(v, Noted) else v) and not isinstance(v, (dict, list)):
+            # never a secret nor its marker: a TODO naming the setting (the model id is required)
+            v = Todo(f"{k}: the running value holds a secret (redacted by skewaudit); pass it from a Kubernetes "
+                     "Secret, never in the spec", required=k == "id")
+        elif isinstance(v, list) and any(isinstance(x, str) and redact.MARKER_PREFIX in x for x in v):
+            v = [x for x in v if not (isinstance(x, str) and redact.MARKER_PREFIX in x)]
         if isinstance(v, Todo):
             out.append(f"{pad}# TODO {v.why}" + (" (required: the spec does not validate until it is set)"
                                                 if v.required else ""))

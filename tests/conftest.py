@@ -8,6 +8,10 @@ Nothing here registers options or markers, so no other test can trip on it.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,6 +20,13 @@ import pytest
 from kube_server import FakeKube
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# skewaudit keeps its redaction key under the XDG config home: tests (and the CLI processes
+# they start) use a private one, never the real home. Set before any test imports skewaudit.
+_CONFIG_HOME = tempfile.mkdtemp(prefix="skewaudit-test-config-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+os.environ.pop("SKEWAUDIT_REDACTION_KEY", None)
+atexit.register(shutil.rmtree, _CONFIG_HOME, True)
 
 
 @pytest.fixture

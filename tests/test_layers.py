@@ -31,7 +31,7 @@ ALLOWED = {
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
-    "skewaudit.redact": (),
+    "skewaudit.redact": ("skewaudit.redact",),
     "skewaudit.errors": (),
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),

@@ -59,7 +59,8 @@ def test_pid_mode_reads_argv_env_engine_and_gpus(proc):
     assert pod.name == w.name == (socket.gethostname() or "local")
     assert c.name == "engine"
     assert c.argv[:7] == VLLM_ARGV[:7]
-    assert {e.name for e in c.env} == set(ENGINE_ENV)
+    # only what serving reads is recorded: DB_PASSWORD and PATH are not serving facts
+    assert {e.name for e in c.env} == {"HF_TOKEN", "CUDA_VISIBLE_DEVICES", "VLLM_ATTENTION_BACKEND"}
     assert next(e for e in c.env if e.name == "VLLM_ATTENTION_BACKEND").value == "FLASHINFER"
     assert all(e.source == "process" and e.path == f"env[{e.name}]" for e in c.env)
     assert c.engine.engine == "vllm"
@@ -83,8 +84,25 @@ def test_secrets_never_reach_the_snapshot(proc):
         assert secret not in text
     _, _, c = _only(snap)
     env = {e.name: e.value for e in c.env}
-    assert env["HF_TOKEN"].startswith("<redacted:") and env["DB_PASSWORD"].startswith("<redacted:")
+    assert env["HF_TOKEN"].startswith("<redacted:") and "DB_PASSWORD" not in env
     assert c.argv[8].startswith("<redacted:")
+
+
+def test_spec_declared_env_is_kept_besides_serving_prefixes(proc):
+    snap = gather(SourceRequest(local=True, pid=1234, env_names=("PATH",)))
+    _, _, c = _only(snap)
+    assert {e.name for e in c.env} == {"HF_TOKEN", "CUDA_VISIBLE_DEVICES", "VLLM_ATTENTION_BACKEND", "PATH"}
+
+
+def test_local_scripts_are_redacted_like_manifests(proc, tmp_path, monkeypatch):
+    script = "export P=zq-local-script-secret; exec vllm serve m --enforce-eager --api-key $P"
+    write_proc(tmp_path / "p2", 77, ["sh", "-c", script], {})
+    monkeypatch.setenv(local.PROC_ROOT_ENV, str(tmp_path / "p2"))
+    snap = gather(SourceRequest(local=True, pid=77))
+    text = msgspec.json.encode(snap).decode()
+    assert "zq-local-script-secret" not in text
+    _, _, c = _only(snap)
+    assert c.argv[:2] == ["sh", "-c"] and "--api-key" in c.argv[2] and "<redacted:" in c.argv[2]
 
 
 def test_request_proc_root_and_image(tmp_path, monkeypatch):
@@ -104,13 +122,16 @@ def test_request_proc_root_and_image(tmp_path, monkeypatch):
 def test_cmdline_on_a_machine_without_driver(monkeypatch):
     monkeypatch.delenv(nvml.REPLAY_ENV, raising=False)
     monkeypatch.setenv("SKEWAUDIT_TEST_MARKER", "on")
+    monkeypatch.setenv("VLLM_TEST_MARKER", "on")
     monkeypatch.setenv("MY_SERVICE_PASSWORD", DB_PASSWORD)
     snap = gather(SourceRequest(local=True, cmdline="vllm serve m --dtype half"))
     w, pod, c = _only(snap)
     assert (w.object, c.argv) == ("process/cmdline", ["vllm", "serve", "m", "--dtype", "half"])
     assert c.engine.fields["dtype"].value == "half"
     env = {e.name: e.value for e in c.env}
-    assert env["SKEWAUDIT_TEST_MARKER"] == "on"
+    # skewaudit's own environment stands in for the engine's: only serving variables are kept
+    assert env["VLLM_TEST_MARKER"] == "on" and "SKEWAUDIT_TEST_MARKER" not in env
+    assert "MY_SERVICE_PASSWORD" not in env
     assert DB_PASSWORD not in msgspec.json.encode(snap).decode()
     assert (pod.gpu.status, pod.gpu.reason) == ("unavailable", "no NVIDIA driver: libnvidia-ml.so.1 not found")
     [issue] = snap.issues
@@ -272,8 +293,9 @@ def test_cli_collect_local_cmdline_without_driver():
     snap = msgspec.json.decode(p.stdout)
     c = snap["workloads"][0]["pods"][0]["containers"][0]
     assert c["argv"] == ["vllm", "serve", "m", "--dtype", "half"]
-    env = {e["name"]: e["value"] for e in c["env"]}
-    assert env["SKEWAUDIT_TEST_MARKER"] == "on" and env["MY_API_KEY"].startswith("<redacted:")
+    env = {e["name"]: e["value"] for e in c.get("env", [])}
+    # skewaudit's own environment is not the engine's: only serving variables are recorded
+    assert "SKEWAUDIT_TEST_MARKER" not in env and "MY_API_KEY" not in env
     assert snap["workloads"][0]["pods"][0]["gpu"]["reason"] == "no NVIDIA driver: libnvidia-ml.so.1 not found"
 
 

@@ -94,19 +94,8 @@ def _expand(value: str, env: dict[str, str | None]) -> str:
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 
 
-_CRED_HINT = re.compile(r"hf_|Bearer|sk-|gh[pousr]_|AKIA|xox|eyJ")
-
-
 def _redact_list(items: list[str] | None) -> list[str] | None:
-    # argv() catches `--api-key X` / `--api-key=X` pairs and credential-shaped
-    # tokens; text() is needed only where a token holds more than one word (a
-    # `sh -c` script), a NAME=value, or a credential in the middle. Skipping it
-    # elsewhere matters: a fleet run redacts hundreds of thousands of tokens.
-    if items is None:
-        return None
-    return [redact.text(t) if (" " in t or "\t" in t or "\n" in t or (not t.startswith("-") and "=" in t)
-                               or _CRED_HINT.search(t)) else t
-            for t in redact.argv(list(items))]
+    return redact.command(items)
 
 
 _REDACTED: dict[tuple[str, str], str | None] = {}
@@ -293,6 +282,11 @@ def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | N
 
     c = src.c
     env_list, values, provs = resolve_env(src.env, ns, cms, scope or src.object, c.name)
+    refs = redact.secret_refs([*(c.command or []), *(c.args or [])])
+    if refs & values.keys():   # `--api-key $(P)` / `sh -c '… --api-key $P'`: P holds a secret, whatever its name
+        values = {k: redact.marker(v) if k in refs and v and not redact.is_marker(v) else v for k, v in values.items()}
+        env_list = [EnvVar(name=e.name, value=values[e.name], source=e.source, ref=e.ref, path=e.path)
+                    if e.name in refs and e.name in values else e for e in env_list]
     res = runtimes.effective_argv(c.command, c.args, values, c.image, src.path)
     paths = [sys.intern(p) for p in res.paths]
     if src.arg_path is not None:

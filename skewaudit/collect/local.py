@@ -111,6 +111,27 @@ def find_engine(proc_root: str) -> list[tuple[int, list[str]]]:
     return sorted(found)
 
 
+# What serving reads from its environment: engine, Hugging Face, CUDA/NCCL/NVIDIA, thread and
+# allocator settings. The rest of a process environment (skewaudit's own with --cmdline: the
+# user's shell, cloud credentials, CI tokens) is not a serving fact and is never recorded.
+SERVING_ENV_PREFIXES = ("VLLM_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_", "TOKENIZERS_", "SAFETENSORS_",
+                        "CUDA_", "NCCL_", "NVIDIA_", "CUBLAS_", "CUDNN_", "TORCH_", "PYTORCH_", "TORCHINDUCTOR_",
+                        "TGI_", "TEXT_GENERATION_", "SGLANG_", "SGL_", "TRTLLM_", "TRITON_", "TLLM_", "NIM_",
+                        "OMP_", "MKL_", "OPENBLAS_", "XLA_", "TPU_", "ROCM_", "HIP_", "HSA_", "ROCR_")
+# TGI's launcher reads these unprefixed names (text-generation-launcher --help: env = …).
+SERVING_ENV_NAMES = {"MODEL_ID", "REVISION", "DTYPE", "QUANTIZE", "NUM_SHARD", "SHARDED", "MAX_INPUT_TOKENS",
+                     "MAX_INPUT_LENGTH", "MAX_TOTAL_TOKENS", "MAX_BATCH_PREFILL_TOKENS", "MAX_BATCH_TOTAL_TOKENS",
+                     "MAX_CONCURRENT_REQUESTS", "MAX_BEST_OF", "MAX_STOP_SEQUENCES", "PORT", "HOSTNAME",
+                     "KV_CACHE_DTYPE", "PREFIX_CACHING", "ATTENTION", "USE_FLASH_ATTENTION", "LD_LIBRARY_PATH"}
+
+
+def serving_env(env: dict[str, str], declared: tuple[str, ...] = ()) -> dict[str, str]:
+    """The part of a process environment serving reads (prefixes above, TGI's names, and the
+    names the specs declare)."""
+    keep = set(declared)
+    return {k: v for k, v in env.items() if k in keep or k in SERVING_ENV_NAMES or k.startswith(SERVING_ENV_PREFIXES)}
+
+
 def _argv_from_text(text: str) -> list[str]:
     try:
         argv = shlex.split(text)
@@ -202,8 +223,9 @@ def collect(req: SourceRequest) -> Snapshot:
                                           "vllm, text-generation-launcher, sglang); pass --pid N or --cmdline",
                                           area="engine"))
 
+    env = serving_env(env, req.env_names)
     red_env = {k: redact.value(k, v) for k, v in env.items()}
-    red_argv = redact.argv(argv) if argv is not None else None
+    red_argv = redact.command(argv)
     engine = _engine_facts(red_argv, red_env, obj, note) if red_argv is not None else None
     if red_argv is not None and engine is None:
         issues.append(CollectionIssue(obj, "unsupported", f"no known serving engine in {' '.join(red_argv[:3])!r}",

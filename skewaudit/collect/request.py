@@ -50,6 +50,7 @@ class SourceRequest:
     workers: int = 4                     # bounded concurrency for live list calls
     timeout: float = 10.0                # connect/read timeout, seconds
     progress: bool = False               # show progress on stderr (only on a terminal)
+    env_names: tuple[str, ...] = ()      # local mode: env vars the specs declare (kept besides serving's own)
 
     @property
     def mode(self) -> str:

@@ -100,5 +100,15 @@ def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
 
 
 def load(path: str) -> Snapshot:
-    """Read a snapshot file (``-`` for stdin); a clear one-line InputError for anything that is not one."""
-    return decode(_read(path), path)
+    """Read a snapshot file (``-`` for stdin); a clear one-line InputError for anything that is not one.
+
+    Its values are redacted again with today's rules: a snapshot written by an older skewaudit,
+    or edited by hand, may hold a secret the current matcher would have caught, and every
+    output (tables, baseline hints, bundles) must show only markers. Markers are kept as they are."""
+    return reredact(decode(_read(path), path))
+
+
+def reredact(snap: Snapshot) -> Snapshot:
+    from skewaudit import redact
+
+    return msgspec.convert(redact.deep(msgspec.to_builtins(snap)), Snapshot)

@@ -53,7 +53,8 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
                    context: Optional[str] = None, namespace: Optional[str] = None, all_namespaces: bool = False,
                    exec_gpu: bool = False, workers: int = 4, timeout: float = 10.0, deadline: float | None = None,
                    max_input_bytes: str | int | None = None, targets: tuple = (),
-                   probe: bool = False, endpoint: Optional[str] = None, record: Optional[str] = None):
+                   probe: bool = False, endpoint: Optional[str] = None, record: Optional[str] = None,
+                   env_names: tuple = ()):
     """Build the SourceRequest for these flags; rejects contradictory ones. Also
     applies the run-wide bounds: the byte limit and (re-armed from the flag) the deadline."""
     from skewaudit import deadline as run_deadline
@@ -83,5 +84,5 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
         kubeconfig=kubeconfig, context=context, namespace=namespace, all_namespaces=all_namespaces,
         targets=tuple(targets), exec_gpu=exec_gpu, workers=workers, timeout=timeout,
         probe=probe, endpoint=endpoint, record=record,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty(), env_names=tuple(env_names),
     )

@@ -263,7 +263,7 @@ def scan(tokens: list[str], paths: list[str], table: Mapping[str, Opt], *, engin
             continue
         if eq:
             val, vpath, i = inline, path, i + 1
-        elif _takes(tokens[i + 1] if i + 1 < n else None):
+        elif i + 1 < n and (opt.kind == "secret" or _takes(tokens[i + 1])):   # a secret flag takes any next token
             val, vpath, i = tokens[i + 1], paths[i + 1], i + 2
         else:
             sc.hits.append(Hit(name, opt, None, path, spelled=tok))
@@ -291,8 +291,10 @@ def _keep_unknown(sc: Scan, tokens: list[str], i: int, name: str, eq: str, inlin
         sc.unknown.append(tokens[i])
         i += 1
         # a flag we do not know is assumed to take the next non-flag token as its value
-        if (opt is None or opt.kind != "bool") and i < len(tokens) and _takes(tokens[i]):
-            sc.unknown.append(redact.value(name, tokens[i]))
+        secret = redact.is_secret_name(name)
+        if (opt is None or opt.kind != "bool") and i < len(tokens) and (secret or _takes(tokens[i])):
+            sc.unknown.append(redact.marker(tokens[i]) if secret and not redact.is_marker(tokens[i])
+                              else redact.value(name, tokens[i]))
             i += 1
     if opt is None and name.startswith("--"):
         for alt in (name.replace("_", "-"), "--" + name[2:].replace("-", "_")):

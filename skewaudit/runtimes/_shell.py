@@ -21,7 +21,7 @@ Env = Mapping[str, "str | None"]
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"}
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MARKER = re.compile(re.escape(redact.MARKER_PREFIX) + r"[0-9a-f]+>")
+_MARKER = redact.MARKER
 _RESERVED = {"then", "do", "else", "elif", "if", "while", "until", "{", "!", "exec"}
 _OPERATOR_CHARS = set("();<>|&")
 
@@ -218,15 +218,21 @@ def _commands(words: list[str]) -> list[list[str]]:
 
 
 def _assignments(cmds: list[list[str]], env: Env) -> dict[str, str | None]:
-    """``export A=B`` / ``A=B`` lines in the script, applied on top of the container env."""
+    """``export A=B`` / ``A=B`` lines in the script, applied on top of the container env.
+
+    A variable with a secret name, or one a secret flag reads (``export P=…; … --api-key $P``),
+    holds its redaction marker: the secret is redacted wherever the variable expands."""
     merged: dict[str, str | None] = dict(env)
+    refs = redact.secret_refs([w for cmd in cmds for w in cmd])
     for cmd in cmds:
         words = cmd[1:] if cmd[0] in ("export", "declare", "local", "readonly") else cmd
         if not all(_ASSIGN.match(w) for w in words):
             continue
         for w in words:
             name, _, val = w.partition("=")
-            merged[name] = _simple_expand(val, merged)
+            val = _simple_expand(val, merged)
+            merged[name] = redact.marker(val) if (name in refs or redact.is_secret_name(name)) and val and \
+                not redact.is_marker(val) else val
     return merged
 
 
@@ -259,10 +265,5 @@ def word_split(tokens: list[str], paths: list[str]) -> tuple[list[str], list[str
 
 
 def scrub(note: str) -> str:
-    """``redact.text`` for a note that may already hold markers (left as they are)."""
-    markers = _MARKER.findall(note)
-    # a placeholder starting with "-" is never taken for a secret flag's value
-    out = redact.text(_MARKER.sub("-\x00-", note))
-    for m in markers:
-        out = out.replace("-\x00-", m, 1)
-    return out
+    """``redact.text`` for a note (markers already in it are left as they are)."""
+    return redact.text(note)

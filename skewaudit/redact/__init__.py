@@ -1,0 +1,292 @@
+"""Secret redaction, applied by every collector before a value is stored.
+
+A secret is replaced by a marker ``<redacted:…>`` holding the first 64 bits of
+HMAC-SHA256(key, value): equal markers mean equal values under the same key, so two
+collections can tell "the token changed" without either revealing it; without the key
+a marker says nothing else (not even the length). The key is ``SKEWAUDIT_REDACTION_KEY``
+or a random per-installation key file (:mod:`._key`).
+
+What counts as a secret:
+
+* a value whose **name** says so (env var, flag, label or annotation key, URL query
+  parameter, ``"json": "key"``, ``Header:``): :func:`is_secret_name`;
+* a value **shaped** like a credential whatever its name (``hf_…``, ``sk-…``, JWTs,
+  cloud keys, ``Bearer …``, PEM private keys): :func:`looks_secret`;
+* the **userinfo** of a URL (``https://user:pass@host`` keeps scheme and host);
+* in argv and scripts, the token after a secret flag whatever it looks like
+  (``--api-key -abc``), and a shell variable that such a flag reads
+  (``export P=…; … --api-key $P``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+
+from skewaudit.redact._key import KEY_ENV, key, key_path  # noqa: F401  (re-exported)
+
+MARKER_PREFIX = "<redacted:"
+MARKER = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]+>")
+_HEX = 16   # 64 bits: a collision between two distinct values is out of reach
+
+# --- names ---------------------------------------------------------------------------------
+
+# A word of the name (split on non-alphanumerics and camelCase) that names a secret anywhere…
+_CONTAINS = ("PASSWORD", "PASSWD", "SECRET", "CREDENTIAL", "AUTHORIZATION", "WEBHOOK", "APIKEY", "PRIVATEKEY",
+             "ACCESSKEY", "PASSPHRASE", "CONNECTIONSTRING", "CONNSTR")
+# …a whole word (trailing digits ignored: API_KEY2)…
+_WORDS = {"TOKEN", "AUTH", "DSN", "COOKIE", "COOKIES", "CREDS", "BEARER", "KEYS", "SAS"}
+# …and words that name a secret after another word (DB_PASS, API_KEY, DB_PWD, SSH_PRIVATE), not
+# first where they only qualify what follows (KEY_CACHE_DTYPE, PASS_THROUGH, PRIVATE_REGISTRY) or
+# are a name of their own (PWD is the working directory). KEY and PASS alone are secrets.
+_NOT_FIRST = {"KEY", "PASS", "PWD", "PRIVATE"}
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@functools.lru_cache(maxsize=8192)
+def is_secret_name(name: str) -> bool:
+    """True for names that hold secrets: ``HF_TOKEN``, ``HFTOKEN``, ``--api-key``, ``DB_PASS``,
+    ``API_KEY2``, ``x-api-key``, ``apiKey``, ``SENTRY_DSN``. Counting words are not secrets:
+    ``MAX_TOKENS``, ``--max-num-batched-tokens``, ``TOKENIZER``."""
+    words = [w for w in _SPLIT.split(_CAMEL.sub("_", name).upper()) if w]
+    for i, word in enumerate(words):
+        w = word.rstrip("0123456789") or word
+        if w in _WORDS or w.endswith("TOKEN") or any(s in w for s in _CONTAINS):
+            return True
+        if i > 0 and (w in _NOT_FIRST or w.startswith("PRIVATE")):
+            return True
+        if w in ("KEY", "PASS") and all(x.isdigit() for x in words[i + 1:]):   # KEY, PASS_2
+            return True
+        if w in ("CONN", "CONNECTION") and words[i + 1:i + 2] in (["STR"], ["STRING"]):
+            return True
+    return False
+
+
+# --- values --------------------------------------------------------------------------------
+
+_SHAPES = (r"hf_[A-Za-z0-9]{10,}|api_org_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9_-]{16,}|sk_(?:live|test)_[A-Za-z0-9]{10,}|"
+           r"rk_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+           r"glpat-[A-Za-z0-9_-]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|"
+           r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|"
+           r"pypi-AgE[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|"
+           r"(?:Bearer|Basic)\s+(?!<redacted:)[A-Za-z0-9._~+/=:-]+|"
+           r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)")
+_SHAPE = re.compile(_SHAPES, re.S)
+_SHAPE_IN = re.compile(r"(?<![A-Za-z0-9_])(?:" + _SHAPES + r")", re.S)
+# URL userinfo (scheme kept, host kept) and secret query parameters.
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#@<>'\"]+)@")
+_QUERY = re.compile(r"([?&])([A-Za-z0-9_.~\[\]-]+)=([^&#\s'\"<>]+)")
+_URL_SIGNATURES = {"sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+                   "x-goog-signature", "x-goog-credential", "code", "st", "se"}
+# Webhook URLs whose path is the secret.
+_HOOK = re.compile(r"(https?://(?:hooks\.slack\.com/services|(?:discord|discordapp)\.com/api/webhooks|"
+                   r"[a-z0-9-]+\.webhook\.office\.com/webhookb2)/)([^\s'\"<>]+)")
+# "Name: value" headers and "name": "value" JSON/YAML pairs.
+_HEADER = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*)(:[ \t]*)((?:(?:Bearer|Basic|Token|Digest)[ \t]+)?"
+                     r"[^\s'\",;]+)")
+_JSON = re.compile(r"(\"([A-Za-z0-9_.-]+)\"\s*:\s*\")((?:[^\"\\]|\\.)*)\"")
+# Cheap pre-filter: strings with none of these hold nothing scrub() would change.
+_HINT = re.compile(r"[@?&:=\"]|[\s]|hf_|sk[-_]|rk_|gh[pousr]_|github_pat|glpat|AKIA|ASIA|xox|eyJ|AIza|npm_|pypi-|SG\.|"
+                   r"Bearer|Basic|BEGIN")
+
+
+def marker(value: str) -> str:
+    """The redaction marker for ``value``: same value and key, same marker."""
+    digest = hmac.new(key(), value.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:_HEX]
+    return f"{MARKER_PREFIX}{digest}>"
+
+
+def is_marker(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(MARKER_PREFIX) and MARKER.fullmatch(value) is not None
+
+
+def looks_secret(value: str) -> bool:
+    """True for values shaped like credentials (``hf_…``, ``Bearer …``, ``sk-…``, JWTs, cloud keys)."""
+    return bool(_SHAPE.match(value.strip()))
+
+
+def _mark(v: str) -> str:
+    return v if not v or MARKER.fullmatch(v) else marker(v)
+
+
+def scrub(s: str) -> str:
+    """Credential-shaped pieces of any string replaced: URL userinfo, secret query parameters,
+    webhook paths, token shapes, secret ``Header: value`` and ``"json": "value"`` pairs."""
+    if not _HINT.search(s):
+        return s
+    if "://" in s:
+        s = _USERINFO.sub(lambda m: m.group(1) + _mark(m.group(2)) + "@", s)
+        s = _HOOK.sub(lambda m: m.group(1) + _mark(m.group(2)), s)
+    if "=" in s:
+        s = _QUERY.sub(lambda m: m.group(0) if not (is_secret_name(m.group(2)) or m.group(2).lower() in _URL_SIGNATURES)
+                       else f"{m.group(1)}{m.group(2)}={_mark(m.group(3))}", s)
+    if ":" in s:
+        s = _HEADER.sub(lambda m: m.group(0) if not is_secret_name(m.group(1)) or m.group(3).startswith("//")
+                        else m.group(1) + m.group(2) + _mark(m.group(3)), s)
+        if '"' in s:
+            s = _JSON.sub(lambda m: m.group(0) if not is_secret_name(m.group(2)) else m.group(1) + _mark(m.group(3)) + '"', s)
+    return _SHAPE_IN.sub(lambda m: _mark(m.group(0)), s)
+
+
+def value(name: str, val: str | None) -> str | None:
+    """``val`` redacted: whole when ``name`` or its shape says it is a secret, else its
+    credential-shaped pieces (:func:`text`)."""
+    if val is None or val == "" or is_marker(val):
+        return val
+    if (name and is_secret_name(name)) or looks_secret(val):
+        return marker(val)
+    return text(val) if _HINT.search(val) else val
+
+
+# --- argv and scripts ----------------------------------------------------------------------
+
+
+def argv(args: list[str]) -> list[str]:
+    """Redact secret flag values in an argv (``--api-key X``, ``--hf-token=X``; the token after
+    a secret flag is its value whatever it looks like) and credential-shaped tokens."""
+    out: list[str] = []
+    redact_next = False
+    for tok in args:
+        if redact_next:
+            out.append(_mark(tok))
+            # `--api-key --hf-token X`: the engine refuses it, but X may still be a secret
+            redact_next = tok.startswith("-") and "=" not in tok and is_secret_name(tok)
+            continue
+        if tok.startswith("-") and "=" in tok:
+            flag, _, v = tok.partition("=")
+            out.append(f"{flag}={_mark(v)}" if is_secret_name(flag) or looks_secret(v) else scrub(tok))
+        elif tok.startswith("-") and is_secret_name(tok):
+            out.append(tok)
+            redact_next = True
+        elif looks_secret(tok):
+            out.append(marker(tok))
+        else:
+            out.append(scrub(tok))
+    return out
+
+
+def command(items: list[str] | None) -> list[str] | None:
+    """A container ``command``/``args`` list or argv: :func:`argv`, then :func:`text` on items
+    holding more than one word (a ``sh -c`` script) or a ``NAME=value``."""
+    if items is None:
+        return None
+    refs = secret_refs(items)
+    return [text(t, refs) if (" " in t or "\t" in t or "\n" in t or (not t.startswith("-") and "=" in t)) else t
+            for t in argv(list(items))]
+
+
+# A shell word: unquoted runs, '…' and "…" (possessive: linear, no backtracking).
+_WORD = re.compile(r"""(?:[^\s'"]++|'[^']*+'?|"(?:[^"\\]++|\\.)*+"?)++""", re.S)
+_OPS = re.compile(r"[;&|()<>]+")
+_TAIL = re.compile(r"[;&|)<>].*$", re.S)   # `--api-key K;next`: the value ends at the operator
+_ASSIGN = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?+=-][^}]*)?\}|\(([A-Za-z_][A-Za-z0-9_.-]*)\)|"
+                  r"([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _unquote(w: str) -> str:
+    return w.replace("'", "").replace('"', "")
+
+
+def _words(s: str) -> list[str]:
+    return [_unquote(m.group(0)) for m in _WORD.finditer(s)]
+
+
+def secret_refs(items: Iterable[str]) -> set[str]:
+    """Variables (``$P``, ``${P}``, ``$(P)``) read as the value of a secret flag or assigned to a
+    secret-named variable, in an argv or in the scripts inside it."""
+    words: list[str] = []
+    for t in items:
+        words.extend(_words(t) if any(c.isspace() for c in t) else [t])
+    refs: set[str] = set()
+    for _ in range(2):   # P=$Q; HF_TOKEN=$P: Q is a secret too
+        for i, w in enumerate(words):
+            if w.startswith("-") and "=" not in w and is_secret_name(w) and i + 1 < len(words):
+                target = words[i + 1]
+            elif w.startswith("-") and "=" in w and is_secret_name(w.partition("=")[0]):
+                target = w.partition("=")[2]
+            elif (m := _ASSIGN.match(w)) and (is_secret_name(m.group(1)) or m.group(1) in refs):
+                target = w[m.end():]
+            else:
+                continue
+            refs.update(a or b or c for a, b, c in _VAR.findall(target))
+    return refs
+
+
+def text(s: str, refs: set[str] | None = None) -> str:
+    """Redact a free-form string (a ``sh -c`` script, a note, a log line): values of secret
+    flags (``--api-key K``, ``--api-key=K``, whatever precedes them), ``NAME=value`` for
+    secret names and for variables a secret flag reads (``refs``, found here when not
+    given), and every credential-shaped piece (:func:`scrub`). Markers are left as they are."""
+    if refs is None:
+        refs = secret_refs([s]) if ("$" in s and "-" in s) or "=" in s else set()
+    out: list[str] = []
+    last, pending = 0, False
+    for m in _WORD.finditer(s):
+        w = m.group(0)
+        out.append(s[last:m.start()])
+        last = m.end()
+        u = _unquote(w)
+        if pending:
+            if _OPS.fullmatch(u):
+                pending = False
+            elif u != "\\":   # a line continuation between flag and value
+                tail = _TAIL.search(w)
+                core = w[:tail.start()] if tail else w
+                out.append(_mark(_unquote(core)) + (tail.group(0) if tail else ""))
+                pending = u.startswith("-") and "=" not in u and is_secret_name(u)
+                continue
+            out.append(w)
+            continue
+        if u.startswith("-"):
+            flag, eq, v = w.partition("=")
+            if eq and is_secret_name(_unquote(flag)):
+                tail = _TAIL.search(v)
+                core = v[:tail.start()] if tail else v
+                out.append(f"{flag}={_mark(_unquote(core))}{tail.group(0) if tail else ''}")
+                continue
+            if not eq and is_secret_name(u):
+                pending = True
+                out.append(w)
+                continue
+        elif (a := _ASSIGN.match(u)) and (is_secret_name(a.group(1)) or a.group(1) in refs):
+            cut = w.index("=") + 1
+            v = w[cut:]
+            tail = _TAIL.search(v)
+            core = v[:tail.start()] if tail else v
+            out.append(w[:cut] + _mark(_unquote(core)) + (tail.group(0) if tail else ""))
+            continue
+        if len(w) > 1 and w[0] in "'\"" and w[-1] == w[0] and any(c.isspace() for c in w):
+            out.append(w[0] + text(w[1:-1], refs) + w[0])   # a quoted script inside the script (bash -c '…')
+        else:
+            out.append(w)
+    out.append(s[last:])
+    return scrub("".join(out))   # on the whole string: a header or a JSON pair spans words
+
+
+# Maps whose keys are user-chosen names (a value is redacted by its key) and argv-like lists.
+_NAMED_MAPS = {"labels", "annotations", "selector", "node_selector", "matchLabels", "nodeSelector"}
+_ARGV_LISTS = {"command", "args", "argv", "unknown_args"}
+
+
+def deep(obj: object, field: str = "") -> object:
+    """Redact every string in a JSON-like tree (a snapshot read back): env items by their
+    ``name``, label/annotation maps by their keys, argv-like lists as argv, any other string
+    as text. Markers are kept, so a tree already redacted comes back unchanged."""
+    if isinstance(obj, str):
+        return text(obj) if _HINT.search(obj) else obj
+    if isinstance(obj, dict):
+        if field in _NAMED_MAPS:
+            return {k: value(k, v) if isinstance(v, str) else deep(v) for k, v in obj.items()}
+        if isinstance(obj.get("name"), str) and isinstance(obj.get("value"), str):   # an env var
+            return {**{k: deep(v, k) for k, v in obj.items()}, "value": value(obj["name"], obj["value"])}
+        return {k: deep(v, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        if field in _ARGV_LISTS and all(isinstance(x, str) for x in obj):
+            return command(obj)
+        return [deep(x, field) for x in obj]
+    return obj

@@ -1,0 +1,101 @@
+"""The redaction key: ``SKEWAUDIT_REDACTION_KEY``, else a random per-installation key file.
+
+A marker is an HMAC of the secret under this key. With a public key anyone could hash
+guesses ("hunter2", every 6-digit PIN…) and match them against a marker, so the default
+is a 256-bit random key created on first use in the user's config directory
+(``$XDG_CONFIG_HOME/skewaudit/redaction.key``, else ``~/.config/skewaudit/redaction.key``),
+mode 0600. It is written to a private temporary file and hard-linked into place, so two
+runs starting at once agree on one key (the second link fails and that run reads the
+first one's). Where no key can be kept (read-only home in a container), the run uses a
+random key of its own and says once on stderr that its markers compare only within it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+
+KEY_ENV = "SKEWAUDIT_REDACTION_KEY"
+KEY_FILE = "redaction.key"
+
+_loaded: dict[str, bytes] = {}
+
+
+def config_dir() -> str:
+    """skewaudit's directory under the XDG config home (not created here)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):   # the XDG spec: a relative value is ignored
+        base = os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "skewaudit")
+
+
+def key_path() -> str:
+    return os.path.join(config_dir(), KEY_FILE)
+
+
+def key() -> bytes:
+    """The key markers are made with (cheap after the first call of a process)."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return env.encode("utf-8", "surrogateescape")
+    path = key_path()
+    k = _loaded.get(path)
+    if k is None:
+        k = _loaded[path] = _load_or_create(path)
+    return k
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(4096).strip()
+    if not data:
+        raise OSError(0, "the key file is empty")
+    return data
+
+
+def _load_or_create(path: str) -> bytes:
+    try:
+        return _read(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        return _ephemeral(path, e.strerror or str(e))
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".redaction.key.", dir=directory)   # mode 0600
+        try:
+            os.write(fd, secrets.token_hex(32).encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)      # atomic and exclusive: a concurrent first run's key wins
+        except FileExistsError:
+            pass
+        except OSError:             # no hard links on this filesystem: exclusive create instead
+            _create_exclusive(path, tmp)
+        finally:
+            os.unlink(tmp)
+        return _read(path)
+    except OSError as e:
+        return _ephemeral(path, e.strerror or str(e))
+
+
+def _create_exclusive(path: str, tmp: str) -> None:
+    with open(tmp, "rb") as f:
+        data = f.read()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _ephemeral(path: str, why: str) -> bytes:
+    sys.stderr.write(f"warning: cannot keep a redaction key in {path} ({why}): redaction markers of this run "
+                     f"compare only within it; set {KEY_ENV} to compare them across runs\n")
+    return secrets.token_bytes(32)
