@@ -212,3 +212,38 @@ def write_atomic(path: str, data: str | bytes | Iterable[bytes]) -> None:
         else:
             for chunk in data:
                 f.write(chunk)
+
+
+def create_private(path: str, data: bytes) -> None:
+    """Create ``path`` holding ``data``, mode 0600 (its directory 0700 when made here), unless it
+    exists: whole or absent, and never replacing a file another process created first (the
+    redaction key: two first runs at once must agree on one). The bytes go to a private
+    temporary file that is hard-linked into place (atomic and exclusive); on a filesystem
+    without hard links, an exclusive create."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return
+        except OSError:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _sync_dir(directory)
+    finally:
+        os.unlink(tmp)

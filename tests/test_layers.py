@@ -31,7 +31,7 @@ ALLOWED = {
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
-    "skewaudit.redact": ("skewaudit.redact",),
+    "skewaudit.redact": ("skewaudit.redact", "skewaudit.fsutil", "skewaudit.errors"),
     "skewaudit.errors": (),
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),

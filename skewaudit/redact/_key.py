@@ -4,9 +4,8 @@ A marker is an HMAC of the secret under this key. With a public key anyone could
 guesses ("hunter2", every 6-digit PIN…) and match them against a marker, so the default
 is a 256-bit random key created on first use in the user's config directory
 (``$XDG_CONFIG_HOME/skewaudit/redaction.key``, else ``~/.config/skewaudit/redaction.key``),
-mode 0600. It is written to a private temporary file and hard-linked into place, so two
-runs starting at once agree on one key (the second link fails and that run reads the
-first one's). Where no key can be kept (read-only home in a container), the run uses a
+mode 0600 (:func:`skewaudit.fsutil.create_private`: a private temporary file hard-linked
+into place, so two runs starting at once agree on one key). Where no key can be kept (read-only home in a container), the run uses a
 random key of its own and says once on stderr that its markers compare only within it.
 """
 
@@ -15,7 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-import tempfile
 
 KEY_ENV = "SKEWAUDIT_REDACTION_KEY"
 KEY_FILE = "redaction.key"
@@ -62,37 +60,13 @@ def _load_or_create(path: str) -> bytes:
         pass
     except OSError as e:
         return _ephemeral(path, e.strerror or str(e))
-    directory = os.path.dirname(path)
+    from skewaudit.fsutil import create_private   # only on the first run of an installation
+
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".redaction.key.", dir=directory)   # mode 0600
-        try:
-            os.write(fd, secrets.token_hex(32).encode() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)      # atomic and exclusive: a concurrent first run's key wins
-        except FileExistsError:
-            pass
-        except OSError:             # no hard links on this filesystem: exclusive create instead
-            _create_exclusive(path, tmp)
-        finally:
-            os.unlink(tmp)
+        create_private(path, secrets.token_hex(32).encode() + b"\n")
         return _read(path)
     except OSError as e:
         return _ephemeral(path, e.strerror or str(e))
-
-
-def _create_exclusive(path: str, tmp: str) -> None:
-    with open(tmp, "rb") as f:
-        data = f.read()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def _ephemeral(path: str, why: str) -> bytes:
