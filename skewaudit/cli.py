@@ -14,7 +14,7 @@ import sys
 import typer
 
 from skewaudit.commands import collect, datadiff, diff, explain, init, profile, report, schema, snapshot, validate
-from skewaudit.errors import ExitCode, SkewauditError, SpecError
+from skewaudit.errors import ExitCode, SkewauditError, SpecError, printable
 
 app = typer.Typer(
     name="skewaudit",
@@ -54,8 +54,11 @@ def _root(
 
 def _error(e: SkewauditError) -> None:
     # Spec problems are already "file:line:col: path: message" lines, one each.
-    text = e.message if isinstance(e, SpecError) else f"error: {e.message}"
-    sys.stderr.write(text.rstrip("\n") + "\n")
+    # Messages quote file names, object names and API answers: control characters are escaped
+    # (one line per spec problem, one line for anything else) so a hostile name can neither
+    # repaint the terminal nor forge another line.
+    lines = e.problems if isinstance(e, SpecError) else [f"error: {e.message.rstrip()}"]
+    sys.stderr.write("".join(printable(line.rstrip("\n")) + "\n" for line in lines))
 
 
 def main() -> None:
@@ -83,7 +86,7 @@ def main() -> None:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"error: internal error ({type(e).__name__}: {e}); this is a bug in skewaudit. "
+        sys.stderr.write(f"error: internal error ({type(e).__name__}: {printable(str(e))}); this is a bug in skewaudit. "
                          "Re-run with SKEWAUDIT_DEBUG=1 for the traceback.\n")
         sys.exit(int(ExitCode.BUG))
     finally:

@@ -9,7 +9,23 @@ its one-line message and exits with its code.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+
+# C0/C1 control characters. A value read from a cluster or a file (an object name, an
+# annotation, an arg, an API server's Status message) could carry an ESC sequence that
+# repaints the user's terminal or retitles it, a newline that forges a table row or a
+# second error line, or a byte XML 1.0 forbids: they are written as visible escapes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as ``\\n``, ``\\x1b`` …: safe on a terminal line.
+    The one helper the table renderers and the CLI's error printer use."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 class ExitCode(IntEnum):

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from skewaudit.errors import InputError
+from skewaudit.errors import InputError, printable
 from skewaudit.gcpause import gc_paused
 
 
@@ -22,7 +22,7 @@ def load_specs(paths: list[str]) -> list[Any]:
     # load_paths reads '-' itself, bounded in size and checked for UTF-8.
     specs, warnings = load_paths(paths)
     for w in warnings:
-        sys.stderr.write(w.rstrip("\n") + "\n")
+        sys.stderr.write(printable(w.rstrip("\n")) + "\n")
     return specs
 
 

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from skewaudit import normalize, redact
+from skewaudit.errors import printable
 from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
 from skewaudit.model.spec import SKEWAUDIT_API
 from skewaudit.specreplicas import Noted, Replicas, Todo, _required, _scalar, plain
@@ -295,11 +296,12 @@ def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
                      "Secret, never in the spec", required=k == "id")
         elif isinstance(v, list) and any(isinstance(x, str) and redact.MARKER_PREFIX in x for x in v):
             v = [x for x in v if not (isinstance(x, str) and redact.MARKER_PREFIX in x)]
+        k = _scalar(k)   # a key read from a cluster (an env var name) may need quoting
         if isinstance(v, Todo):
-            out.append(f"{pad}# TODO {v.why}" + (" (required: the spec does not validate until it is set)"
+            out.append(f"{pad}# TODO {printable(v.why)}" + (" (required: the spec does not validate until it is set)"
                                                 if v.required else ""))
         elif isinstance(v, Noted):
-            out.append(f"{pad}# {v.comment}")
+            out.append(f"{pad}# {printable(v.comment)}")
             out.append(f"{pad}{k}: {_scalar(v.value)}")
         elif isinstance(v, dict):
             out.append(f"{pad}{k}:")

@@ -25,8 +25,10 @@ def validate(
     by_file: dict[str, list[str]] = {}
     for s in specs:
         by_file.setdefault(s.file, []).append(s.spec.metadata.name)
+    from skewaudit.errors import printable
+
     for file, names in by_file.items():
         noun = "spec" if len(names) == 1 else "specs"
-        typer.echo(f"{file}: ok ({len(names)} {noun}: {', '.join(names)})")
+        typer.echo(printable(f"{file}: ok ({len(names)} {noun}: {', '.join(names)})"))
     for w in warnings:
-        typer.echo(w, err=True)
+        typer.echo(printable(w), err=True)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from skewaudit.errors import printable as clean  # noqa: F401  (the one escaping helper)
 from skewaudit.model.finding import PROBLEM_STATUSES, Gate, Report, Result, Status, Summary, TargetRef
 
 # Display order of categories: the playbook's order (correctness before
@@ -21,21 +22,6 @@ CATEGORY_ORDER = ("model", "runtime", "hardware", "serving", "orchestration", "d
 
 # Statuses shown by default; matches and not-applicable only on request.
 SHOWN_STATUSES = (Status.DRIFT, Status.UNPINNED, Status.UNVERIFIABLE, Status.SUPPRESSED)
-
-# C0/C1 control characters. A value read from a cluster (an annotation, an
-# arg) could carry an ESC sequence that repaints the user's terminal, or a
-# newline that breaks a table row, or a byte XML 1.0 forbids: write them as
-# visible escapes instead.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def clean(text: str) -> str:
-    """``text`` with control characters written as ``\\n``, ``\\x1b`` …"""
-    if not _CONTROL.search(text):
-        return text
-    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
-
 
 def fmt_value(value: Any, none: str = "unset") -> str:
     """One-line human form of an intended or observed value.

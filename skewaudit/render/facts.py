@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.errors import printable
 from skewaudit.model.observed import (
     ContainerObs, Fact, NodeObs, PodObs, Prov, Snapshot, SourceKind, WorkloadObs,
 )
@@ -348,4 +349,5 @@ def table(snap: Snapshot) -> str:
         lines += ["", f"issues ({len(snap.issues)}):"]
         for i in snap.issues:
             lines.append(f"  {i.kind:<13} {i.area or '-':<10} {i.scope}: {i.message}")
-    return "\n".join(lines) + "\n"
+    # every value here was read from a manifest or an API answer: escape control characters
+    return "\n".join(printable(line) for line in lines) + "\n"
