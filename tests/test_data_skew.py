@@ -362,3 +362,18 @@ def test_bundle_shows_the_top_drifting_features_with_histograms(data, tmp_path):
     md = (tmp_path / "incident.md").read_text()
     assert "## Data skew: `llama-3-1-70b`" in md and "### `age` (numeric)" in md and "█" in md
     assert any(f["check"].startswith("data.") for f in bundle["findings"])
+
+
+def test_profile_in_worker_processes_equals_one_pass(tmp_path):
+    # 24 row groups: three pieces of eight, profiled in two spawned worker processes and merged.
+    pq.write_table(_table(24_000, 21), tmp_path / "big.parquet", row_group_size=1_000)
+    serial = skewaudit("profile", tmp_path / "big.parquet", "--jobs", "1", "-o", tmp_path / "one.profile")
+    parallel = skewaudit("profile", tmp_path / "big.parquet", "--jobs", "2", "-o", tmp_path / "two.profile")
+    assert serial.code == 0 and parallel.code == 0, parallel.err
+    one, two = store.load(str(tmp_path / "one.profile")), store.load(str(tmp_path / "two.profile"))
+    assert two.rows == one.rows == 24_000
+    for name, f in one.features.items():
+        assert (two.features[name].kind, two.features[name].count, two.features[name].missing) == (
+            f.kind, f.count, f.missing)
+    assert two.features["age"].numeric.max == one.features["age"].numeric.max
+    assert skewaudit("data-diff", tmp_path / "one.profile", tmp_path / "two.profile").code == 0

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from skewaudit.commands.profile import Columns, InputFormat, Kind, Sample, Seed
+from skewaudit.commands.profile import Columns, InputFormat, Jobs, Kind, Sample, Seed
 
 
 def data_diff(
@@ -26,6 +26,7 @@ def data_diff(
     sample: Sample = None,
     seed: Seed = 0,
     input_format: InputFormat = None,
+    jobs: Jobs = 0,
     formats: Annotated[Optional[list[str]], typer.Option(
         "--format", "-F", help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
     outputs: Annotated[Optional[list[str]], typer.Option(
@@ -44,7 +45,7 @@ def data_diff(
     """
     from skewaudit.dataskew import thresholds as th
     from skewaudit.dataskew.compare import Setup, compare
-    from skewaudit.dataskew.run import check_sample, parse_kinds
+    from skewaudit.dataskew.run import check_sample, parse_kinds, resolve_jobs
     from skewaudit.dataskew.sides import load_side
     from skewaudit import audit
     from skewaudit.pipeline import data_report, gated, render_outputs
@@ -53,8 +54,9 @@ def data_diff(
     kinds = parse_kinds(list(kind or []))
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     flags = dict(th.parse_flag(t) for t in threshold or [])
-    base = load_side([baseline], columns=cols, kinds=kinds, input_format=input_format)
-    serve = load_side(serving, columns=cols, kinds=kinds, sample=sample, seed=seed, input_format=input_format)
+    n = resolve_jobs(jobs)
+    base = load_side([baseline], columns=cols, kinds=kinds, input_format=input_format, jobs=n)
+    serve = load_side(serving, columns=cols, kinds=kinds, sample=sample, seed=seed, input_format=input_format, jobs=n)
     results = compare(base, serve, Setup(flags=flags, only=cols))
     report = gated(data_report(results, source="data"), fail_on=fail_on, fail_on_unverifiable=fail_on_unverifiable)
     render_outputs(report, list(formats or []), list(outputs or []), show_matches)

@@ -16,6 +16,8 @@ Kind = Annotated[Optional[list[str]], typer.Option(
     "characters are text, other strings categorical.")]
 Sample = Annotated[Optional[float], typer.Option("--sample", help="Profile a Bernoulli sample: fraction of rows in (0, 1].")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the row sample.")]
+Jobs = Annotated[int, typer.Option(
+    "--jobs", "-j", min=0, help="Worker processes for Parquet files of several row-group pieces (0: one per core).")]
 InputFormat = Annotated[Optional[str], typer.Option(
     "--input-format", help="parquet, csv or jsonl (default: from the file name; a directory is Parquet; stdin is jsonl).")]
 
@@ -30,6 +32,7 @@ def profile(
     sample: Sample = None,
     seed: Seed = 0,
     input_format: InputFormat = None,
+    jobs: Jobs = 0,
     dask: Annotated[Optional[str], typer.Option(
         "--dask", help="Profile Parquet on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N].")] = None,
 ) -> None:
@@ -42,7 +45,7 @@ def profile(
     import time
 
     from skewaudit.dataskew import readers, store
-    from skewaudit.dataskew.run import check_sample, parse_kinds, profile_sources
+    from skewaudit.dataskew.run import check_sample, parse_kinds, profile_sources, resolve_jobs
 
     start = time.perf_counter()
     if data and data[0] == "merge":
@@ -57,7 +60,7 @@ def profile(
 
         result = profile_on_dask(dask, sources, columns=cols, kinds=kinds, sample=sample, seed=seed)
     else:
-        result = profile_sources(sources, columns=cols, kinds=kinds, sample=sample, seed=seed)
+        result = profile_sources(sources, columns=cols, kinds=kinds, sample=sample, seed=seed, jobs=resolve_jobs(jobs))
     store.save(result, output)
     if not result.rows:
         sys.stderr.write(f"note: {', '.join(s.label for s in sources)}: no rows\n")

@@ -24,41 +24,22 @@ from skewaudit.dataskew import readers
 from skewaudit.dataskew.profile import Profile, merge
 from skewaudit.errors import EnvironmentUnavailable, InputError
 
-ROW_GROUPS_PER_PIECE = 8
 CONNECT_TIMEOUT_S = 30
-
-
-def pieces(sources: list[readers.Source]) -> list[tuple[str, list[int] | None]]:
-    """(file, row groups) pieces of every Parquet source."""
-    import pyarrow.parquet as pq
-
-    out: list[tuple[str, list[int] | None]] = []
-    for src in sources:
-        if src.fmt != "parquet" or src.path == "-":
-            raise InputError(f"{src.label}: --dask profiles Parquet files and directories only")
-        for path in readers.fragments(src):
-            try:
-                n = pq.ParquetFile(path).num_row_groups
-            except Exception as e:  # noqa: BLE001 - a corrupt footer
-                raise InputError(f"{path}: cannot read parquet data: {readers._one_line(e)}") from None
-            if n <= ROW_GROUPS_PER_PIECE:
-                out.append((path, None))
-            else:
-                out.extend((path, list(range(i, min(i + ROW_GROUPS_PER_PIECE, n))))
-                           for i in range(0, n, ROW_GROUPS_PER_PIECE))
-    return out
 
 
 def profile_on_dask(address: str, sources: list[readers.Source], *, columns: list[str] | None,
                     kinds: dict[str, str], sample: float | None, seed: int) -> Profile:
     import msgspec
 
-    from skewaudit.dataskew.run import profile_piece
+    from skewaudit.dataskew.run import pieces, profile_piece
 
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise InputError("--dask needs the 'dask' extra: pip install 'skewaudit[dask]'") from None
+    for src in sources:
+        if src.fmt != "parquet" or src.path == "-":
+            raise InputError(f"{src.label}: --dask profiles Parquet files and directories only")
     work = pieces(sources)
     cluster = None
     try:
