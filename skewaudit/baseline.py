@@ -65,6 +65,8 @@ _CONTAINER_CHECK = {
     "requests": "orchestration.resources", "limits": "orchestration.resources", "ports": "serving.port",
     "argv": "runtime.baseline-changed",
 }
+_ROUTE_CHECK = {"timeoutSeconds": "serving.timeout", "backendTimeoutSeconds": "serving.timeout",
+                "retries": "serving.retries", "maxRequestBodyBytes": "serving.request-body-size"}
 _PROBE_CHECK = {"readiness": "serving.readiness-probe", "liveness": "serving.liveness-probe"}
 _GPU_CHECK = {
     "class": "hardware.gpu-class", "pinned_class": "hardware.gpu-class", "driver_version": "hardware.driver-version",
@@ -242,6 +244,8 @@ def check_for(path: tuple[str, ...]) -> str:
     if head == "placement":
         return _PLACEMENT_CHECK.get(path[1], "orchestration.baseline-changed") if len(path) > 1 \
             else "orchestration.node-selector"
+    if head == "routes":
+        return _ROUTE_CHECK.get(path[-1], "serving.baseline-changed") if len(path) > 2 else "serving.baseline-changed"
     if head == "hpa":
         return _HPA_CHECK.get(path[1], "orchestration.hpa-bounds") if len(path) > 1 else "orchestration.hpa-bounds"
     if head == "extra":

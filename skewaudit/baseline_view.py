@@ -263,6 +263,16 @@ def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = No
                 sv["annotations"] = dict(s.annotations)
             services[s.name] = sv
         facts["services"] = services
+        # routes in front of the Services: each setting its own fact, so a changed timeout is one finding
+        routes: dict[str, dict[str, Any]] = {}
+        for s in w.services:
+            for r in s.routes:
+                rkey = f"{r.kind}/{r.name}" + (f"[{r.rule}]" if r.rule is not None else "")
+                routes[rkey] = {k: f.value for k, f in r.settings.items()}
+                for k, f in r.settings.items():
+                    provs[("routes", rkey, k)] = f.prov
+        if routes:
+            facts["routes"] = routes
     # A canary's weight and stable revision are the rollout's state: one "rollout" change, not three.
     extra = {k: f for k, f in w.extra.items() if k not in _ROLLOUT_STATE}
     if extra:

@@ -123,6 +123,28 @@ def _gpu_class(w: WorkloadObs, snap: Snapshot, rep: Replicas) -> tuple[Any, dict
     return (str(facts["class"]) if facts.get("class") else None), facts
 
 
+def _route_settings(w: WorkloadObs, skip: set[str]) -> dict[str, Any]:
+    """Timeouts, retries and body limits the routes in front of the workload agree on (HTTPRoute,
+    ingress-nginx Ingress, Istio VirtualService); a setting the routes disagree on is a TODO."""
+    out: dict[str, Any] = {}
+    for key, spec_key in (("timeoutSeconds", "timeoutSeconds"), ("retries", "retries"),
+                          ("maxRequestBodyBytes", "maxRequestBodySize")):
+        if spec_key in skip:
+            continue
+        values = {r.settings[key].value for s in w.services for r in s.routes
+                  if key in r.settings and r.settings[key].value is not None}
+        if len(values) > 1:
+            out[spec_key] = Todo(f"{spec_key}: the routes in front of {w.name} disagree ({sorted(values)})")
+        elif values:
+            v = values.pop()
+            if spec_key == "maxRequestBodySize":
+                if v == 0:
+                    continue   # unlimited: nothing to pin
+                v = next((f"{v // m}{u}" for m, u in ((2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")) if v % m == 0), v)
+            out[spec_key] = v
+    return out
+
+
 def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[str, Any]:
     """The spec as nested dicts; ``Todo`` values become comment lines, ``Noted`` ones carry a comment."""
     rep = rep or Replicas(w, snap)
@@ -245,6 +267,7 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
     timeout = w.extra.get("timeout")
     if timeout is not None and timeout.value is not None:
         serving["timeoutSeconds"] = timeout.value
+    serving.update(_route_settings(w, skip=set(serving)))
     scaling: dict[str, Any] = {}
     if w.hpa is not None:
         scaling["minReplicas"] = w.hpa.min_replicas if w.hpa.min_replicas is not None else 1

@@ -68,7 +68,32 @@ def _set(args: list[str], flag: str, value: str) -> None:
     args[args.index(flag) + 1] = value
 
 
+def _ann(d: list[dict], key: str, value: str | None) -> None:
+    ann = obj(d, "Ingress")["metadata"]["annotations"]
+    if value is None:
+        ann.pop(key)
+    else:
+        ann[key] = value
+
+
 FIXTURES: dict[str, list[Edit]] = {
+    "routes-vllm": [
+        Edit("httproute-request-timeout", lambda d: obj(d, "HTTPRoute")["spec"]["rules"][0]["timeouts"].__setitem__(
+            "request", "30s"), "serving.timeout", 30, ("route", "HTTPRoute/serving/llama-8b",
+                                                         "spec.rules[0].timeouts.request"),
+             message="request timeout: intended 600"),
+        Edit("nginx-read-timeout-defaulted", lambda d: _ann(d, "nginx.ingress.kubernetes.io/proxy-read-timeout", None),
+             "serving.timeout", 60, ("default", "Ingress/serving/llama-8b",
+                                     "metadata.annotations[nginx.ingress.kubernetes.io/proxy-read-timeout]")),
+        Edit("istio-timeout-unset", lambda d: obj(d, "VirtualService")["spec"]["http"][0].pop("timeout"),
+             "serving.timeout", 0, ("default", "VirtualService/serving/llama-8b", "spec.http[0].timeout")),
+        Edit("istio-retries", lambda d: obj(d, "VirtualService")["spec"]["http"][0]["retries"].__setitem__(
+            "attempts", 3), "serving.retries", 3, ("route", "VirtualService/serving/llama-8b",
+                                                   "spec.http[0].retries.attempts")),
+        Edit("nginx-body-size", lambda d: _ann(d, "nginx.ingress.kubernetes.io/proxy-body-size", "1m"),
+             "serving.request-body-size", 1048576, ("route", "Ingress/serving/llama-8b",
+                                                    "metadata.annotations[nginx.ingress.kubernetes.io/proxy-body-size]")),
+    ],
     "rollout-canary": [
         Edit("canary-runs-another-max-model-len", _canary(lambda a: _set(a, "--max-model-len", "32768")),
              "runtime.max-model-len", 32768, ("arg", "Pod/ml/qwen-chat-7b9f6d5c8-m2v9q", "spec.containers[0].args[2]"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from skewaudit.checks._base import Ctx, Instance, Obs, check, compare, engine_obs
+from typing import Any
+
+from skewaudit import constraints, units
+from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_obs
 from skewaudit.model.observed import Prov
 
 
@@ -120,6 +123,9 @@ def timeout(ctx: Ctx):
     def observe(inst: Instance) -> Obs:
         if kserve is not None and kserve.value is not None:
             return Obs(value=kserve.value, prov=kserve.prov)
+        routed = route_obs(ctx, "timeoutSeconds", want, "float")
+        if routed is not None:
+            return routed
         if svc is not None:
             s, k, v = svc
             return Obs(value=str(v).rstrip("s"), prov=Prov(source="service", object=f"Service/{s.namespace}/{s.name}",
@@ -127,4 +133,94 @@ def timeout(ctx: Ctx):
         return Obs(unverifiable="the request timeout is enforced by the gateway/ingress, which skewaudit does not read "
                    "for this workload")
 
-    yield compare(ctx, "spec.operations.serving.timeoutSeconds", want, "float", observe, what="request timeout")
+    yield _routed(compare(ctx, "spec.operations.serving.timeoutSeconds", want, "float", observe,
+                          what="request timeout"))
+
+
+# --- routes in front of the Service (HTTPRoute, ingress-nginx Ingress, Istio VirtualService) ---------------
+
+
+def _routes(ctx: Ctx, key: str) -> list[tuple[Any, Any, Any]]:
+    """(Service, route, fact) for every route that sets (or defaults) ``key`` for this workload."""
+    return [(s, r, r.settings[key]) for s in ctx.workload.services for r in s.routes if key in r.settings]
+
+
+def route_obs(ctx: Ctx, key: str, want: Any, kind: str, to_value=lambda v: v) -> Obs | None:
+    """The route setting a request meets on its way to the workload: the first route that
+    disagrees with ``want`` (else the first one), named with the Service it routes to.
+    None when no route in front of the workload sets or defaults it."""
+    found = _routes(ctx, key)
+    known = [x for x in found if x[2].value is not None]
+    if not found:
+        return None
+    if not known:
+        s, r, f = found[0]
+        return Obs(prov=f.prov, unverifiable=f"{r.kind} {r.name} (routes to Service {s.name}): {f.note}")
+    try:
+        cons = constraints.compile(want, kind)
+        pick = next((x for x in known if not cons.matches(to_value(x[2].value))), known[0])
+    except ValueError:
+        pick = known[0]
+    s, r, f = pick
+    note = f"{r.kind} {r.name} routes to Service {s.name}" + (f"; {f.note}" if f.note else "") \
+        + (f" ({len(known)} routes)" if len(known) > 1 else "")
+    return Obs(value=to_value(f.value), prov=f.prov, note=note)
+
+
+def _routed(d: Draft) -> Draft:
+    # hints name the route object the value was read from
+    for e in d.observed:
+        if e.prov is not None and e.prov.source in ("route", "default") and e.prov.object.split("/")[0] in (
+                "HTTPRoute", "Ingress", "VirtualService"):
+            d.vars.setdefault("route", e.prov.object)
+            break
+    return d
+
+
+def _workload_once(ctx: Ctx) -> list[Instance]:
+    return ctx.instances[:1] or [Instance(label=ctx.workload.name, container=None)]
+
+
+@check("serving.retries")
+def retries(ctx: Ctx):
+    """The retry attempts the mesh makes are the intended ones (Istio VirtualService retries; Istio retries
+    twice when unset): a retried generation runs, and is billed, twice."""
+    want = ctx.want("spec.operations.serving.retries")
+    if want is None:
+        return
+
+    def observe(_inst: Instance) -> Obs:
+        return route_obs(ctx, "retries", want, "int") or Obs(
+            unverifiable="no VirtualService routes to the workload's Services: the retry policy is not visible")
+
+    saved, ctx.instances = ctx.instances, _workload_once(ctx)
+    try:
+        yield _routed(compare(ctx, "spec.operations.serving.retries", want, "int", observe, what="retry attempts"))
+    finally:
+        ctx.instances = saved
+
+
+@check("serving.request-body-size")
+def request_body_size(ctx: Ctx):
+    """The largest request body the ingress accepts is the intended one (ingress-nginx proxy-body-size, 1m by
+    default): long prompts and multimodal inputs get a 413 from the proxy, never reaching the engine."""
+    want = ctx.want("spec.operations.serving.maxRequestBodySize")
+    if want is None:
+        return
+    want_bytes = int(units.parse_quantity(want))
+
+    def observe(_inst: Instance) -> Obs:
+        ob = route_obs(ctx, "maxRequestBodyBytes", want_bytes, "int")
+        if ob is None:
+            return Obs(unverifiable="no ingress-nginx Ingress routes to the workload's Services: the body limit "
+                       "is not visible")
+        if ob.value == 0:
+            return Obs(value="unlimited", prov=ob.prov, note=ob.note)
+        return ob
+
+    saved, ctx.instances = ctx.instances, _workload_once(ctx)
+    try:
+        yield _routed(compare(ctx, "spec.operations.serving.maxRequestBodySize", want_bytes, "int", observe,
+                              what="max request body (bytes)"))
+    finally:
+        ctx.instances = saved

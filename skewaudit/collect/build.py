@@ -32,7 +32,7 @@ import msgspec
 
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import keda
-from skewaudit.collect import kinds
+from skewaudit.collect import kinds, routes
 from skewaudit.collect.containers import (
     ConfigMaps, _obj, _redact_value, _retarget, _with_status, container_obs, looks_serving, plain_source,
     quantity_str, template_obs,
@@ -406,6 +406,8 @@ class _Join:
                 if s.spec.selector:
                     self.svc_index.setdefault((ns, *next(iter(s.spec.selector.items()))), []).append((pos, s))
         self.deploys = {(d.metadata.namespace, d.metadata.name): d for d in inv.deployments}
+        # HTTPRoutes / Ingresses / VirtualServices by the Service they send traffic to
+        self.routes = routes.routes_by_service(inv.crds)
 
     def find_hpa(self, ns: str, kind: str, name: str) -> k.HorizontalPodAutoscaler | None:
         return self.hpa.get((ns, kind, name)) or self.hpa.get(("", kind, name))
@@ -430,7 +432,12 @@ class _Join:
                 for pos, s in self.svc_index.get((group, *kv), ()):
                     hits[pos] = s
             found += [s for _, s in sorted(hits.items(), key=lambda x: x[0]) if _subset(s.spec.selector, labels)]
-        return [service_obs(s) for s in found]
+        out = []
+        for s in found:
+            obs = service_obs(s)
+            rts = self.routes.get((s.metadata.namespace, s.metadata.name)) or self.routes.get(("", s.metadata.name))
+            out.append(msgspec.structs.replace(obs, routes=rts) if rts else obs)
+        return out
 
     # pods -------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class SourceKind:
     NODE_LABEL = "node-label"
     NODE_STATUS = "node-status"    # allocatable / capacity
     HPA = "hpa"
+    ROUTE = "route"                # an HTTPRoute / Ingress / VirtualService in front of a Service
     SERVICE = "service"
     DEFAULT = "default"            # the engine's documented default (flag absent)
     NVML = "nvml"
@@ -411,6 +412,22 @@ class ServicePort(msgspec.Struct, frozen=True, omit_defaults=True):
     protocol: str = "TCP"
 
 
+class RouteObs(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A route that sends traffic to a Service: an HTTPRoute rule, an ingress-nginx
+    Ingress or an Istio VirtualService ``http`` route (``rule`` is its index).
+
+    ``settings`` are in the serving spec's terms: ``timeoutSeconds``,
+    ``backendTimeoutSeconds``, ``retries`` (attempts), ``maxRequestBodyBytes``;
+    a value None with source ``default`` means the implementation decides.
+    """
+
+    kind: str
+    name: str
+    namespace: str = ""
+    rule: int | None = None
+    settings: dict[str, Fact] = {}
+
+
 class ServiceObs(msgspec.Struct, frozen=True, omit_defaults=True):
     name: str
     namespace: str = ""
@@ -418,6 +435,7 @@ class ServiceObs(msgspec.Struct, frozen=True, omit_defaults=True):
     ports: list[ServicePort] = []
     selector: dict[str, str] = {}
     annotations: dict[str, str] = {}  # timeout-related ingress/gateway annotations
+    routes: list[RouteObs] = []       # HTTPRoutes, Ingresses, VirtualServices that route to it
 
 
 class PodTemplateObs(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -342,7 +342,14 @@ class Serving(_Model):
     readiness_probe: Optional[ProbeSpec] = Field(None, description="Readiness probe.")
     liveness_probe: Optional[ProbeSpec] = Field(None, description="Liveness probe.")
     max_concurrency: IntRange = Field(None, description="Maximum concurrent requests per replica.")
-    timeout_seconds: Optional[NonNegFloat] = Field(None, description="Request timeout in seconds.")
+    timeout_seconds: Optional[NonNegFloat] = Field(None, description="Request timeout in seconds (KServe timeout, "
+                                                   "HTTPRoute timeouts.request, ingress-nginx proxy-read-timeout, "
+                                                   "Istio VirtualService timeout; 0 = no timeout).")
+    retries: Optional[NonNegInt] = Field(None, description=Ext + "Retry attempts of the mesh in front of the "
+                                         "workload (Istio VirtualService retries.attempts; Istio's default is 2).")
+    max_request_body_size: Quantity = Field(
+        None, description=Ext + "Largest request body the ingress must accept, as a quantity ('8Mi'); compared "
+        "with ingress-nginx proxy-body-size (nginx '8m' = 8Mi; default 1m).")
     streaming: Optional[Bool] = Field(None, description=Ext + "Whether streaming responses must be enabled.")
 
 
