@@ -48,6 +48,7 @@ def rules(loaded: LoadedSpec) -> Iterable[tuple[str, list[str | int], str]]:
     yield from _float_versions(loaded)
     yield from _policy(spec)
     yield from _secrets(spec)
+    yield from _device_counts(spec)
 
 
 def _parallelism(spec: Any) -> Iterable[tuple[str, list, str]]:
@@ -293,3 +294,21 @@ def _secrets(spec: Any) -> Iterable[tuple[str, list, str]]:
             if redact.value(k, v) != v:
                 yield ("warning", base + [k], "looks like a secret value; keep credentials out of spec files "
                        "(the audit never prints them, but the file is plain text)")
+
+
+def _device_counts(spec: Any) -> Iterable[tuple[str, list, str]]:
+    """A device resource (``nvidia.com/gpu``…) is a whole number: '500m' GPUs is a valid quantity
+    the API server would refuse for a device."""
+    from skewaudit import constraints, units
+
+    o = spec.spec.operations
+    orch = o.orchestration if o is not None else None
+    for kind in ("requests", "limits"):
+        for name, v in ((getattr(orch, kind, None) or {}) if orch is not None else {}).items():
+            if not str(name).startswith(units.DEVICE_RESOURCE_PREFIXES):
+                continue
+            try:
+                if constraints.compile(v, "quantity").is_exact:
+                    units.gpu_count(v)
+            except ValueError as e:
+                yield ("error", ["spec", "operations", "orchestration", kind, name], str(e))

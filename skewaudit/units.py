@@ -16,20 +16,59 @@ _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), ""
             "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18)}
 
 
+# The API server's bound (resource.Quantity holds at most 2^63-1 in magnitude).
+_MAX_QUANTITY = Decimal(2**63 - 1)
+
+
 def parse_quantity(value: str | int | float) -> Decimal:
     """A Kubernetes resource quantity as an exact Decimal (``"80Gi"`` -> 85899345920).
 
-    Raises ValueError on anything the API server would reject.
+    The one quantity parser: collectors, checks, spec constraints and snapshot loading all
+    use it. Raises ValueError on anything the API server would reject, and on values it
+    would have to cap (beyond 2^63-1), ``nan`` and infinities. Agrees with
+    ``kubernetes.utils.parse_quantity`` on every valid quantity (tests/test_units.py),
+    but is stricter: that one accepts ``nan``, ``inf`` and ``1e999``.
     """
     if isinstance(value, bool):
         raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    m = _QUANTITY.match(str(value).strip())
-    if not m:
-        raise ValueError(f"not a Kubernetes quantity: {value!r} (examples: 500m, 2, 80Gi, 80G)")
-    number, suffix = Decimal(m.group(1)), m.group(2) or ""
-    return number * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
+    try:
+        if isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(f"not a Kubernetes quantity: {value!r}")
+            number = Decimal(str(value))
+        else:
+            m = _QUANTITY.match(str(value).strip())
+            if not m:
+                raise ValueError(f"not a Kubernetes quantity: {_short(value)} (examples: 500m, 2, 80Gi, 80G)")
+            suffix = m.group(2) or ""
+            number = Decimal(m.group(1)) * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
+    except ArithmeticError:   # decimal overflow on an absurd exponent
+        raise ValueError(f"not a Kubernetes quantity: {_short(value)} (out of range)") from None
+    if abs(number) > _MAX_QUANTITY:
+        raise ValueError(f"not a Kubernetes quantity: {_short(value)} (larger than 2^63-1)")
+    return number
+
+
+# Extended resources that count accelerator devices, every vendor (skewaudit.accelerators.resources
+# names them): their quantities must be whole numbers.
+DEVICE_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-", "amd.com/gpu", "google.com/tpu", "habana.ai/gaudi",
+                            "aws.amazon.com/neuron", "gpu.intel.com/")
+
+
+def gpu_count(value: str | int | float) -> int:
+    """A device count (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``…): a quantity that is a
+    whole number >= 0. ``"500m"`` or ``"1.5"`` is a valid quantity but no device count."""
+    q = parse_quantity(value)
+    if q < 0 or q != q.to_integral_value():
+        raise ValueError(f"not a whole number of devices: {_short(value)}")
+    return int(q)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _TOKENS = re.compile(r"^(\d+(?:\.\d+)?)\s*(k|m|g|K|M|G|Ki|Mi|Gi)?$")

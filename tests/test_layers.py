@@ -37,7 +37,7 @@ ALLOWED = {
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
     # the accelerator table of other vendors (AMD, TPU, Gaudi, Neuron), beside gpus
-    "skewaudit.accelerators": ("skewaudit.model",),
+    "skewaudit.accelerators": ("skewaudit.model", "skewaudit.units"),
     # Data skew is an engine of its own beside the checks: it produces the same findings and
     # borrows the audit's stamping (suppression, hint templates) and the playbook.
     "skewaudit.dataskew": ("skewaudit.model", "skewaudit.dataskew", "skewaudit.errors", "skewaudit.fsutil",

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from skewaudit import units
+
 # resource name (or prefix ending in "-") -> (vendor, unit)
 _EXACT: dict[str, tuple[str, str]] = {
     "nvidia.com/gpu": ("nvidia", "GPU"),
@@ -89,11 +91,12 @@ def classify(resource: str) -> tuple[str | None, str] | None:
 
 
 def _count(q: Any) -> int | None:
+    """A device count through skewaudit's one quantity parser (``"1k"`` is 1000, ``"500m"``,
+    ``nan`` or ``1e999`` are None)."""
     try:
-        f = float(str(q))
+        return units.gpu_count(q)
     except ValueError:
         return None
-    return int(f) if f == int(f) else None
 
 
 def accelerator_requests(limits: dict[str, Any], requests: dict[str, Any]) -> list[Request]:

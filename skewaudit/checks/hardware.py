@@ -10,6 +10,9 @@ the scheduler is told to pick). Each observation says which one it used.
 from __future__ import annotations
 
 
+from typing import Any
+
+from skewaudit import units
 from skewaudit.checks._base import Ctx, Draft, Instance, Obs, check, compare, engine_obs, first_declared
 from skewaudit.model.finding import Evidence, Status
 from skewaudit.model.observed import Fact, NodeObs, Prov
@@ -114,6 +117,17 @@ def gpu_class(ctx: Ctx):
     yield compare(ctx, path, canonical, "str", observe, what="GPU class")
 
 
+def _whole(v: Any) -> int | None:
+    """A device count through the one quantity parser; None when absent or not a whole number
+    (collectors drop such values with a collection issue; a hand-built fact must not crash)."""
+    if v is None:
+        return None
+    try:
+        return units.gpu_count(v)
+    except ValueError:
+        return None
+
+
 def _spec_vendor(ctx: Ctx) -> str | None:
     """The spec's accelerator vendor as a vendor key (``nvidia`` when not declared); None when
     the spec names a vendor skewaudit does not know."""
@@ -185,6 +199,8 @@ def _count_obs(ctx: Ctx, inst: Instance, vendor: str | None) -> Obs:
         shown = ", ".join(f"{n} ({claims[n]})" if n in claims else n for n in c.claims)
         return Obs(prov=prov("resources.claims"), unverifiable=f"devices come from Dynamic Resource Allocation "
                    f"claim {shown}: the device count is decided by the claim, not visible in the pod spec")
+    if ctx.issue("resources"):   # a request the collector dropped as invalid: not "no request"
+        return Obs(prov=prov("resources"), unverifiable=ctx.issue("resources"))
     res, unit = _NONE_UNIT.get(vendor or "", ("an accelerator resource", "accelerator"))
     return Obs(value=0, prov=prov("resources"), note=f"no {res} request: the pod gets no {unit}")
 
@@ -296,11 +312,9 @@ def _neuron_cores(inst: Instance, devices: int | None) -> int | None:
     node = inst.node
     if node is None or devices is None:
         return None
-    try:
-        cores = int(float(node.allocatable.get("aws.amazon.com/neuroncore", "")))
-        devs = int(float(node.allocatable.get("aws.amazon.com/neuron") or node.allocatable.get(
-            "aws.amazon.com/neurondevice", "")))
-    except ValueError:
+    cores = _whole(node.allocatable.get("aws.amazon.com/neuroncore"))
+    devs = _whole(node.allocatable.get("aws.amazon.com/neuron") or node.allocatable.get("aws.amazon.com/neurondevice"))
+    if cores is None or devs is None:
         return None
     return devices * cores // devs if devs and cores % devs == 0 else None
 
@@ -351,11 +365,11 @@ def gpu_allocatable(ctx: Ctx):
         if inst.node is None or inst.container is None:
             continue
         req, r = _accel_request(inst.container, None)
-        alloc = inst.node.allocatable.get(r.resource) if r is not None else None
+        alloc = _whole(inst.node.allocatable.get(r.resource)) if r is not None else None
         if req is None or alloc is None:
             continue
         seen = True
-        if req > int(float(alloc)):
+        if req > alloc:
             bad.append(f"{inst.label} ({req} > {alloc} on {inst.node.name})")
     if bad:
         yield Draft("spec.runtime.accelerator.count", Status.DRIFT, "pods request more GPUs than their node can "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from skewaudit import units
@@ -153,6 +154,8 @@ def _quantity_obs(ctx: Ctx, inst: Instance, kind: str, resource: str) -> Obs:
                    prov=Prov(source="default", object=obj, path=f"{c.path}.resources.limits[{resource}]",
                              container=c.name))
     prov = Prov(source="pod-spec", object=obj, path=f"{c.path}.resources.{kind}[{resource}]", container=c.name)
+    if v is None and ctx.issue("resources"):
+        return Obs(prov=prov, unverifiable=ctx.issue("resources"))   # dropped as invalid by the collector
     return Obs(value=v if v is not None else "(unset)", prov=prov)
 
 
@@ -175,8 +178,10 @@ def resources(ctx: Ctx):
                 b = units.parse_quantity(ob.value)
             except ValueError:
                 return ob
-            # memoryGb is read as either GB or GiB: both spellings are common in specs.
-            ok = abs(b - mem * 10**9) < 10**6 or abs(b - int(mem * 2**30)) < 2**20
+            # memoryGb is read as either GB or GiB: both spellings are common in specs. Exact
+            # decimals: the spec may give a float, the quantity is a Decimal.
+            gb = Decimal(str(mem))
+            ok = abs(b - gb * 10**9) < 10**6 or abs(b - int(gb * 2**30)) < 2**20
             return Obs(value=f"{mem}" if ok else ob.value, prov=ob.prov, note=str(ob.value))
         yield compare(ctx, "spec.runtime.resources.memoryGb", str(mem), "str", observe, what="memory request (GB)")
 

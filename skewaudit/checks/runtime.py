@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from skewaudit import normalize, redact
+from skewaudit import normalize, redact, units
 from skewaudit.checks._base import (
     Ctx, Draft, Instance, Obs, check, compare, engine_field_check, engine_obs, first_declared, runtime_fact,
 )
@@ -270,10 +270,14 @@ def tensor_parallel(ctx: Ctx):
         ob = engine_obs(inst, "tensor_parallel_size", "tensor parallel size")
         if ob.value is None and ob.prov is not None and ob.prov.source == "default" and inst.container is not None:
             gpus = inst.container.limits.get("nvidia.com/gpu")
-            if gpus is not None:
+            try:
+                n = units.gpu_count(gpus) if gpus is not None else None
+            except ValueError:
+                n = None
+            if n is not None:
                 from skewaudit.model.observed import Prov
 
-                return Obs(value=int(gpus), note="engine default: one shard per visible GPU",
+                return Obs(value=n, note="engine default: one shard per visible GPU",
                            prov=Prov(source="derived", object=ob.prov.object,
                                      path="resources.limits[nvidia.com/gpu]", container=inst.container.name))
         return ob

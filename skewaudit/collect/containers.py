@@ -14,6 +14,7 @@ re-pointing shared container facts at a pod (:func:`_retarget`,
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from skewaudit import redact
+from skewaudit import redact, units
 from skewaudit.collect import k8s_types as k
 from skewaudit.model.observed import (
     CollectionIssue, ContainerObs, EnvVar, ImageRef, PodTemplateObs, Port, Probe, Prov, SourceKind,
@@ -29,8 +30,7 @@ from skewaudit.model.observed import (
 
 # Accelerator resources of every vendor (skewaudit.accelerators.resources): a container
 # requesting one is a serving candidate.
-GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-", "amd.com/gpu", "google.com/tpu", "habana.ai/gaudi",
-                         "aws.amazon.com/neuron", "gpu.intel.com/")
+GPU_RESOURCE_PREFIXES = units.DEVICE_RESOURCE_PREFIXES
 
 
 def _obj(kind: str, ns: str, name: str) -> str:
@@ -46,6 +46,71 @@ def quantity_str(q: Any) -> str:
     if isinstance(q, float) and q.is_integer():
         return str(int(q))
     return str(q)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quantity_problem(value: str | int | float, device: bool) -> str | None:
+    # Cached: a fleet repeats the same few values ("4", "128Gi") in every pod.
+    try:
+        (units.gpu_count if device else units.parse_quantity)(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _check_quantities(d: dict, path: str, out: list[str]) -> None:
+    bad = []
+    for key, v in d.items():
+        why = _quantity_problem(v, str(key).startswith(GPU_RESOURCE_PREFIXES)) \
+            if isinstance(v, (str, int, float)) else f"not a quantity: {type(v).__name__}"
+        if why is not None:
+            bad.append(key)
+            out.append(f"{path}[{key}]: {why}")
+    for key in bad:
+        del d[key]
+
+
+def drop_invalid_quantities(kind: str, o: Any) -> list[str]:
+    """Remove from ``o`` (a decoded object of ``kind``) every resource quantity the API server
+    would reject, and every device count (``nvidia.com/gpu``…) that is not a whole number;
+    returns one ``path: why`` line each. Observed facts then only ever hold valid
+    quantities (a snapshot round-trips), and the caller records a collection issue so
+    what depended on them is unverifiable, never a crash or a guess."""
+    out: list[str] = []
+    conts: list[tuple[str, k.Container | None]] = []
+    if kind == "Node":
+        st = o.status
+        if st is not None:
+            _check_quantities(st.allocatable, "status.allocatable", out)
+            _check_quantities(st.capacity, "status.capacity", out)
+        return out
+    if kind == "InferenceService":
+        pred = o.spec.predictor
+        conts.append(("spec.predictor.model", pred.model))
+        conts += [(f"spec.predictor.containers[{i}]", c) for i, c in enumerate(pred.containers)]
+    elif kind in ("ServingRuntime", "ClusterServingRuntime"):
+        conts += [(f"spec.containers[{i}]", c) for i, c in enumerate(o.spec.containers)]
+    else:
+        spec = o.spec if kind == "Pod" else getattr(getattr(o.spec, "template", None), "spec", None)
+        if spec is None:
+            return out
+        base = "spec" if kind == "Pod" else "spec.template.spec"
+        conts += [(f"{base}.containers[{i}]", c) for i, c in enumerate(spec.containers)]
+        conts += [(f"{base}.initContainers[{i}]", c) for i, c in enumerate(spec.init_containers)]
+    for path, c in conts:
+        r = c.resources if c is not None else None
+        if r is not None:
+            _check_quantities(r.limits, f"{path}.resources.limits", out)
+            _check_quantities(r.requests, f"{path}.resources.requests", out)
+    return out
+
+
+def quantity_issue(obj: str, problems: list[str], at: str = "") -> CollectionIssue:
+    """The collection issue for :func:`drop_invalid_quantities`' findings on ``obj``."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return CollectionIssue(scope=obj, kind="malformed", area="resources",
+                           message=f"{at + ': ' if at else ''}{obj}: {problems[0]}{more}; "
+                                   "what depends on it is unverifiable")
 
 
 def split_image(ref: str, image_id: str | None = None) -> ImageRef:

@@ -45,7 +45,9 @@ import msgspec
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import kinds
-from skewaudit.collect.containers import _obj, canonical_quantities, looks_serving
+from skewaudit.collect.containers import (
+    _obj, canonical_quantities, drop_invalid_quantities, looks_serving, quantity_issue,
+)
 from skewaudit.collect.kserve import ISVC_LABEL
 from skewaudit.collect.kubehttp import Api, HttpError, Res, connect, failure, pages
 from skewaudit.collect.manifests import now, pod_targets, scoped_targets
@@ -191,12 +193,25 @@ class Collector:
                 return None
             raise
         try:
-            return msgspec.json.decode(data, type=_ITEM[res.list_type])
+            item = msgspec.json.decode(data, type=_ITEM[res.list_type])
         except msgspec.ValidationError as e:
             self._malformed(res, ns or "", name, e)
             return None
+        self._valid_quantities(res, [item])
+        return item
+
+    def _valid_quantities(self, res: Res, items: list) -> None:
+        for o in items:
+            bad = drop_invalid_quantities(res.kind, o)
+            if bad:
+                self._issue(quantity_issue(_obj(res.kind, o.metadata.namespace, o.metadata.name), bad))
 
     def _decode(self, data: bytes, lt: type, res: Res) -> Any:
+        page = self._decode_page(data, lt, res)
+        self._valid_quantities(res, page.items)
+        return page
+
+    def _decode_page(self, data: bytes, lt: type, res: Res) -> Any:
         try:
             return self.decoders[lt].decode(data)
         except msgspec.ValidationError:

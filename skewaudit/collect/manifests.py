@@ -215,6 +215,11 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
         return
     if not o.metadata.namespace and kind not in ("Node", "ClusterServingRuntime"):
         o.metadata.namespace = namespace or ""
+    bad = containers.drop_invalid_quantities(kind, o)
+    if bad:
+        where = containers._obj(kind, o.metadata.namespace, o.metadata.name)
+        at = f"{name}:{line}" if isinstance(obj, dict) else name
+        inv.issues.append(containers.quantity_issue(where, bad, at))
     seen_kinds.add(kind)
     if ext is not None:
         if ext.pod_specs is not None:
