@@ -329,6 +329,8 @@ def _convert(node: yaml.Node) -> Any:
             key = _convert(k)
             if isinstance(key, (dict, list)):
                 raise _Fallback  # PyYAML reports "found unhashable key" with its position
+            if key in out:
+                raise yamlsafe.duplicate_key_error(node, k)
             out[key] = _convert(v)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -361,7 +363,7 @@ def _load_all(text: str, index: list[dict[str, int] | None] | None = None) -> li
         nodes = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
         docs = [_convert(n) for n in nodes]
     except _Fallback:
-        return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+        return list(yaml.load_all(text, Loader=yamlsafe.StrictLoader))
     if index is not None:
         index.extend(_position_index(n) for n in nodes)
     return docs
@@ -484,6 +486,9 @@ def _parse(src: _Source) -> list[Any] | _Msg:
         return _Msg(src.name, e.node.start_mark.line + 1, e.node.start_mark.column + 1, "", e.text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
+        if isinstance(e, yaml.constructor.ConstructorError) and mark is not None and not e.context:
+            # a value YAML parsed but that cannot be used: a duplicate key, a date that does not exist
+            return _Msg(src.name, mark.line + 1, mark.column + 1, "", str(e.problem))
         what = e.problem or e.context or "invalid YAML"
         if e.context and e.problem:
             what += f" ({e.context})"

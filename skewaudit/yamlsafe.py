@@ -113,3 +113,108 @@ def _needs_scan(text: str) -> bool:
     if "&" in text and "*" in text:
         return True
     return sum(text.count(c) for c in "[{-:?") >= MAX_DEPTH
+
+
+# --- loading: what a YAML library accepts but a Kubernetes object or a spec must not ----------
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text)} characters)"
+
+
+def value_error(node: yaml.Node, e: Exception) -> yaml.constructor.ConstructorError:
+    """A located error for a scalar PyYAML's constructors reject with a bare ValueError
+    (an integer beyond Python's digit limit, ``2024-13-45`` read as a date)."""
+    what, text = node.tag.rsplit(":", 1)[-1], str(node.value)
+    if what == "int" and "digits" in str(e):
+        why = f"an integer of {len(text)} characters (more digits than can be read)"
+    else:
+        why = f"invalid {what} {_short(text)}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+    return yaml.constructor.ConstructorError(None, None, why, node.start_mark)
+
+
+def duplicate_keys(node: yaml.MappingNode) -> list[tuple[str, yaml.Mark, yaml.Mark]]:
+    """(key, first mark, repeated mark) for each scalar key written twice in one mapping.
+    Merge keys (``<<``) are not duplicates: overriding a merged key is what they are for."""
+    seen: dict[str, yaml.Mark] = {}
+    out = []
+    for k, _ in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.tag == _MERGE:
+            continue
+        if k.value in seen:
+            out.append((k.value, seen[k.value], k.start_mark))
+        else:
+            seen[k.value] = k.start_mark
+    return out
+
+
+class DocumentLoader(yaml.CSafeLoader):
+    """libyaml's safe loader for Kubernetes manifests, read with JSON's semantics.
+
+    Timestamps stay strings (the API has no date type; ``2024-13-45`` is not an error),
+    an integer PyYAML cannot build is a located error, and keys written twice in one
+    mapping are recorded in ``duplicates`` (the last one wins, as in PyYAML) for the
+    caller to warn about: kubectl refuses such a file."""
+
+    yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in rs if tag != _TIMESTAMP]
+                               for first, rs in yaml.CSafeLoader.yaml_implicit_resolvers.items()}
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, yaml.Mark, yaml.Mark]] = []
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode) and len(node.value) > 1:
+            self.duplicates += duplicate_keys(node)
+        return super().construct_mapping(node, deep)
+
+
+def _located(ctor):
+    def construct(loader, node):
+        try:
+            return ctor(loader, node)
+        except ValueError as e:
+            raise value_error(node, e) from None
+    return construct
+
+
+for _tag in ("int", "float", "timestamp"):
+    _full = f"tag:yaml.org,2002:{_tag}"
+    DocumentLoader.add_constructor(_full, _located(yaml.constructor.SafeConstructor.yaml_constructors[_full]))
+
+
+def duplicate_key_error(mapping: yaml.MappingNode, key: yaml.Node) -> yaml.constructor.ConstructorError:
+    """The located error for a key written twice in one mapping of a spec file."""
+    first = next(k for k, _ in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key.value)
+    return yaml.constructor.ConstructorError(
+        None, None, f"duplicate key {key.value!r} (first at line {first.start_mark.line + 1}); "
+                    "YAML would silently keep the last value", key.start_mark)
+
+
+class StrictLoader(yaml.CSafeLoader):
+    """libyaml's safe loader for spec files that need PyYAML's constructor (merge keys, tags):
+    a key written twice, and a scalar PyYAML cannot build, are located errors."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            for key, _, _ in duplicate_keys(node)[:1]:
+                raise duplicate_key_error(node, next(k for k, _ in reversed(node.value)
+                                                     if isinstance(k, yaml.ScalarNode) and k.value == key))
+        return super().construct_mapping(node, deep)
+
+
+for _tag in ("int", "float", "timestamp"):
+    _full = f"tag:yaml.org,2002:{_tag}"
+    StrictLoader.add_constructor(_full, _located(yaml.constructor.SafeConstructor.yaml_constructors[_full]))
+
+
+def load_document(text: str) -> tuple[object, list[tuple[str, yaml.Mark, yaml.Mark]]]:
+    """One manifest document (see :class:`DocumentLoader`) and its duplicate keys."""
+    loader = DocumentLoader(text)
+    try:
+        return loader.get_single_data(), loader.duplicates
+    finally:
+        loader.dispose()

@@ -70,6 +70,9 @@ def _check_quantities(d: dict, path: str, out: list[str]) -> None:
         del d[key]
 
 
+_POD_KINDS = ("Pod", "Deployment", "StatefulSet", "ReplicaSet", "Job")
+
+
 def drop_invalid_quantities(kind: str, o: Any) -> list[str]:
     """Remove from ``o`` (a decoded object of ``kind``) every resource quantity the API server
     would reject, and every device count (``nvidia.com/gpu``…) that is not a whole number;
@@ -90,7 +93,7 @@ def drop_invalid_quantities(kind: str, o: Any) -> list[str]:
         conts += [(f"spec.predictor.containers[{i}]", c) for i, c in enumerate(pred.containers)]
     elif kind in ("ServingRuntime", "ClusterServingRuntime"):
         conts += [(f"spec.containers[{i}]", c) for i, c in enumerate(o.spec.containers)]
-    else:
+    elif kind in _POD_KINDS:
         spec = o.spec if kind == "Pod" else getattr(getattr(o.spec, "template", None), "spec", None)
         if spec is None:
             return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -89,16 +90,37 @@ class _Head(msgspec.Struct):
 _HEAD = msgspec.json.Decoder(_Head)
 
 
-def _json_objects(raw: bytes | msgspec.Raw) -> Iterator[tuple[str, Any, Any, bytes | msgspec.Raw]]:
+def _json_objects(raw: bytes | msgspec.Raw, name: str, where: str = ""
+                  ) -> Iterator[tuple[str, Any, Any, bytes | msgspec.Raw]]:
     """(kind, apiVersion, metadata, raw) of each object in JSON input (``kubectl get -o json``),
     without building a dict tree of the whole file: 10,000 pods stay a few
-    hundred MB instead of GBs."""
-    head = _HEAD.decode(raw)
-    if isinstance(head.kind, str) and head.kind.endswith("List") and head.items is not None:
-        for item in head.items:
-            yield from _json_objects(item)
+    hundred MB instead of GBs. An item that is not an object is reported and skipped."""
+    try:
+        head = _HEAD.decode(raw)
+    except msgspec.ValidationError:
+        if not where:
+            raise   # the whole file is not one object: the YAML reader takes it (a JSON array is YAML)
+        _warn(f"{name}: {where} is {_what_json(raw)}, not a Kubernetes object; ignored")
+        return
+    if isinstance(head.kind, str) and head.kind.endswith("List"):
+        if head.items is None:
+            _warn(f"{name}: {where or head.kind}: {head.kind} without items; no objects read from it")
+        for i, item in enumerate(head.items or ()):
+            yield from _json_objects(item, name, f"{where or head.kind}.items[{i}]")
     elif isinstance(head.kind, str):
         yield head.kind, head.api_version, head.metadata if isinstance(head.metadata, dict) else {}, raw
+    else:
+        _warn(f"{name}: {where or 'the document'} has no kind; ignored")
+
+
+def _what_json(raw: bytes | msgspec.Raw) -> str:
+    v = msgspec.json.decode(raw)
+    return "null" if v is None else f"a JSON {type(v).__name__}"
+
+
+def _warn(text: str) -> None:
+    """A one-line warning on stderr: input skewaudit ignores is never ignored silently."""
+    sys.stderr.write(f"warning: {text}\n")
 
 
 def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
@@ -109,13 +131,14 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
     from skewaudit import yamlsafe
 
     name = "<stdin>" if path == "-" else path
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")   # Windows line ends: `---\r` is a document start too
     bounds, pos = [], 0
     for m in _DOC_START.finditer(text):
         bounds.append((pos, m.start()))
         pos = m.end()
     bounds.append((pos, len(text)))
     line0, counted = 0, 0   # newlines before `start`, counted incrementally
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for start, end in bounds:
         line0 += text.count("\n", counted, start)
         counted = start
@@ -126,31 +149,54 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
         except yamlsafe.Refused as e:
             raise InputError(f"{name}:{e.line + line0}:{e.col}: {e.text}") from None
         try:
-            doc = yaml.load(chunk, Loader=loader)
+            doc, dups = yamlsafe.load_document(chunk)
+        except yaml.constructor.ConstructorError as e:
+            mark = e.problem_mark
+            pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
+            raise InputError(f"{name}{pos_s}: {e.problem}") from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
             raise InputError(f"{name}{pos_s}: YAML syntax error: {e.problem or e.context}") from None
         except yaml.YAMLError as e:
             raise InputError(f"{name}: YAML error: {e}") from None
+        for key, first, again in dups:
+            _warn(f"{name}:{again.line + 1 + line0}:{again.column + 1}: duplicate key {key!r} (first at line "
+                  f"{first.line + 1 + line0}); the last value is used, kubectl would refuse this file")
         if doc is not None:
-            first = next((i for i, ln in enumerate(chunk.split("\n"))
-                          if ln.strip() and not ln.lstrip().startswith("#")), 0)
-            yield line0 + first + 1, doc
+            first_line = next((i for i, ln in enumerate(chunk.split("\n"))
+                               if ln.strip() and not ln.lstrip().startswith("#")), 0)
+            yield line0 + first_line + 1, doc
 
 
-def _objects(doc: Any) -> Iterator[dict]:
-    """A document's objects: itself, or the items of a ``kind: List``/``XList``."""
+def _objects(doc: Any, name: str, where: str) -> Iterator[dict]:
+    """A document's objects: itself, or the items of a ``kind: List``/``XList``; anything
+    else (a string, a list item that is not an object, a List without items) is reported."""
     if isinstance(doc, dict):
         kind = doc.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
-            for item in doc["items"]:
-                yield from _objects(item)
+        if isinstance(kind, str) and kind.endswith("List") and not isinstance(doc.get("items"), list):
+            _warn(f"{where}: {kind} without a list of items (items: {_what(doc.get('items'))}); "
+                  "no objects read from it")
+        elif isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+            for i, item in enumerate(doc["items"]):
+                yield from _objects(item, name, f"{where}: {kind}.items[{i}]")
+        elif not isinstance(kind, str) or not kind:
+            _warn(f"{where}: an object without kind; ignored")
         else:
             yield doc
     elif isinstance(doc, list):
-        for item in doc:
-            yield from _objects(item)
+        for i, item in enumerate(doc):
+            yield from _objects(item, name, f"{where}: item [{i}]")
+    else:
+        _warn(f"{where}: {_what(doc)}, not a Kubernetes object; ignored")
+
+
+def _what(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return f"a string {v[:30]!r}" + ("…" if len(v) > 30 else "")
+    return f"a {type(v).__name__}"
 
 
 def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
@@ -163,19 +209,31 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
     for path in files:
         name = "<stdin>" if path == "-" else path
         data = _read(path)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]   # a UTF-8 byte-order mark (Windows editors)
         if data.lstrip()[:1] in (b"{", b"["):
             try:
-                for kind, api, md, raw in _json_objects(data):
-                    _ingest(inv, seen_kinds, name, 1, kind, md, raw, namespace, api)
-                continue
+                # Listed whole before any is used: a file that turns out not to be JSON is
+                # read again as YAML, and nothing may be counted twice.
+                found = list(_json_objects(data, name))
             except msgspec.DecodeError:
-                pass   # YAML flow style, not JSON: read it as YAML
+                found = None   # YAML flow style, not JSON: read it as YAML
             except RecursionError:
                 raise InputError(f"{name}: JSON nested too deeply to be a Kubernetes manifest") from None
+            if found is not None:
+                for kind, api, md, raw in found:
+                    _ingest(inv, seen_kinds, name, 1, kind, md, raw, namespace, api)
+                if not found:
+                    _warn(f"{name}: no Kubernetes objects in this file")
+                continue
+        n = 0
         for line, doc in _documents(path, _text(name, data)):
-            for obj in _objects(doc):
+            for obj in _objects(doc, name, f"{name}:{line}"):
+                n += 1
                 md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
                 _ingest(inv, seen_kinds, name, line, obj.get("kind"), md, obj, namespace, obj.get("apiVersion"))
+        if n == 0:
+            _warn(f"{name}: no Kubernetes objects in this file")
     inv.pods_listed = any(r.observed for r in inv.pods.recs)
     if "ConfigMap" not in seen_kinds:
         inv.configmaps.available, inv.configmaps.why = False, "no ConfigMaps in the input"
@@ -212,6 +270,10 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
         area = ext.area if ext is not None else _AREA.get(kind, "workload")
         inv.issues.append(CollectionIssue(scope=where, kind="malformed", area=area,
                                           message=f"{at}: {where}: {e}"))
+        return
+    if not o.metadata.name:
+        _warn(f"{name}:{line}: {kind} without metadata.name; ignored" if isinstance(obj, dict)
+              else f"{name}: a {kind} without metadata.name; ignored")
         return
     if not o.metadata.namespace and kind not in ("Node", "ClusterServingRuntime"):
         o.metadata.namespace = namespace or ""

@@ -72,11 +72,18 @@ class _Head(msgspec.Struct):
 
 def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
     """Parse snapshot bytes; a one-line InputError naming ``path`` for anything that is not one."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]   # a UTF-8 byte-order mark (an editor on Windows): specs and manifests accept it too
     try:
         schema = msgspec.json.decode(data, type=_Head).schema
     except msgspec.ValidationError:
-        # Valid JSON but not an object: say what it is.
-        kind = type(msgspec.json.decode(data)).__name__
+        # Not an object: say what it is, when it is JSON at all (a truncated array is not).
+        try:
+            kind = type(msgspec.json.decode(data)).__name__
+        except msgspec.DecodeError as e:
+            raise InputError(f"{path}: not a skewaudit snapshot (invalid JSON: {e})") from None
+        except RecursionError:
+            raise InputError(f"{path}: not a skewaudit snapshot (JSON nested too deeply)") from None
         raise InputError(f"{path}: not a skewaudit snapshot (a JSON {kind}, not an object "
                          f"with schema {SNAPSHOT_SCHEMA!r})") from None
     except msgspec.DecodeError as e:
@@ -92,11 +99,84 @@ def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
                          "write one with 'skewaudit snapshot -o FILE'")
     try:
         # Typed decoding straight into the structs: one pass over a file that can be tens of MB.
-        return msgspec.json.decode(data, type=Snapshot)
+        snap = msgspec.json.decode(data, type=Snapshot)
     except (msgspec.ValidationError, msgspec.DecodeError) as e:
         raise InputError(f"{path}: malformed snapshot: {e}") from None
     except RecursionError:
         raise InputError(f"{path}: malformed snapshot: nested too deeply") from None
+    bad = _bad_fact(snap)
+    if bad is not None:
+        raise InputError(f"{path}: malformed snapshot: {bad[0]}: {bad[1]}")
+    return snap
+
+
+# Fact types the collectors write (model.observed.ENGINE_FIELDS: counts and lengths are ints,
+# fractions floats, switches bools); a fact of another type cannot come from skewaudit.
+_INT_FACTS = frozenset({"max_model_len", "max_input_tokens", "max_num_seqs", "max_num_batched_tokens",
+                        "max_concurrent_requests", "tensor_parallel_size", "pipeline_parallel_size",
+                        "data_parallel_size", "port"})
+_FLOAT_FACTS = frozenset({"gpu_memory_utilization"})
+_BOOL_FACTS = frozenset({"enable_prefix_caching", "trust_remote_code", "enforce_eager"})
+
+
+def _fact_problem(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if name in _INT_FACTS and (type(value) is not int):
+        return f"{name} must be an integer, got {_jtype(value)}"
+    if name in _FLOAT_FACTS and (type(value) not in (int, float) or value != value or abs(value) == float("inf")):
+        return f"{name} must be a number, got {_jtype(value)}"
+    if name in _BOOL_FACTS and type(value) is not bool:
+        return f"{name} must be true or false, got {_jtype(value)}"
+    return None
+
+
+def _jtype(v: Any) -> str:
+    text = msgspec.json.encode(v).decode()
+    return f"{'a string' if isinstance(v, str) else 'a ' + type(v).__name__} {text[:40]}"
+
+
+def _bad_fact(snap: Snapshot) -> tuple[str, str] | None:
+    """(field path, what is wrong) of the first fact a collector could not have written, or None:
+    engine facts of the wrong type, quantities the API server would refuse."""
+    from skewaudit import units
+
+    def quantities(d: dict, where: str) -> tuple[str, str] | None:
+        for key, v in d.items():
+            try:
+                (units.gpu_count if key.startswith(units.DEVICE_RESOURCE_PREFIXES) else units.parse_quantity)(v)
+            except ValueError as e:
+                return f"{where}[{key}]", str(e)
+        return None
+
+    def container(c: Any, where: str) -> tuple[str, str] | None:
+        for name, f in (c.engine.fields.items() if c.engine is not None else ()):
+            why = _fact_problem(name, f.value)
+            if why is not None:
+                return f"{where}.engine.fields.{name}.value", why
+        return quantities(c.limits, f"{where}.limits") or quantities(c.requests, f"{where}.requests")
+
+    checked: set[int] = set()
+    for i, w in enumerate(snap.workloads):
+        if w.replicas is not None and w.replicas.value is not None and type(w.replicas.value) is not int:
+            return f"workloads[{i}].replicas.value", f"replicas must be an integer, got {_jtype(w.replicas.value)}"
+        groups = [(f"workloads[{i}].template", w.template)] + \
+                 [(f"workloads[{i}].pods[{j}]", p) for j, p in enumerate(w.pods)]
+        for where, holder in groups:
+            for field in ("containers", "init_containers"):
+                for j, c in enumerate(getattr(holder, field, ())):
+                    if id(c) in checked:
+                        continue
+                    checked.add(id(c))
+                    bad = container(c, f"{where}.{field}[{j}]")
+                    if bad is not None:
+                        return bad
+    for name, n in snap.nodes.items():
+        bad = quantities(n.allocatable, f"nodes[{name}].allocatable") or \
+            quantities(n.capacity, f"nodes[{name}].capacity")
+        if bad is not None:
+            return bad
+    return None
 
 
 def load(path: str) -> Snapshot:
