@@ -286,9 +286,11 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
     affinity = {k: sorted(v) for k, v in w.template.node_affinity.items() if v and not any(":" in x for x in v)}
     if affinity:
         orchestration["nodeAffinity"] = affinity
-    if w.template.tolerations:
-        orchestration["tolerations"] = [{k: v for k, v in t.items() if k in ("key", "operator", "value", "effect")}
-                                        for t in w.template.tolerations]
+    # Only the fields a toleration matches on; an empty one (`{}`) or a non-object item says nothing to check.
+    tolerations = [kept for t in w.template.tolerations if isinstance(t, dict)
+                   if (kept := {k: v for k, v in t.items() if k in ("key", "operator", "value", "effect")})]
+    if tolerations:
+        orchestration["tolerations"] = tolerations
     operations = {k: v for k, v in (("serving", serving), ("scaling", scaling), ("orchestration", orchestration)) if v}
     target: dict[str, Any] = {"kind": w.kind if w.kind != "Process" else Todo("kind: local process"), "name": w.name}
     if w.namespace:
@@ -329,10 +331,13 @@ def emit(d: dict[str, Any], indent: int = 0) -> list[str]:
         elif isinstance(v, dict):
             out.append(f"{pad}{k}:")
             out.extend(emit(v, indent + 1))
-        elif isinstance(v, list) and v and isinstance(v[0], dict):
+        elif isinstance(v, list) and any(isinstance(x, dict) for x in v):
             out.append(f"{pad}{k}:")
             for item in v:
-                lines = emit(item, indent + 2)
+                lines = emit(item, indent + 2) if isinstance(item, dict) else []
+                if not lines:   # a scalar item, or an empty mapping
+                    out.append(f"{pad}  - {_scalar(item) if not isinstance(item, dict) else '{}'}")
+                    continue
                 out.append(f"{pad}  - {lines[0].strip()}")
                 out.extend(lines[1:])
         else:

@@ -288,3 +288,113 @@ def test_a_bom_prefixed_snapshot_is_read(tmp_path, monkeypatch, capsys):
     assert code == 0 and err == ""
     code, out, err = main_inprocess(monkeypatch, capsys, "diff", SPEC, "--manifest", MANIFEST, "--baseline", p)
     assert code == 0 and err == ""
+
+
+# --- live: malformed API answers through the loopback API server, kubeconfigs that are not one ------
+
+PODS = r"^/api/v1/namespaces/ml/pods$"
+DEPLOYS = r"^/apis/apps/v1/namespaces/ml/deployments$"
+
+
+@pytest.fixture
+def cluster(kube, kubeconfig):
+    import yaml
+
+    kube.add(*(d for d in yaml.safe_load_all(MANIFEST.read_text()) if d))
+    return kube, kubeconfig
+
+
+def _live(cluster, monkeypatch, capsys, *extra) -> tuple[int, str, str]:
+    _, kc = cluster
+    return main_inprocess(monkeypatch, capsys, "diff", SPEC, "--kubeconfig", kc, *extra)
+
+
+def test_the_loopback_cluster_is_clean(cluster, monkeypatch, capsys):
+    code, out, err = _live(cluster, monkeypatch, capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("path,body,message", [
+    (PODS, b"[]", "sent a JSON list for pods, not a PodList"),
+    (DEPLOYS, b'[{"kind": "Deployment"}]', "sent a JSON list for deployments, not a DeploymentList"),
+    (PODS, b'"hello"', "sent a JSON str for pods, not a PodList"),
+    (PODS, b'{"kind": "PodList", "items": {"a": 1}}', "sent an object whose items are no list for pods"),
+])
+def test_an_api_answer_that_is_no_list_is_exit_3(cluster, monkeypatch, capsys, path, body, message):
+    kube, _ = cluster
+    kube.fault(path, "body", body=body)
+    code, out, err = _live(cluster, monkeypatch, capsys)
+    assert code == 3 and len(err.splitlines()) == 1 and message in err
+    assert err.startswith(f"error: the Kubernetes API at {kube.url} ")
+
+
+def test_an_object_whose_metadata_is_not_a_mapping_is_a_collection_issue(cluster, monkeypatch, capsys):
+    kube, _ = cluster
+    deploy = next(d for d in __import__("yaml").safe_load_all(MANIFEST.read_text()) if d["kind"] == "Deployment")
+    bad = {**deploy, "metadata": "llama-3-1-70b"}
+    body = json.dumps({"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "1"},
+                       "items": [bad, {**deploy, "metadata": {**deploy["metadata"], "name": "other"}}]}).encode()
+    kube.fault(DEPLOYS, "body", body=body)
+    code, report, err = _json(monkeypatch, capsys, "diff", SPEC, "--kubeconfig", cluster[1])
+    issue = next(i for i in report["issues"] if i["kind"] == "malformed")
+    assert issue["scope"] == "Deployment/?" and "metadata" in issue["message"]
+    assert "Traceback" not in err
+
+
+def test_html_from_an_auth_proxy_on_a_single_object_get_is_exit_3(kube, kubeconfig, monkeypatch, capsys):
+    """Nodes are read one GET each when few: an auth proxy answering HTML on one of them."""
+    import yaml
+
+    kube.load_yaml(Path(__file__).parent / "fixtures" / "k8s" / "kserve.yaml")
+    node = next(d["metadata"]["name"] for d in yaml.safe_load_all(
+        (Path(__file__).parent / "fixtures" / "k8s" / "kserve.yaml").read_text()) if d and d["kind"] == "Node")
+    kube.fault(rf"^/api/v1/nodes/{node}$", "html")
+    code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", kubeconfig, "-A")
+    assert code == 3 and len(err.splitlines()) == 1 and f"sent invalid JSON for Node {node}" in err
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"apiVersion: v1\nclusters: [unclosed\n", r"kubeconfig {k}:3:1: not valid YAML: did not find expected"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", r"kubeconfig {k}: not a kubeconfig \(binary data, not UTF-8 text"),
+    (b"\x00\x00\x00\x00", r"kubeconfig {k}: not a kubeconfig \(binary data: a NUL byte\)"),
+    (b"- a\n- b\n", r"kubeconfig {k}: not a kubeconfig \(a YAML list, expected a mapping"),
+    (b"just a string\n", r"kubeconfig {k}: not a kubeconfig \(a YAML str"),
+    (b"contexts: [1, 2]\ncurrent-context: x\n", r"kubeconfig {k}: "),
+])
+def test_a_kubeconfig_that_is_not_one_is_exit_2_naming_it(tmp_path, monkeypatch, capsys, content, message):
+    k = tmp_path / "kubeconfig"
+    k.write_bytes(content)
+    code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", k, "-n", "ml")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert re.match("error: " + message.format(k=re.escape(str(k))), err), err
+
+
+# --- init ---------------------------------------------------------------------------------------
+
+def test_init_on_an_empty_toleration(tmp_path, monkeypatch, capsys):
+    m = tmp_path / "m.yaml"
+    m.write_text(_manifest("- {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}",
+                           "- {}\n        - {key: nvidia.com/gpu, operator: Exists}"))
+    code, out, err = main_inprocess(monkeypatch, capsys, "init", "--manifest", m)
+    assert code == 0, err
+    assert "      tolerations:\n        - key: nvidia.com/gpu\n          operator: Exists\n" in out
+    assert "{}" not in out
+
+
+def test_init_on_tolerations_mixing_objects_and_scalars(tmp_path, monkeypatch, capsys):
+    m = tmp_path / "m.yaml"
+    m.write_text(_manifest("- {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}",
+                           "- {key: a}\n        - just-a-string\n        - 3"))
+    code, out, err = main_inprocess(monkeypatch, capsys, "init", "--manifest", m)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("error: no serving workload found in the input to capture (")
+    assert "Deployment/ml/llama-3-1-70b" in err and "$.spec.template.spec.tolerations[1]" in err
+
+
+def test_init_from_a_snapshot_with_mixed_tolerations_is_exit_2(tmp_path, monkeypatch, capsys):
+    snap = _snapshot(tmp_path, monkeypatch, capsys)
+    snap["workloads"][0]["template"]["tolerations"] = [{}, "x", 3]
+    p = tmp_path / "mixed.json"
+    p.write_text(json.dumps(snap))
+    code, out, err = main_inprocess(monkeypatch, capsys, "init", "--snapshot", p)
+    assert code == 2 and err.startswith(f"error: {p}: malformed snapshot: ") and "tolerations[1]" in err

@@ -197,6 +197,9 @@ class Collector:
         except msgspec.ValidationError as e:
             self._malformed(res, ns or "", name, e)
             return None
+        except msgspec.DecodeError as e:   # HTML from an auth proxy, a truncated body
+            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} sent invalid JSON for "
+                                         f"{res.kind} {name}: {e}") from None
         self._valid_quantities(res, [item])
         return item
 
@@ -220,14 +223,23 @@ class Collector:
             raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} sent invalid JSON for "
                                          f"{res.plural}: {e}") from None
         raw = msgspec.json.decode(data)
+        if not isinstance(raw, dict) or not isinstance(raw.get("items") or [], list):
+            what = f"a JSON {type(raw).__name__}" if not isinstance(raw, dict) else "an object whose items are no list"
+            raise EnvironmentUnavailable(f"the Kubernetes API at {self.api.conn.host} sent {what} for "
+                                         f"{res.plural}, not a {lt.__name__}")
         items = []
         for it in raw.get("items") or []:
             try:
                 items.append(msgspec.convert(it, _ITEM[lt], strict=False))
             except msgspec.ValidationError as e:
-                md = it.get("metadata") or {} if isinstance(it, dict) else {}
-                self._malformed(res, md.get("namespace", ""), md.get("name", "?"), e)
-        meta = msgspec.convert(raw.get("metadata") or {}, k.ListMeta, strict=False)
+                md = it.get("metadata") if isinstance(it, dict) else None
+                md = md if isinstance(md, dict) else {}
+                ns, name = md.get("namespace"), md.get("name")
+                self._malformed(res, ns if isinstance(ns, str) else "", name if isinstance(name, str) else "?", e)
+        try:
+            meta = msgspec.convert(raw.get("metadata") or {}, k.ListMeta, strict=False)
+        except msgspec.ValidationError:
+            meta = k.ListMeta()   # no continue token to follow: this page is the last
         return lt(metadata=meta, items=items)
 
     def _malformed(self, res: Res, ns: str, name: str, e: Exception) -> None:

@@ -109,6 +109,8 @@ def connect(req: SourceRequest) -> Conn:
             f"no kubeconfig: looked in {paths} ({origin}), and not running inside a cluster "
             "(KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or --manifest")
     files = os.pathsep.join(existing)
+    for path in existing:
+        _check_kubeconfig(os.path.expanduser(path))
     try:
         contexts, active = kube_config.list_kube_config_contexts(files)
         names = [c["name"] for c in contexts or []]
@@ -125,11 +127,54 @@ def connect(req: SourceRequest) -> Conn:
             # an exec/auth plugin failed: the environment, not the file, is the problem
             raise EnvironmentUnavailable(f"kubeconfig {files}: getting credentials failed: {first}") from None
         raise InputError(f"kubeconfig {files}: {first}") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:   # unreadable / not a kubeconfig
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:   # unreadable / not a kubeconfig
         raise InputError(f"kubeconfig {files}: cannot read it ({type(e).__name__}: {e})") from None
-    ns = next((c.get("context", {}).get("namespace") for c in contexts if c["name"] == ctx), None) or "default"
+    ns = next(((c.get("context") or {}).get("namespace") for c in contexts
+               if isinstance(c, dict) and isinstance(c.get("context") or {}, dict) and c.get("name") == ctx),
+              None)
+    ns = ns if isinstance(ns, str) and ns else "default"
     _tune(cfg, req)
     return Conn(cfg, ctx, ns, cfg.host)
+
+
+def _check_kubeconfig(path: str) -> None:
+    """One clear line for a kubeconfig that is not one (binary, not YAML, not a mapping) before the
+    ``kubernetes`` loader sees it: its own errors for these are tracebacks, not messages."""
+    import yaml
+
+    from skewaudit import yamlsafe
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_KUBECONFIG_MAX + 1)
+    except OSError as e:
+        raise InputError(f"kubeconfig {path}: cannot read it: {e.strerror}") from None
+    if len(data) > _KUBECONFIG_MAX:
+        raise InputError(f"kubeconfig {path}: larger than {_KUBECONFIG_MAX // 2**20} MiB; not a kubeconfig")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"kubeconfig {path}: not a kubeconfig (binary data, not UTF-8 text at byte {e.start})") \
+            from None
+    if "\x00" in text:
+        raise InputError(f"kubeconfig {path}: not a kubeconfig (binary data: a NUL byte)")
+    try:
+        yamlsafe.check(text)
+        doc = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yamlsafe.Refused as e:
+        raise InputError(f"kubeconfig {path}:{e.line}:{e.col}: {e.text}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise InputError(f"kubeconfig {path}{at}: not valid YAML: {e.problem or e.context}") from None
+    except (yaml.YAMLError, ValueError) as e:
+        raise InputError(f"kubeconfig {path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if doc is not None and not isinstance(doc, dict):
+        raise InputError(f"kubeconfig {path}: not a kubeconfig (a YAML {type(doc).__name__}, expected a mapping "
+                         "with clusters, contexts and users)")
+
+
+_KUBECONFIG_MAX = 16 * 2**20
 
 
 def _in_cluster(cfg: Any) -> Conn:

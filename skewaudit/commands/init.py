@@ -62,7 +62,10 @@ def init(
             missing = [i.message for i in snap.issues if i.kind == "not-found"]
             raise InputError(missing[0] if missing else f"{from_}: not found in the input")
     if not workloads:
-        raise InputError("no serving workload found in the input to capture")
+        # An object skipped as malformed may be the one the user meant: say why it was skipped.
+        malformed = [i.message for i in snap.issues if i.kind == "malformed"]
+        raise InputError("no serving workload found in the input to capture" +
+                         (f" ({malformed[0]})" if malformed else ""))
     notes: list[str] = []
     write_atomic(output, specgen.render(workloads, snap, notes))
     for note in notes:
