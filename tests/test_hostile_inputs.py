@@ -108,10 +108,16 @@ def test_memory_gb_in_the_spec_diffs_against_a_memory_request(tmp_path, monkeypa
     assert code == 0 and mem["status"] == "match", mem   # 128Gi is 128 GiB
 
 
-def test_the_spec_with_every_public_field_diffs_without_error(monkeypatch, capsys, fixture_path):
+def test_the_spec_with_every_public_field_diffs_without_error(tmp_path, monkeypatch, capsys, fixture_path):
+    """Every public field (runtime.resources.memoryGb: 128 among them) against a workload it finds."""
+    m = tmp_path / "m.yaml"
+    m.write_text(MANIFEST.read_text().replace("llama-3-1-70b", "llama-2-70b-chat-prod"))
     code, report, err = _json(monkeypatch, capsys, "diff", fixture_path("specs", "piqc-all-fields.yaml"),
-                              "--manifest", MANIFEST)
-    assert code in (0, 1) and report["results"], err
+                              "--manifest", m)
+    assert code in (0, 1), err
+    by_field = {r["field"]: r for r in report["results"]}
+    assert "spec.target" not in by_field
+    assert by_field["spec.runtime.resources.memoryGb"]["status"] == "match"   # 128Gi requested
 
 
 # --- manifests: exit 2 with file:line:col, or a warning when the run can go on -------------------
@@ -398,3 +404,11 @@ def test_init_from_a_snapshot_with_mixed_tolerations_is_exit_2(tmp_path, monkeyp
     p.write_text(json.dumps(snap))
     code, out, err = main_inprocess(monkeypatch, capsys, "init", "--snapshot", p)
     assert code == 2 and err.startswith(f"error: {p}: malformed snapshot: ") and "tolerations[1]" in err
+
+
+def test_skewaudit_debug_does_not_change_the_exit_code_of_bad_input(tmp_path, monkeypatch, capsys):
+    m = tmp_path / "m.yaml"
+    m.write_text("apiVersion: v1\nkind: [unclosed\n")
+    monkeypatch.setenv("SKEWAUDIT_DEBUG", "1")
+    code, out, err = main_inprocess(monkeypatch, capsys, "diff", SPEC, "--manifest", m)
+    assert code == 2 and err.startswith(f"error: {m}:") and len(err.splitlines()) == 1
