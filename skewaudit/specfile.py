@@ -486,7 +486,7 @@ def _parse(src: _Source) -> list[Any] | _Msg:
         return _Msg(src.name, e.node.start_mark.line + 1, e.node.start_mark.column + 1, "", e.text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        if isinstance(e, yaml.constructor.ConstructorError) and mark is not None and not e.context:
+        if isinstance(e, yamlsafe.LocatedValueError) and mark is not None:
             # a value YAML parsed but that cannot be used: a duplicate key, a date that does not exist
             return _Msg(src.name, mark.line + 1, mark.column + 1, "", str(e.problem))
         what = e.problem or e.context or "invalid YAML"

@@ -47,7 +47,8 @@ def parse_quantity(value: str | int | float) -> Decimal:
     except ArithmeticError:   # decimal overflow on an absurd exponent
         raise ValueError(f"not a Kubernetes quantity: {_short(value)} (out of range)") from None
     if abs(number) > _MAX_QUANTITY:
-        raise ValueError(f"not a Kubernetes quantity: {_short(value)} (larger than 2^63-1)")
+        # worded as the spec constraints word every bound (skewaudit.constraints.LIMITS)
+        raise ValueError(f"{_short(value)} is beyond any sane value here (at most {int(_MAX_QUANTITY):,})")
     return number
 
 

@@ -125,6 +125,11 @@ def _short(text: str) -> str:
     return repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text)} characters)"
 
 
+class LocatedValueError(yaml.constructor.ConstructorError):
+    """YAML that parses but holds a value that cannot be used (a key written twice, an integer
+    beyond the digit limit, a date that does not exist); its message is skewaudit's own."""
+
+
 def value_error(node: yaml.Node, e: Exception) -> yaml.constructor.ConstructorError:
     """A located error for a scalar PyYAML's constructors reject with a bare ValueError
     (an integer beyond Python's digit limit, ``2024-13-45`` read as a date)."""
@@ -133,7 +138,7 @@ def value_error(node: yaml.Node, e: Exception) -> yaml.constructor.ConstructorEr
         why = f"an integer of {len(text)} characters (more digits than can be read)"
     else:
         why = f"invalid {what} {_short(text)}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-    return yaml.constructor.ConstructorError(None, None, why, node.start_mark)
+    return LocatedValueError(None, None, why, node.start_mark)
 
 
 def duplicate_keys(node: yaml.MappingNode) -> list[tuple[str, yaml.Mark, yaml.Mark]]:
@@ -189,7 +194,7 @@ for _tag in ("int", "float", "timestamp"):
 def duplicate_key_error(mapping: yaml.MappingNode, key: yaml.Node) -> yaml.constructor.ConstructorError:
     """The located error for a key written twice in one mapping of a spec file."""
     first = next(k for k, _ in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key.value)
-    return yaml.constructor.ConstructorError(
+    return LocatedValueError(
         None, None, f"duplicate key {key.value!r} (first at line {first.start_mark.line + 1}); "
                     "YAML would silently keep the last value", key.start_mark)
 

@@ -246,8 +246,13 @@ SPEC_DATA = """
 def _spec_with_data(tmp_path: Path, baseline: str, extra_policy: str = "") -> Path:
     text = (EXAMPLES / "llama-3.1-70b-vllm.yaml").read_text()
     text = text.replace("apiVersion: piqc.ai/v1alpha1", "apiVersion: skewaudit.io/v1alpha1")
+    if extra_policy:
+        # The example already has a policy block: add to its ignore list (a second `policy:` key is an error).
+        head = "  policy:\n    ignore:\n"
+        assert extra_policy.startswith(head) and text.count("\n" + head) == 1
+        text = text.replace("\n" + head, "\n" + extra_policy, 1)
     p = tmp_path / "spec.yaml"
-    p.write_text(text.rstrip("\n") + "\n" + SPEC_DATA.format(baseline=baseline) + extra_policy)
+    p.write_text(text.rstrip("\n") + "\n" + SPEC_DATA.format(baseline=baseline))
     return p
 
 

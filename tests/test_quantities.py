@@ -25,7 +25,7 @@ def test_valid_quantities_agree_with_the_kubernetes_client(q):
 
 @pytest.mark.parametrize("q", INVALID, ids=repr)
 def test_invalid_quantities_are_refused(q):
-    with pytest.raises(ValueError, match="not a"):
+    with pytest.raises(ValueError, match="not a|beyond any sane value"):
         units.parse_quantity(q)
     if not isinstance(q, float) and q not in K8S_CLIENT_LAX:
         with pytest.raises(ValueError):
@@ -39,7 +39,7 @@ def test_gpu_counts(q, n):
 
 @pytest.mark.parametrize("q", ["500m", "1.5", 0.5, "-1", "abc", "", "nan", "inf", "1e999"], ids=repr)
 def test_a_non_integral_or_negative_device_count_is_refused(q):
-    with pytest.raises(ValueError, match="not a"):
+    with pytest.raises(ValueError, match="not a|beyond any sane value"):
         units.gpu_count(q)
 
 

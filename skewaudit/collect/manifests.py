@@ -150,7 +150,7 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
             raise InputError(f"{name}:{e.line + line0}:{e.col}: {e.text}") from None
         try:
             doc, dups = yamlsafe.load_document(chunk)
-        except yaml.constructor.ConstructorError as e:
+        except yamlsafe.LocatedValueError as e:
             mark = e.problem_mark
             pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
             raise InputError(f"{name}{pos_s}: {e.problem}") from None
