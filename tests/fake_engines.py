@@ -8,7 +8,8 @@ Modes reproduce what goes wrong in the field:
 * ``unauthorized``: paths under the fixture's ``protected`` prefixes (vLLM's
   ``--api-key`` guards ``/v1/*``) answer 401 ``{"error": "Unauthorized"}``;
 * ``hang``: every request waits ``hang_s`` before answering (a stuck engine);
-* ``malformed``: every body is cut in half (a proxy or engine bug).
+* ``malformed``: every body is cut in half (a proxy or engine bug);
+* ``drip``: headers at once, then the body one byte every ``hang_s`` seconds.
 
 ``overrides`` replaces one route's body (a dict is JSON-encoded): one odd
 replica, one clamped length. ``requests`` logs ``(path, headers)`` so tests
@@ -47,7 +48,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
-            self.wfile.write(body)
+            if eng.mode == "drip":
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(eng.hang_s)
+            else:
+                self.wfile.write(body)
         except OSError:
             pass   # the client gave up (a hang test): nothing to do
 

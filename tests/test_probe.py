@@ -270,3 +270,14 @@ def test_pods_past_the_round_budget_are_unverifiable_with_that_reason() -> None:
 def test_probe_needs_something_running(monkeypatch, capsys, tmp_path) -> None:
     code, _, err = main_inprocess(monkeypatch, capsys, "collect", "--probe", "--manifest", tmp_path)
     assert code == 2 and "--probe asks running engines: it needs a live cluster or --local, not --manifest" in err
+
+
+def test_an_engine_that_trickles_its_answer_is_cut_off() -> None:
+    import time
+
+    with FakeEngine("tgi-3.0.1", mode="drip", hang_s=0.1) as eng:
+        t0 = time.monotonic()
+        r = probe.probe_url(eng.url, "tgi", "endpoint/x", 0.5)
+        elapsed = time.monotonic() - t0
+    assert r.status == "unavailable" and "not complete within 0.5 s" in r.reason
+    assert elapsed < 0.5 * 5 * 2      # bounded by the timeout, not by the body's length (generous slack)

@@ -193,7 +193,7 @@ def live(api: Any, req: Any, workloads: list[WorkloadObs], issues: list[Collecti
     """``--probe`` on a live run: every current pod through the API server's pod proxy."""
     rec = recorder_for(req)
     rnd = Round(req.workers, req.timeout, record=rec)
-    rnd.make = lambda p, port: ProxyTransport(api, p.namespace, p.name, port, req.timeout, rnd.budget)
+    rnd.make = lambda p, port: ProxyTransport(api, p.namespace, p.name, port)
     out = rnd.pods(workloads, issues)
     save_recording(rec, req)
     return out

@@ -9,8 +9,9 @@ header at all. So an engine started with ``--api-key`` answers 401, and that
 is reported as such, never worked around with a key read from a Secret.
 
 Every reply is bounded: ``MAX_BODY`` bytes at most are read (a longer body is
-marked truncated and not parsed), each request has the run's ``--timeout``,
-and a :class:`Budget` ends the whole probe round after ``PROBE_BUDGET_S``.
+marked truncated and not parsed, or refused unread through the proxy), each
+whole answer has the run's ``--timeout`` (and ``--deadline``), and a
+:class:`Budget` ends the whole probe round after ``PROBE_BUDGET_S``.
 """
 
 from __future__ import annotations
@@ -71,9 +72,13 @@ class HttpTransport:
         self.where = f"{parts.scheme}://{parts.netloc}{self.prefix}"
 
     def get(self, path: str) -> Reply:
+        from skewaudit import deadline
+
         timeout = self.timeout
         if self.budget is not None:
             timeout = min(timeout, max(0.05, self.budget.left()))
+        timeout, _ = deadline.budget(timeout)     # the run's --deadline bounds this wait too
+        end = time.monotonic() + timeout
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
         conn = cls(self.host, self.port, timeout=timeout)
         try:
@@ -81,8 +86,16 @@ class HttpTransport:
             conn.request("GET", self.prefix + path, headers={"Accept": "application/json, text/plain",
                                                              "User-Agent": "skewaudit-probe"})
             resp = conn.getresponse()
-            body = resp.read(MAX_BODY + 1)
-            return Reply(resp.status, body[:MAX_BODY], truncated=len(body) > MAX_BODY)
+            body = bytearray()
+            while len(body) <= MAX_BODY:
+                # the whole answer within the timeout: an engine that trickles bytes is cut off too
+                if time.monotonic() > end:
+                    return Reply(0, error=f"the answer was not complete within {timeout:g} s (--timeout)")
+                chunk = resp.read1(min(64 * 1024, MAX_BODY + 1 - len(body)))   # what has arrived
+                if not chunk:
+                    break
+                body += chunk
+            return Reply(resp.status, bytes(body[:MAX_BODY]), truncated=len(body) > MAX_BODY)
         except (socket.timeout, TimeoutError):
             return Reply(0, error=f"no answer within {timeout:g} s (--timeout)")
         except ConnectionRefusedError:
@@ -96,8 +109,8 @@ class HttpTransport:
 class ProxyTransport:
     """GET through the API server's pod proxy, on the run's kubernetes client."""
 
-    def __init__(self, api, namespace: str, pod: str, port: int, timeout: float, budget: Budget | None = None):
-        self.api, self.timeout, self.budget = api, timeout, budget
+    def __init__(self, api, namespace: str, pod: str, port: int):
+        self.api = api
         self.base = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}:{port}/proxy"
         self.where = f"pod proxy :{port}"
 
