@@ -47,8 +47,12 @@ def _root(
 ) -> None:
     if version:
         from skewaudit import __version__
+        from skewaudit.runtimes import flag_tables
 
-        typer.echo(f"skewaudit {__version__}")
+        # Which engine releases the argv parsers were written against: a flag added later reads as unknown.
+        lines = [f"skewaudit {__version__}", "engine flag tables:"]
+        lines += [f"  {engine:<10} {follows}" for engine, follows in flag_tables()]
+        typer.echo("\n".join(lines))
         raise typer.Exit(0)
 
 

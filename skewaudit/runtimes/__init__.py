@@ -7,7 +7,8 @@ maps its flags and env onto the canonical names in
 :data:`skewaudit.model.observed.ENGINE_FIELDS`, each value with its provenance.
 
 An engine is one module in this package (found by ``pkgutil``; ``_``-prefixed modules
-are helpers) exporting ``ENGINE``, ``matches(argv, image, env) -> (signal, confidence)
+are helpers) exporting ``ENGINE``, ``FLAGS_VERSION`` (the engine release its flag table
+follows, printed by ``skewaudit --version``), ``matches(argv, image, env) -> (signal, confidence)
 | None`` and ``parse(ci) -> EngineFacts``, and optionally ``entrypoint(image) ->
 Entrypoint | None`` for images whose ENTRYPOINT it knows.
 """
@@ -63,6 +64,11 @@ def _modules() -> tuple[ModuleType, ...]:
 
     names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
     return tuple(importlib.import_module(f"{__name__}.{n}") for n in names)
+
+
+def flag_tables() -> list[tuple[str, str]]:
+    """``(engine, engine release its flag table follows)`` per engine module (``FLAGS_VERSION``), sorted."""
+    return sorted((m.ENGINE, m.FLAGS_VERSION) for m in _modules())
 
 
 def engines() -> list[str]:

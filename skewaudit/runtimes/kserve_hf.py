@@ -17,6 +17,9 @@ from skewaudit.runtimes import ContainerInput, FactSet, vllm
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, locate, scan
 
 ENGINE = "kserve-hf"
+# The flag table follows python/huggingfaceserver at KServe commit aaac4e29 (2026-08-21), plus vLLM's table
+# for the engine args it passes through (serving-config reference §0, §6.3).
+FLAGS_VERSION = "KServe huggingfaceserver at aaac4e29 (2026-08-21) + " + vllm.FLAGS_VERSION
 MODULE = "huggingfaceserver"
 MODEL_DIR = "/mnt/models"
 

@@ -13,6 +13,8 @@ from skewaudit.runtimes import ContainerInput, begin
 from skewaudit.runtimes._argv import Opt, image_repo, locate, scan, sglang_int
 
 ENGINE = "sglang"
+# The flag table follows sglang/srt/server_args.py of SGLang 0.4.6.post5 and 0.5.23 (serving-config reference §0).
+FLAGS_VERSION = "SGLang 0.4.6.post5 to 0.5.23"
 LAUNCH_SERVER = "sglang.launch_server"
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 

@@ -16,6 +16,9 @@ from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, locate, parse_
 from skewaudit.runtimes._shell import word_split
 
 ENGINE = "tgi"
+# The flag table follows text-generation-launcher at TGI commit db931fcf (3.3.6-dev0, after tag v3.3.7;
+# launcher/src/main.rs), serving-config reference §0.
+FLAGS_VERSION = "TGI 3.3.7"
 DEFAULT_MODEL = "bigscience/bloom-560m"
 OFFICIAL_IMAGE = "ghcr.io/huggingface/text-generation-inference"
 DTYPES = ("float16", "bfloat16")

@@ -18,6 +18,9 @@ from skewaudit.runtimes import ContainerInput, FactSet, begin
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, image_tag, locate, scan
 
 ENGINE = "vllm"
+# The flag table follows the argparse definitions of vLLM 0.10.0 and 0.33.0 (vllm/engine/arg_utils.py; serving-config
+# reference §0), with 0.7.x spellings where they differ.
+FLAGS_VERSION = "vLLM 0.10.0 to 0.33.0"
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"      # 0.10.0 and 0.33.0; facebook/opt-125m in 0.7.x
 API_SERVER = "vllm.entrypoints.openai.api_server"
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")   # argparse choices, lower-case only
