@@ -247,3 +247,14 @@ def create_private(path: str, data: bytes) -> None:
         _sync_dir(directory)
     finally:
         os.unlink(tmp)
+
+
+def append_text(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` (created ``0666 & ~umask`` if absent) in one write: for files whose owner
+    defines them as append-only logs, such as GitHub Actions' ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``
+    (other steps' lines are already there; replacing the file would lose them)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)

@@ -69,6 +69,7 @@ def action(tmp_path: Path, **inputs: str) -> tuple[int, str, str, dict[str, str]
     """Run the action's script as the composite step does: INPUT_* env, GitHub's summary and output files."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     summary, output = tmp_path / "summary.md", tmp_path / "output"
+    summary.write_text("## an earlier step\n")      # GitHub's files are appended to, never replaced
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
     env.update({"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output), "NO_COLOR": "1",
                 "PYTHONPATH": str(ROOT)})
@@ -76,7 +77,9 @@ def action(tmp_path: Path, **inputs: str) -> tuple[int, str, str, dict[str, str]
     p = subprocess.run([sys.executable, "-m", "skewaudit.integrations.action"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines()) if output.exists() else {}
-    return p.returncode, p.stdout, summary.read_text() if summary.exists() else "", outputs
+    earlier, ours = summary.read_text().split("\n", 1)
+    assert earlier == "## an earlier step"
+    return p.returncode, p.stdout, ours, outputs
 
 
 def _sarif(path: Path) -> dict:

@@ -28,8 +28,9 @@ ALLOWED = {
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
                           "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe",
                           "skewaudit.deadline", "skewaudit.limits"),
-    # Integrations (GitHub Action, pre-commit) run the skewaudit command line as a user would: no imports.
-    "skewaudit.integrations": (),
+    # Integrations (GitHub Action, pre-commit) run the skewaudit command line as a user would; they only
+    # share its file-writing helper.
+    "skewaudit.integrations": ("skewaudit.fsutil",),
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),

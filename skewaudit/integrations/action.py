@@ -74,8 +74,9 @@ def build_command(env: Mapping[str, str], work: Path) -> tuple[list[str], dict[s
 
 def _append(path: str | None, text: str) -> None:
     if path:
-        with open(path, "a", encoding="utf-8") as fh:   # GitHub's contract for these files: append
-            fh.write(text)
+        from skewaudit.fsutil import append_text
+
+        append_text(path, text)
 
 
 def _escape(s: str) -> str:
