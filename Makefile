@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev lock example test schema docs bench clean golden
+.PHONY: dev lock example test test-lowest schema docs bench clean golden
 
 # Installs are reproducible: every package (and the build backend) comes from
 # requirements.lock with its hashes; skewaudit itself is then installed without
@@ -28,6 +28,20 @@ lock:
 	  --python-version 3.11 --generate-hashes --no-header --quiet -o requirements.lock
 	rm -rf .venv-lock
 
+# The lower bounds in pyproject.toml are real: resolve the lowest allowed version of every direct dependency
+# (uv --resolution lowest-direct; indirect ones at their newest), install them into a throwaway venv and run
+# the whole suite there. Needs the package index; not part of `make test` or CI: run it when a bound changes.
+test-lowest:
+	rm -rf .venv-lowest .venv-lowest-uv
+	$(PY) -m venv .venv-lowest-uv
+	.venv-lowest-uv/bin/pip install -q uv==$(UV_VERSION)
+	.venv-lowest-uv/bin/uv pip compile pyproject.toml --extra test --resolution lowest-direct \
+	  --python-version 3.11 --no-header --quiet -o .venv-lowest-uv/lowest.txt
+	$(PY) -m venv .venv-lowest
+	.venv-lowest-uv/bin/uv pip install --quiet --python .venv-lowest/bin/python -r .venv-lowest-uv/lowest.txt
+	.venv-lowest-uv/bin/uv pip install --quiet --python .venv-lowest/bin/python --no-deps -e .
+	.venv-lowest/bin/python -m pytest -q -m "not gpu" tests
+
 # The README's first command: audit the bundled example (no cluster, no GPU).
 example: dev
 	$(BIN)/skewaudit diff specs/examples/llama-3.1-70b-vllm.yaml --manifest specs/examples/manifests/llama-3.1-70b-vllm-drifted.yaml; \
@@ -43,7 +57,7 @@ bench: dev
 	$(BIN)/python benchmarks/fleet.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-lowest .venv-lowest-uv build *.egg-info .pytest_cache
 
 # Regenerate the README check table from the registry (tests/test_registry.py checks it).
 docs: dev
