@@ -56,6 +56,14 @@ def diff(
         "Lines or '-'. Repeatable.")] = None,
     data_profile: Annotated[Optional[str], typer.Option(
         "--data-profile", help="A profile of the serving data (skewaudit profile) instead of --data.")] = None,
+    intent_from_eval: Annotated[Optional[str], typer.Option(
+        "--intent-from-eval", help="Audit against the validation record itself (an lm-evaluation-harness results "
+        "JSON) instead of, or besides, hand-written specs.")] = None,
+    eval_model_dir: Annotated[Optional[str], typer.Option(
+        "--eval-model-dir", help="With --intent-from-eval: the evaluated model's snapshot directory.")] = None,
+    eval_target: Annotated[Optional[str], typer.Option(
+        "--eval-target", help="With --intent-from-eval: the workload serving the evaluated model, NAME or "
+        "KIND/NAME (default: a workload named like the model).")] = None,
 ) -> None:
     """Compare ModelSpecs with what is running and print every mismatch.
 
@@ -68,14 +76,42 @@ def diff(
 
     if fail_on not in FAIL_ON:
         raise InputError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
-    if not specs and not baseline:
-        raise InputError("give at least one ModelSpec (file, directory or '-'), or --baseline FILE")
-    code = audit_and_render(
-        spec_paths=list(specs or []),
-        source=o.source_args(locals()),
+    if not specs and not baseline and not intent_from_eval:
+        raise InputError("give at least one ModelSpec (file, directory or '-'), --intent-from-eval FILE or "
+                         "--baseline FILE")
+    import contextlib
+    import tempfile
+
+    spec_paths = list(specs or [])
+    with contextlib.ExitStack() as stack:
+        if intent_from_eval:
+            from pathlib import Path
+
+            from skewaudit.evalintent import record as eval_record
+            from skewaudit.evalintent.spec import render as render_eval
+            from skewaudit.fsutil import write_atomic
+
+            # The intent lives only for this run, in a private temporary directory; findings point into it
+            # by line. `skewaudit init --from-eval` writes the same spec to keep and review.
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="skewaudit-intent-"))
+            path = str(Path(tmp) / (Path(intent_from_eval).stem + ".intent.yaml"))
+            write_atomic(path, render_eval(eval_record.read(intent_from_eval, eval_model_dir), for_audit=True,
+                                           target=eval_target))
+            spec_paths.append(path)
+        code = _run(spec_paths, locals(), formats, outputs, fail_on, fail_on_unverifiable, fail_on_unpinned,
+                    no_inline_ignores, show_matches, baseline, ignore, save_snapshot, data, data_profile)
+    raise typer.Exit(code)
+
+
+def _run(spec_paths, values, formats, outputs, fail_on, fail_on_unverifiable, fail_on_unpinned, no_inline_ignores,
+         show_matches, baseline, ignore, save_snapshot, data, data_profile) -> int:
+    from skewaudit.pipeline import audit_and_render
+
+    return audit_and_render(
+        spec_paths=spec_paths,
+        source=o.source_args(values),
         formats=list(formats or []), outputs=list(outputs or []), fail_on=fail_on,
         fail_on_unverifiable=fail_on_unverifiable, fail_on_unpinned=fail_on_unpinned, inline_ignores=not no_inline_ignores, show_matches=show_matches,
         baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot,
         data=list(data or []), data_profile=data_profile,
     )
-    raise typer.Exit(code)

@@ -31,8 +31,22 @@ def init(
     timeout: o.Timeout = 10.0,
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
+    from_eval: Annotated[Optional[str], typer.Option(
+        "--from-eval", help="Write the spec from a validation record instead: an lm-evaluation-harness results "
+        "JSON file.")] = None,
+    model_dir: Annotated[Optional[str], typer.Option(
+        "--model-dir", help="With --from-eval: the evaluated model's snapshot directory (config.json, "
+        "generation_config.json, tokenizer_config.json; the HF cache path gives the revision).")] = None,
+    mlflow_model: Annotated[Optional[str], typer.Option(
+        "--mlflow-model", help="With --from-eval (or alone): an MLflow model directory (MLmodel).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="With --from-eval: metadata.name of the spec.")] = None,
+    from_target: Annotated[Optional[str], typer.Option(
+        "--target", help="With --from-eval: the workload that serves the model, NAME or KIND/NAME.")] = None,
 ) -> None:
-    """Capture the running configuration as a ModelSpec: the starting point for making intent explicit."""
+    """Capture the running configuration as a ModelSpec: the starting point for making intent explicit.
+
+    With --from-eval/--model-dir/--mlflow-model the spec comes from the validation run instead, each value
+    commented with the record field it was read from."""
     import os
 
     from skewaudit import specgen
@@ -42,6 +56,25 @@ def init(
     from skewaudit.errors import InputError
     from skewaudit.fsutil import write_atomic
 
+    if from_eval or model_dir or mlflow_model:
+        if output != "-" and os.path.exists(output) and not force:
+            raise InputError(f"{output}: already exists; use --force to overwrite")
+        if from_ or manifest or snapshot or local:
+            raise InputError("--from-eval writes intent from the validation record; it cannot be combined with "
+                             "--from, --manifest, --snapshot or --local")
+        from skewaudit.evalintent import record as eval_record
+        from skewaudit.evalintent.spec import render as render_eval
+
+        target = from_target
+        text = render_eval(eval_record.read(from_eval, model_dir, mlflow_model), name=name, target=target)
+        write_atomic(output, text)
+        todos = [line.strip() for line in text.splitlines() if line.strip().startswith("# TODO")]
+        for t in todos:
+            typer.echo(f"init: {t[2:]}", err=True)
+        if output != "-":
+            typer.echo(f"wrote {output} from the validation record; fill in the TODO lines, then: "
+                       f"skewaudit validate {output} --against-eval {from_eval or ''}".rstrip(), err=True)
+        return
     targets: tuple = ()
     if from_:
         kind, sep, name = from_.partition("/")

@@ -1,0 +1,135 @@
+"""Intent from the validation run: init --from-eval, validate --against-eval, diff --intent-from-eval.
+
+Fixtures in tests/fixtures/eval (README there says what each follows): lm-evaluation-harness results for
+the vLLM and HF backends, a Hugging Face cache snapshot of a Llama-3.1-style model, an MLflow model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clirun import EXAMPLES, skewaudit
+
+EVAL = Path(__file__).parent / "fixtures" / "eval"
+VLLM = EVAL / "lm-eval-vllm-results.json"
+HF = EVAL / "lm-eval-hf-results.json"
+REV = "1605565b47bb9346c5515c34102e054115b4f98b"
+MODEL_DIR = EVAL / "models--meta-llama--Llama-3.1-70B-Instruct" / "snapshots" / REV
+MANIFEST = EXAMPLES / "manifests" / "llama-3.1-70b-vllm.yaml"
+DRIFTED = EXAMPLES / "manifests" / "llama-3.1-70b-vllm-drifted.yaml"
+
+
+def _fill_hardware(path: Path) -> None:
+    text = path.read_text()
+    text = text.replace("      # TODO vendor: e.g. nvidia (required: the record says nothing about hardware)\n",
+                        "      vendor: nvidia\n")
+    text = text.replace("      # TODO type: the accelerator class served on, e.g. h100 (required)\n",
+                        "      type: a100-80gb\n")
+    path.write_text(text)
+
+
+def test_init_from_eval_writes_each_value_with_its_source_and_todos(tmp_path):
+    out = tmp_path / "spec.yaml"
+    r = skewaudit("init", "--from-eval", VLLM, "--model-dir", MODEL_DIR, "--target", "deployment/llama-3-1-70b",
+                  "-o", out)
+    assert r.code == 0, r.err
+    text = out.read_text()
+    assert "apiVersion: skewaudit.io/v1alpha1" in text
+    assert "id: meta-llama/Llama-3.1-70B-Instruct  # from lm-eval-vllm-results.json config.model_args.pretrained" in text
+    assert "maxModelLen: 8192  # from lm-eval-vllm-results.json config.model_args.max_length" in text
+    assert "tensorParallelSize: 4  # from lm-eval-vllm-results.json config.model_args.tensor_parallel_size" in text
+    assert f'revision: "{REV}"' in text and "dtype: bfloat16" in text and "quantization: none" in text
+    assert "task: chat" in text and "family: llama-3.1" in text
+    # hardware is not in a validation record: required TODOs, named on stderr, never a placeholder value
+    assert "# TODO vendor" in text and "# TODO type" in text and "unknown" not in text
+    assert "TODO vendor" in r.err
+    # the owner fills in the hardware: it validates and diffs clean against the matching manifest
+    _fill_hardware(out)
+    v = skewaudit("validate", out, "--against-eval", VLLM, "--model-dir", MODEL_DIR)
+    assert v.code == 0 and "warning" not in v.err, v.err
+    d = skewaudit("diff", out, "--manifest", MANIFEST)
+    assert d.code == 0, d.out
+    assert "0 drifted" in d.out.strip().splitlines()[-1]
+
+
+def test_mlflow_model_alone_gives_model_and_revision(tmp_path):
+    r = skewaudit("init", "--mlflow-model", EVAL / "mlflow-model")
+    assert r.code == 0, r.err
+    assert "id: meta-llama/Llama-3.1-70B-Instruct  # from MLmodel flavors.transformers.source_model_name" in r.out
+    assert f'revision: "{REV}"  # from MLmodel flavors.transformers.source_model_revision' in r.out
+    assert "precision: bf16" in r.out and "task: text-generation" in r.out
+
+
+def test_diff_against_the_record_catches_what_was_never_evaluated():
+    clean = skewaudit("diff", "--intent-from-eval", VLLM, "--eval-model-dir", MODEL_DIR, "--eval-target",
+                      "deployment/llama-3-1-70b", "--manifest", MANIFEST, "--format", "json")
+    assert clean.code == 0, clean.out
+    r = skewaudit("diff", "--intent-from-eval", VLLM, "--eval-model-dir", MODEL_DIR, "--eval-target",
+                  "llama-3-1-70b", "--manifest", DRIFTED, "--format", "json")
+    assert r.code == 1
+    drift = {x["check"]: x for x in json.loads(r.out)["results"] if x["status"] == "drift"}
+    assert set(drift) == {"runtime.dtype", "runtime.max-model-len", "runtime.quantization"}
+    assert drift["runtime.max-model-len"]["expected"] == 8192
+    assert [e["value"] for e in drift["runtime.max-model-len"]["observed"]] == [32768]
+    assert [e["value"] for e in drift["runtime.quantization"]["observed"]] == ["fp8"]
+    # hardware is not compared against a validation record (the drifted A100-40GB pool is not a finding here)
+    assert not any(x["check"].startswith("hardware.") for x in json.loads(r.out)["results"])
+
+
+def test_validate_against_eval_warns_where_the_spec_claims_more_than_was_evaluated(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    text = (EXAMPLES / "llama-3.1-70b-vllm.yaml").read_text()
+    text = text.replace("maxModelLen: 8192 ", "maxModelLen: 32768").replace("dtype: bfloat16 ", "dtype: float16 ")
+    spec.write_text(text)
+    r = skewaudit("validate", spec, "--against-eval", HF, "--model-dir", MODEL_DIR)
+    assert r.code == 0, r.err
+    lines = [line for line in r.err.splitlines() if "warning" in line]
+    by_field = {line.split(": warning: ")[1].split(":")[0]: line for line in lines}
+    assert "evaluated with max_length 4096" in by_field["spec.runtime.engine.maxModelLen"]
+    assert "never validated" in by_field["spec.runtime.engine.maxModelLen"]
+    assert "spec dtype float16, evaluated bfloat16" in by_field["spec.runtime.engine.dtype"]
+    # located: file:line:col of the field in the spec
+    loc = by_field["spec.runtime.engine.maxModelLen"].split(": warning")[0]
+    assert loc.startswith(str(spec)) and int(loc.split(":")[-2]) > 1
+
+
+def test_context_above_the_model_position_limit_without_rope_scaling(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    cfg = json.loads((MODEL_DIR / "config.json").read_text())
+    cfg.pop("rope_scaling")
+    cfg["max_position_embeddings"] = 8192
+    (model / "config.json").write_text(json.dumps(cfg))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text((EXAMPLES / "llama-3.1-70b-vllm.yaml").read_text().replace("maxModelLen: 8192 ", "maxModelLen: 16384"))
+    r = skewaudit("validate", spec, "--model-dir", model)
+    assert r.code == 0 and "above the model's max_position_embeddings 8192" in r.err and "no rope_scaling" in r.err
+
+
+@pytest.mark.parametrize("name, content, needle", [
+    ("notjson.json", "{ not json", "not valid JSON"),
+    ("list.json", "[1, 2]", "not an lm-evaluation-harness results file"),
+    ("args.json", json.dumps({"results": {}, "config": {"model": "vllm", "model_args": 7}}), "config.model_args"),
+    ("pair.json", json.dumps({"results": {}, "config": {"model": "vllm", "model_args": "pretrained"}}),
+     "is not key=value"),
+    ("tp.json", json.dumps({"results": {}, "config": {"model": "vllm", "model_args": {"tensor_parallel_size": "x"}}}),
+     "tensor_parallel_size must be an integer"),
+])
+def test_malformed_records_are_one_line_exit_2(tmp_path, name, content, needle):
+    p = tmp_path / name
+    p.write_text(content)
+    for args in (["init", "--from-eval", p], ["diff", "--intent-from-eval", p, "--manifest", MANIFEST],
+                 ["validate", EXAMPLES / "llama-3.1-70b-vllm.yaml", "--against-eval", p]):
+        r = skewaudit(*args)
+        assert r.code == 2, (args, r.err)
+        assert needle in r.err and name in r.err and "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_missing_mlmodel_and_model_dir_are_input_errors(tmp_path):
+    r = skewaudit("init", "--mlflow-model", tmp_path)
+    assert r.code == 2 and "no MLmodel file" in r.err
+    r = skewaudit("init", "--from-eval", VLLM, "--model-dir", tmp_path / "nope")
+    assert r.code == 2 and "not a directory" in r.err
