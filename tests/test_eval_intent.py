@@ -50,9 +50,12 @@ def test_init_from_eval_writes_each_value_with_its_source_and_todos(tmp_path):
     _fill_hardware(out)
     v = skewaudit("validate", out, "--against-eval", VLLM, "--model-dir", MODEL_DIR)
     assert v.code == 0 and "warning" not in v.err, v.err
-    d = skewaudit("diff", out, "--manifest", MANIFEST)
+    d = skewaudit("diff", out, "--manifest", _greedy_manifest(tmp_path))
     assert d.code == 0, d.out
     assert "0 drifted" in d.out.strip().splitlines()[-1]
+    # the example manifest as shipped serves the model's sampling defaults (vLLM 0.10.0), not greedy
+    d = skewaudit("diff", out, "--manifest", MANIFEST)
+    assert d.code == 1 and "runtime.generation-defaults" in d.out
 
 
 def test_mlflow_model_alone_gives_model_and_revision(tmp_path):
@@ -63,15 +66,28 @@ def test_mlflow_model_alone_gives_model_and_revision(tmp_path):
     assert "precision: bf16" in r.out and "task: text-generation" in r.out
 
 
-def test_diff_against_the_record_catches_what_was_never_evaluated():
+def _greedy_manifest(tmp_path: Path, source: Path = MANIFEST, extra: str = "") -> Path:
+    """The example manifest with serving defaults set to the evaluated greedy sampling."""
+    text = source.read_text().replace("            - --port=8000\n",
+                                      "            - --port=8000\n"
+                                      "            - '--override-generation-config={\"temperature\": 0.0}'\n" + extra)
+    p = tmp_path / source.name
+    p.write_text(text)
+    return p
+
+
+def test_diff_against_the_record_catches_what_was_never_evaluated(tmp_path):
     clean = skewaudit("diff", "--intent-from-eval", VLLM, "--eval-model-dir", MODEL_DIR, "--eval-target",
-                      "deployment/llama-3-1-70b", "--manifest", MANIFEST, "--format", "json")
+                      "deployment/llama-3-1-70b", "--manifest", _greedy_manifest(tmp_path), "--format", "json")
     assert clean.code == 0, clean.out
     r = skewaudit("diff", "--intent-from-eval", VLLM, "--eval-model-dir", MODEL_DIR, "--eval-target",
                   "llama-3-1-70b", "--manifest", DRIFTED, "--format", "json")
     assert r.code == 1
     drift = {x["check"]: x for x in json.loads(r.out)["results"] if x["status"] == "drift"}
     assert set(drift) == {"runtime.dtype", "runtime.max-model-len", "runtime.quantization"}
+    # the drifted image is :latest: which sampling defaults it applies depends on a version nobody pinned
+    gen = next(x for x in json.loads(r.out)["results"] if x["check"] == "runtime.generation-defaults")
+    assert gen["status"] == "unverifiable" and "version" in gen["reason"]
     assert drift["runtime.max-model-len"]["expected"] == 8192
     assert [e["value"] for e in drift["runtime.max-model-len"]["observed"]] == [32768]
     assert [e["value"] for e in drift["runtime.quantization"]["observed"]] == ["fp8"]
@@ -133,3 +149,42 @@ def test_missing_mlmodel_and_model_dir_are_input_errors(tmp_path):
     assert r.code == 2 and "no MLmodel file" in r.err
     r = skewaudit("init", "--from-eval", VLLM, "--model-dir", tmp_path / "nope")
     assert r.code == 2 and "not a directory" in r.err
+
+
+def test_generation_defaults_follow_the_vllm_version_and_flags(tmp_path):
+    args = ("diff", "--intent-from-eval", VLLM, "--eval-model-dir", MODEL_DIR, "--eval-target",
+            "deployment/llama-3-1-70b", "--format", "json", "--manifest")
+
+    def result(manifest: Path) -> dict:
+        r = skewaudit(*args, manifest)
+        return next(x for x in json.loads(r.out)["results"] if x["check"] == "runtime.generation-defaults")
+
+    # vLLM 0.10.0 applies the model's generation_config.json (temperature 0.6); evaluation ran greedy
+    r = result(MANIFEST)
+    assert r["status"] == "drift" and r["observed"][0]["value"] == 0.6
+    assert "generation_config.json (default for vLLM 0.10.0)" in r["observed"][0]["note"]
+    # before 0.8.0 the default was vLLM's own (temperature 1.0): still not what was evaluated
+    old = tmp_path / "old.yaml"
+    old.write_text(MANIFEST.read_text().replace("vllm/vllm-openai:v0.10.0@", "vllm/vllm-openai:v0.7.3@"))
+    r = result(old)
+    assert r["status"] == "drift" and r["observed"][0]["value"] == 1.0
+    # an image that does not say its vLLM version: unverifiable, with the reason
+    custom = tmp_path / "custom.yaml"
+    custom.write_text(MANIFEST.read_text().replace("vllm/vllm-openai:v0.10.0@", "registry.example/team/llm:1.2@"))
+    r = result(custom)
+    assert r["status"] == "unverifiable" and "depends on the vLLM version" in r["reason"]
+
+
+def test_chat_template_override_is_compared_by_hash(tmp_path):
+    args = ("diff", "--intent-from-eval", VLLM, "--eval-model-dir", MODEL_DIR, "--eval-target",
+            "deployment/llama-3-1-70b", "--format", "json", "--manifest")
+
+    def result(extra: str) -> dict:
+        r = skewaudit(*args, _greedy_manifest(tmp_path, extra=extra))
+        return next(x for x in json.loads(r.out)["results"] if x["check"] == "model.chat-template")
+
+    assert result("")["status"] == "match"
+    inline = result("            - '--chat-template={% for m in messages %}{{ m.content }}{% endfor %}'\n")
+    assert inline["status"] == "drift" and "inline --chat-template" in inline["observed"][0]["note"]
+    path = result("            - --chat-template=/templates/chat.jinja\n")
+    assert path["status"] == "unverifiable" and "/templates/chat.jinja" in path["reason"]

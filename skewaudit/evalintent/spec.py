@@ -38,6 +38,11 @@ def _family(model_id: str | None) -> str | None:
     return m.group(1) + (f"-{m.group(2)}" if m.group(2) else "")
 
 
+def _camel(key: str) -> str:
+    # sampling keys stay as the engines and lm-eval spell them (temperature, top_p, do_sample)
+    return key
+
+
 def _when(v: Any) -> str:
     if isinstance(v, (int, float)):
         import datetime as _dt
@@ -138,6 +143,19 @@ def render(rec: EvalRecord, *, for_audit: bool = False, name: str | None = None,
                             "checkpoint is unquantized, then write 'none'")
     if engine_lines:
         out += ["    engine:", *engine_lines]
+    val_lines: list[str] = []
+    val_lines += _line("    ", "chatTemplateSha", v.get("chat_template_sha"))
+    if rec.sampling:
+        val_lines.append("    sampling:")
+        val_lines += [f"      {_camel(k)}: {_yaml(x.value)}  # from {x.source}" for k, x in sorted(rec.sampling.items())
+                      if isinstance(x.value, (bool, int, float))]
+    if rec.model_defaults:
+        val_lines.append("    modelGenerationDefaults:")
+        val_lines += [f"      {_camel(k)}: {_yaml(x.value)}  # from {x.source}"
+                      for k, x in sorted(rec.model_defaults.items()) if isinstance(x.value, (bool, int, float))]
+    if val_lines:
+        out += ["  validation:", f"    source: {_yaml(rec.sources[0])}" if rec.sources else "    # source unknown",
+                *val_lines]
     if target:
         kind, sep, wname = target.rpartition("/")
         out += ["  target:"] + ([f"    kind: {_KINDS.get(kind.lower(), kind)}"] if sep else []) + [f"    name: {_yaml(wname)}"]

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from skewaudit import constraints
 from skewaudit.model.spec_data import DataSpec
+from skewaudit.model.spec_eval import Validation
 
 if TYPE_CHECKING:
     from skewaudit.collect.request import Target as TargetRequest
@@ -617,6 +618,8 @@ class Spec(_Model):
     governance: Optional[Governance] = Field(None, description="Compliance and cost (piqc; not checked).")
     target: Optional[Target] = Field(None, description=Ext + "Where the workload runs.")
     policy: Optional[Policy] = Field(None, description=Ext + "Severity overrides, ignores and pinning rules.")
+    validation: Optional[Validation] = Field(None, description=Ext + "What the validation run used: chat template "
+                                             "and sampling (init --from-eval writes it).")
     data: Optional[DataSpec] = Field(None, description=Ext + "Training/validation data baseline and drift thresholds "
                                      "(diff --data).")
 
