@@ -47,3 +47,59 @@ def test_forbidden_names_exactly_the_verb_refused(cluster, monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys, "collect", "--kubeconfig", kc, "-n", "ml")
     assert code == 3 and err.startswith("error: forbidden: skewaudit needs list on pods in namespace ml; ")
     assert "get/list" not in err
+
+
+def _live_docs() -> list[dict]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(LIVE.read_text()) if d]
+
+
+def _audit_node_case(kube: FakeKube, kc: Path, tmp_path: Path, monkeypatch, capsys, change=None, deny=None):
+    import json
+
+    import yaml
+
+    docs = _live_docs()
+    if change:
+        change(docs)
+    p = tmp_path / "live.yaml"
+    p.write_text(yaml.safe_dump_all(docs))
+    kube.load_yaml(p)
+    if deny:
+        kube.deny(*deny)
+    spec = tmp_path / "spec.yaml"
+    assert run(monkeypatch, capsys, "init", "--manifest", LIVE, "-o", spec)[0] == 0
+    code, out, err = run(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "-F", "json")
+    rep = json.loads(out)
+    gpu = next(r for r in rep["results"] if r["check"] == "hardware.gpu-class")
+    return code, gpu, rep["issues"]
+
+
+def test_a_pod_on_a_node_that_returns_404_says_so(kube, kubeconfig, tmp_path, monkeypatch, capsys):
+    def gone(docs):
+        docs[:] = [d for d in docs if not (d["kind"] == "Node" and d["metadata"]["name"] == "gpu-a100-2")]
+    code, gpu, issues = _audit_node_case(kube, kubeconfig, tmp_path, monkeypatch, capsys, change=gone)
+    assert code == 0 and gpu["status"] == "unverifiable" and gpu["scope"] == "1 of 2 pods"
+    assert "node gpu-a100-2 (running pod ml/llama-7c9f6d5b8-fghij) was not found (404)" in gpu["reason"]
+    assert {"scope": "Node/gpu-a100-2", "kind": "not-found", "area": "node",
+            "message": gpu["reason"]} in issues
+
+
+def test_a_pod_not_scheduled_yet_says_so(kube, kubeconfig, tmp_path, monkeypatch, capsys):
+    def pending(docs):
+        pod = [d for d in docs if d["kind"] == "Pod"][1]
+        del pod["spec"]["nodeName"]
+        pod["status"] = {"phase": "Pending"}
+    code, gpu, issues = _audit_node_case(kube, kubeconfig, tmp_path, monkeypatch, capsys, change=pending)
+    assert gpu["status"] == "unverifiable" and gpu["scope"] == "1 of 2 pods"
+    assert gpu["reason"].startswith("pod llama-7c9f6d5b8-fghij is not scheduled to a node yet (phase Pending)")
+    assert [i["kind"] for i in issues if i["scope"] == "Pod/ml/llama-7c9f6d5b8-fghij"] == ["not-scheduled"]
+
+
+def test_forbidden_nodes_say_forbidden(kube, kubeconfig, tmp_path, monkeypatch, capsys):
+    code, gpu, issues = _audit_node_case(kube, kubeconfig, tmp_path, monkeypatch, capsys, deny=("get", "nodes"))
+    assert gpu["status"] == "unverifiable" and "cannot get nodes" in gpu["reason"]
+    assert "specs/rbac.yaml" in gpu["reason"]
+    assert [i["kind"] for i in issues if i["scope"] == "Node/*"] == ["forbidden"]
+    assert not [i for i in issues if i["kind"] == "not-found"]   # forbidden is not "not found"
