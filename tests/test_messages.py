@@ -103,3 +103,23 @@ def test_forbidden_nodes_say_forbidden(kube, kubeconfig, tmp_path, monkeypatch, 
     assert "specs/rbac.yaml" in gpu["reason"]
     assert [i["kind"] for i in issues if i["scope"] == "Node/*"] == ["forbidden"]
     assert not [i for i in issues if i["kind"] == "not-found"]   # forbidden is not "not found"
+
+
+def test_hints_use_the_containers_real_port(tmp_path):
+    """SGLang serves 30000: the ready-to-paste curl must not say 8000."""
+    import json
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+    from test_diff_scenarios import container, mutate
+
+    def other_model(docs):
+        script = container(docs)["args"][0]
+        container(docs)["args"][0] = script.replace("mistralai/Mistral-7B-Instruct-v0.3", "mistralai/Mistral-7B-v0.1")
+
+    m = mutate(MANIFESTS / "mistral-7b-sglang-h100.yaml", tmp_path / "m.yaml", other_model)
+    r = skewaudit("diff", EXAMPLES / "mistral-7b-sglang-h100.yaml", "--manifest", m, "--format", "json")
+    assert r.code == 1
+    model = next(x for x in json.loads(r.out)["results"] if x["check"] == "model.id")
+    curls = [c for c in model["commands"] if "curl" in c]
+    assert curls and all("localhost:30000/" in c for c in curls)
+    assert "8000" not in " ".join(model["commands"])
