@@ -189,7 +189,19 @@ def _runtime_key(pod: Any) -> tuple:
     return (rt.status, rt.reason, tuple(sorted((k, repr(f.value)) for k, f in rt.fields.items())))
 
 
-_VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector|autoscaler|route)\}")
+_VAR = re.compile(r"\{(namespace|name|kind|kind_lower|pod|container|expected|observed|flag|field|env|image|ctx|selector|autoscaler|route|port)\}")
+
+
+def serving_port(c: ContainerObs | None) -> str:
+    """The port the serving container's engine listens on, for hints (SGLang serves 30000, not 8000):
+    the engine's port (argv, env or its documented default), else the first containerPort."""
+    if c is not None and c.engine is not None:
+        f = c.engine.fields.get("port")
+        if f is not None and f.value is not None:
+            return str(f.value)
+    if c is not None and c.ports:
+        return str(c.ports[0].container_port)
+    return "<port>"
 
 
 def fill_template(text: str, values: dict[str, str]) -> str:
@@ -344,6 +356,7 @@ def _hint_values(ctx: Ctx, d: Draft, info: CheckInfo, target: TargetRef) -> dict
     values.setdefault("image", "<image>")
     values.setdefault("autoscaler", f"the HPA targeting {w.kind}/{w.name}")
     values.setdefault("route", "the route in front of its Service")
+    values.setdefault("port", serving_port(next((i.container for i in ctx.instances if i.container), None)))
     return values
 
 

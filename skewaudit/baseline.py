@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 import msgspec
 
-from skewaudit.audit import fill_template
+from skewaudit.audit import fill_template, serving_port
 from skewaudit.collect.snapshot import load as _load
 from skewaudit.model.finding import CheckInfo, Evidence, Location, Report, Result, Status, TargetRef
 from skewaudit.baseline_view import _COLLECTED_ONLY, ABSENT, View, _joined, _key, view
@@ -406,6 +406,8 @@ def _result(book: dict[str, CheckInfo], cid: str, w: WorkloadObs, c: Change | No
         "autoscaler": f"{w.hpa.kind} {w.hpa.name}" if w.hpa is not None and w.hpa.kind != "HorizontalPodAutoscaler"
         else f"the HPA targeting {w.kind}/{w.name}",
         "route": "the route in front of its Service",
+        "port": serving_port(next((x for p in w.pods if p.current for x in p.containers if x.name == container), None)
+                             or next((x for x in w.template.containers if x.name == container), None)),
     }
     return Result(
         check=cid, category=info.category, status=Status.DRIFT, level=level or info.level, spec=spec, field=path,

@@ -290,10 +290,12 @@ def _api_exc(status, reason):
 
 
 @pytest.mark.parametrize("status,reason,expected", [
-    (403, "Forbidden", "forbidden: pods/exec in namespace ml; using node labels"),
+    (403, "Forbidden", "forbidden: pods/exec in namespace ml (--exec needs get, and create on clusters 1.30+, "
+     "on pods/exec); using node labels"),
     # how the kubernetes client reports a refused websocket upgrade
     (0, "Handshake status 403 Forbidden -+-+- {'content-type': 'application/json'} -+-+- b'{\"kind\":\"Status\"}'",
-     "forbidden: pods/exec in namespace ml; using node labels"),
+     "forbidden: pods/exec in namespace ml (--exec needs get, and create on clusters 1.30+, "
+     "on pods/exec); using node labels"),
     (0, "Handshake status 404 Not Found -+-+- {}", "pod ml/llama-0 not found for exec; using node labels"),
     (0, "[Errno 111] Connection refused",
      "exec into ml/llama-0 failed: [Errno 111] Connection refused; using node labels"),
@@ -354,7 +356,8 @@ def test_exec_gpu_report_paths(monkeypatch):
 
     answers.append(_api_exc(0, "Handshake status 403 Forbidden -+-+- {}"))
     r = exec_gpu.exec_gpu_report(None, "ml", "llama-0")
-    assert r.reason == "forbidden: pods/exec in namespace ml; using node labels"
+    assert r.reason == ("forbidden: pods/exec in namespace ml (--exec needs get, and create on clusters 1.30+, "
+                        "on pods/exec); using node labels")
 
     answers.append(_FakeWs(status=json.dumps({"status": "Failure", "message": 'OCI runtime exec failed: exec: '
                                               '"nvidia-smi": executable file not found in $PATH: unknown'})))

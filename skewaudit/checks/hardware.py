@@ -72,9 +72,25 @@ def _why_no_gpu(ctx: Ctx, inst: Instance, what: str = "GPU facts") -> str:
                     "audit the live cluster or a snapshot to verify it")
         return "offline input: no running pods were read and the pod template does not select a GPU class"
     if inst.node is None:
-        return f"node of pod {inst.label} was not collected"
+        return _why_no_node(ctx, inst)
     return (f"node {inst.node.name} has no accelerator labels for the {what} (no GPU Feature Discovery, AMD GPU "
             "operator, GKE, Karpenter or known instance-type label)")
+
+
+def _why_no_node(ctx: Ctx, inst: Instance) -> str:
+    """Why a pod's node is missing: not scheduled yet, not found (404), or forbidden, each said so."""
+    pod = inst.pod
+    if pod is not None and not pod.node:
+        return (f"pod {inst.label} is not scheduled to a node yet (phase {pod.phase or 'unknown'}): its GPU "
+                "facts are unverifiable until it is")
+    node = pod.node if pod is not None else None
+    for i in ctx.snapshot.issues:
+        if i.scope == f"Node/{node}":
+            return i.message
+    forbidden = next((i for i in ctx.snapshot.issues if i.kind == "forbidden" and i.scope.startswith("Node/")), None)
+    if forbidden is not None:
+        return f"node {node} of pod {inst.label}: {forbidden.message}"
+    return f"node {node} of pod {inst.label} was not collected"
 
 
 _WHAT = {"driver_version": "driver version", "cuda_driver_version": "CUDA version", "memory_mib": "GPU memory",

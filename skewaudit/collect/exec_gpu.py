@@ -1,8 +1,8 @@
 """Opt-in ``--exec``: GPU facts from ``nvidia-smi`` run inside a pod through the Kubernetes exec API.
 
-Off by default because it needs ``create`` on ``pods/exec``, which many read-only roles lack. A
-refusal is one line in the report ("forbidden: pods/exec in namespace ml; using node labels") and
-the audit goes on with node-label facts. :func:`parse_nvidia_smi` is pure and holds the format
+Off by default because it needs ``get`` (and, on clusters 1.30+, ``create``) on ``pods/exec``, which
+many read-only roles lack. A refusal is one line in the report ("forbidden: pods/exec in namespace
+ml …; using node labels"), any other failure one line with its HTTP status, and the audit goes on with node-label facts. :func:`parse_nvidia_smi` is pure and holds the format
 knowledge; :func:`exec_gpu_report` only moves bytes. ``kubernetes`` is imported inside functions.
 """
 
@@ -58,18 +58,55 @@ def report_from_csv(csv_text: str, object: str) -> GpuReport:
     return GpuReport(source="exec", object=object, devices=devices, driver_version=drivers[0] if drivers else None)
 
 
+_HANDSHAKE = re.compile(r"Handshake status (\d{3})\s*([^\n]*?)\s*(?:-\+-\+-|$)")
+
+
+def _handshake(text: str) -> tuple[int, str, str] | None:
+    """(HTTP status, reason phrase, Status message) of a refused websocket upgrade.
+
+    The kubernetes client raises ``ApiException(status=0, reason="Handshake status 400 Bad
+    Request -+-+- {headers dict} -+-+- b'{Status JSON}'")``: the headers are noise (and cut
+    mid-dictionary if printed), the Status body's ``message`` is what the server said."""
+    m = _HANDSHAKE.search(text)
+    if m is None:
+        return None
+    message = ""
+    parts = text.split(" -+-+- ")
+    if len(parts) >= 3:
+        body = parts[-1].strip()
+        try:
+            if body[:2] in ("b'", 'b"'):   # older clients print the body as a bytes literal
+                import ast
+
+                body = ast.literal_eval(body).decode("utf-8", "replace")
+            st = json.loads(body)
+            message = str(st.get("message", "")) if isinstance(st, dict) else ""
+        except (ValueError, SyntaxError, AttributeError):
+            message = ""
+    return int(m.group(1)), m.group(2).strip(), " ".join(message.split())[:200]
+
+
 def exec_error_report(e: Exception, namespace: str, pod: str) -> GpuReport:
-    """One-line report for a failed exec. The kubernetes client reports a refused websocket
-    handshake as ``ApiException(status=0, reason="Handshake status 403 Forbidden …")``."""
+    """One clean line for a failed exec, with the HTTP status. The kubernetes client reports a
+    refused websocket handshake as ``ApiException(status=0, reason="Handshake status 403 Forbidden …")``."""
     status = getattr(e, "status", None)
     text = str(getattr(e, "reason", None) or e)
     obj = f"Pod/{namespace}/{pod}"
-    if status == 403 or re.search(r"\b403\b", text):
-        reason = f"forbidden: pods/exec in namespace {namespace}; using node labels"
-    elif status == 404 or re.search(r"\b404\b", text):
+    hs = _handshake(text)
+    if hs is not None:
+        status = hs[0]
+    if status == 403 or (hs is None and re.search(r"\b403\b", text)):
+        reason = (f"forbidden: pods/exec in namespace {namespace} (--exec needs get, and create on clusters "
+                  "1.30+, on pods/exec); using node labels")
+    elif status == 404 or (hs is None and re.search(r"\b404\b", text)):
         reason = f"pod {namespace}/{pod} not found for exec; using node labels"
+    elif hs is not None:
+        code, phrase, message = hs
+        reason = (f"exec into {namespace}/{pod} failed: HTTP {code}{' ' + phrase if phrase else ''}"
+                  f"{': ' + message if message else ''}; using node labels")
     else:
-        first = text.strip().splitlines()[0][:160] if text.strip() else type(e).__name__
+        lines = text.strip().splitlines()
+        first = lines[0][:160] if lines else type(e).__name__
         reason = f"exec into {namespace}/{pod} failed: {first}; using node labels"
     return GpuReport(source="exec", object=obj, status="unavailable", reason=reason)
 

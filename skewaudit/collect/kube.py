@@ -494,6 +494,33 @@ class Collector:
         if refs:
             tasks += self._fetch(CM, refs, self.inv.configmaps.add, "configmaps")
         self.run(tasks)
+        self._missing_nodes(nodes)
+
+    def _missing_nodes(self, nodes: list[str]) -> None:
+        """A pod bound to a node the API does not return (404: deleted, or a cluster view that hides it)
+        and a pod not scheduled yet each get their own issue: never a silent gap. Forbidden nodes
+        already have theirs. Their area is ``node``: they concern the named pods only, not every
+        pod of the namespace as a ``hardware`` issue would."""
+        for r in self.inv.pods.recs:
+            if r.observed and not r.node:
+                self._issue(CollectionIssue(
+                    scope=f"Pod/{r.ns}/{r.name}", kind="not-scheduled", area="node",
+                    message=f"pod {r.ns}/{r.name} is not scheduled to a node yet (phase {r.phase or 'unknown'}): "
+                            "its GPU facts are unverifiable until it is"))
+        if any(i.kind == "forbidden" and i.scope.startswith("Node/") for i in self.inv.issues):
+            return
+        pods: dict[str, list[str]] = {}
+        for r in self.inv.pods.recs:
+            if r.node:
+                pods.setdefault(r.node, []).append(f"{r.ns}/{r.name}")
+        for n in nodes:
+            if n not in self.inv.nodes:
+                on = sorted(pods.get(n, []))
+                shown = ", ".join(on[:3]) + (f" and {len(on) - 3} more" if len(on) > 3 else "")
+                self._issue(CollectionIssue(
+                    scope=f"Node/{n}", kind="not-found", area="node",
+                    message=f"node {n} (running pod {shown}) was not found (404): deleted or replaced since the pod "
+                            "was scheduled; the GPU facts of its pods are unverifiable"))
 
     def _get_rs(self, ns: str, name: str) -> None:
         try:

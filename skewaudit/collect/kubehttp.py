@@ -435,7 +435,7 @@ def failure(conn: Conn, res: Res, ns: str | None, verb: str, e: HttpError, requi
             + (f": {e.message}" if e.message else ""))
     if e.status == 403:
         if required:
-            raise EnvironmentUnavailable(f"forbidden: skewaudit needs get/list on {res.plural} {where}; "
+            raise EnvironmentUnavailable(f"forbidden: skewaudit needs {verb} on {res.plural} {where}; "
                                          f"{RBAC_HINT} ({e.message})")
         return CollectionIssue(scope=f"{res.kind}/{ns}/*" if ns else f"{res.kind}/*",
                                kind="forbidden", area=res.area,

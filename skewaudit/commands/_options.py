@@ -23,7 +23,7 @@ Kubeconfig = Annotated[Optional[str], typer.Option("--kubeconfig", envvar="KUBEC
 Context = Annotated[Optional[str], typer.Option("--context", help="Kubeconfig context to use (overrides the spec's target.context).")]
 Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace: overrides the spec's target.namespace (default: the spec's, else the context's).")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
-ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs pods/exec).")]
+ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs get, and create on clusters 1.30+, on pods/exec).")]
 Probe = Annotated[bool, typer.Option(
     "--probe", help="Also ask each engine what it runs (read-only GETs on its HTTP endpoints through the pod proxy; "
     "needs get on pods/proxy; --local: 127.0.0.1).")]

@@ -1,0 +1,125 @@
+"""Messages that match what a real kube-apiserver does, through the loopback API server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clirun import main_inprocess as run
+from kube_server import FakeKube
+
+LIVE = Path(__file__).resolve().parent / "fixtures" / "baseline" / "live.yaml"
+
+
+@pytest.fixture
+def cluster(kube: FakeKube, kubeconfig: Path) -> tuple[FakeKube, Path]:
+    kube.load_yaml(LIVE)
+    return kube, kubeconfig
+
+
+def issue_lines(out: str) -> list[str]:
+    return [ln.strip() for ln in out.splitlines() if "--exec failed" in ln]
+
+
+@pytest.mark.parametrize("status, expected", [
+    (400, "exec into ml/llama-7c9f6d5b8-abcde failed: HTTP 400 Bad Request: the server rejected our request for "
+          "an unknown reason; using node labels"),
+    (500, "exec into ml/llama-7c9f6d5b8-abcde failed: HTTP 500 Internal Server Error: Internal error occurred: "
+          "injected failure; using node labels"),
+    (403, "forbidden: pods/exec in namespace ml (--exec needs get, and create on clusters 1.30+, on pods/exec); "
+          "using node labels"),
+])
+def test_a_failed_exec_is_one_clean_line_with_the_http_status(cluster, monkeypatch, capsys, status, expected):
+    kube, kc = cluster
+    kube.fail(r"/exec$", status, times=4)
+    code, out, err = run(monkeypatch, capsys, "collect", "--kubeconfig", kc, "-n", "ml", "--exec", "--timeout", "3")
+    assert code == 0, err
+    (line,) = issue_lines(out)
+    assert line.endswith(f"e.g. {expected}")
+    # Never the websocket client's raw text (headers dict, separators).
+    assert "-+-+-" not in out and "Handshake" not in out and "{'" not in out
+
+
+def test_forbidden_names_exactly_the_verb_refused(cluster, monkeypatch, capsys):
+    kube, kc = cluster
+    kube.deny("list", "pods", "ml")
+    code, out, err = run(monkeypatch, capsys, "collect", "--kubeconfig", kc, "-n", "ml")
+    assert code == 3 and err.startswith("error: forbidden: skewaudit needs list on pods in namespace ml; ")
+    assert "get/list" not in err
+
+
+def _live_docs() -> list[dict]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(LIVE.read_text()) if d]
+
+
+def _audit_node_case(kube: FakeKube, kc: Path, tmp_path: Path, monkeypatch, capsys, change=None, deny=None):
+    import json
+
+    import yaml
+
+    docs = _live_docs()
+    if change:
+        change(docs)
+    p = tmp_path / "live.yaml"
+    p.write_text(yaml.safe_dump_all(docs))
+    kube.load_yaml(p)
+    if deny:
+        kube.deny(*deny)
+    spec = tmp_path / "spec.yaml"
+    assert run(monkeypatch, capsys, "init", "--manifest", LIVE, "-o", spec)[0] == 0
+    code, out, err = run(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "-F", "json")
+    rep = json.loads(out)
+    gpu = next(r for r in rep["results"] if r["check"] == "hardware.gpu-class")
+    return code, gpu, rep["issues"]
+
+
+def test_a_pod_on_a_node_that_returns_404_says_so(kube, kubeconfig, tmp_path, monkeypatch, capsys):
+    def gone(docs):
+        docs[:] = [d for d in docs if not (d["kind"] == "Node" and d["metadata"]["name"] == "gpu-a100-2")]
+    code, gpu, issues = _audit_node_case(kube, kubeconfig, tmp_path, monkeypatch, capsys, change=gone)
+    assert code == 0 and gpu["status"] == "unverifiable" and gpu["scope"] == "1 of 2 pods"
+    assert "node gpu-a100-2 (running pod ml/llama-7c9f6d5b8-fghij) was not found (404)" in gpu["reason"]
+    assert {"scope": "Node/gpu-a100-2", "kind": "not-found", "area": "node",
+            "message": gpu["reason"]} in issues
+
+
+def test_a_pod_not_scheduled_yet_says_so(kube, kubeconfig, tmp_path, monkeypatch, capsys):
+    def pending(docs):
+        pod = [d for d in docs if d["kind"] == "Pod"][1]
+        del pod["spec"]["nodeName"]
+        pod["status"] = {"phase": "Pending"}
+    code, gpu, issues = _audit_node_case(kube, kubeconfig, tmp_path, monkeypatch, capsys, change=pending)
+    assert gpu["status"] == "unverifiable" and gpu["scope"] == "1 of 2 pods"
+    assert gpu["reason"].startswith("pod llama-7c9f6d5b8-fghij is not scheduled to a node yet (phase Pending)")
+    assert [i["kind"] for i in issues if i["scope"] == "Pod/ml/llama-7c9f6d5b8-fghij"] == ["not-scheduled"]
+
+
+def test_forbidden_nodes_say_forbidden(kube, kubeconfig, tmp_path, monkeypatch, capsys):
+    code, gpu, issues = _audit_node_case(kube, kubeconfig, tmp_path, monkeypatch, capsys, deny=("get", "nodes"))
+    assert gpu["status"] == "unverifiable" and "cannot get nodes" in gpu["reason"]
+    assert "specs/rbac.yaml" in gpu["reason"]
+    assert [i["kind"] for i in issues if i["scope"] == "Node/*"] == ["forbidden"]
+    assert not [i for i in issues if i["kind"] == "not-found"]   # forbidden is not "not found"
+
+
+def test_hints_use_the_containers_real_port(tmp_path):
+    """SGLang serves 30000: the ready-to-paste curl must not say 8000."""
+    import json
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+    from test_diff_scenarios import container, mutate
+
+    def other_model(docs):
+        script = container(docs)["args"][0]
+        container(docs)["args"][0] = script.replace("mistralai/Mistral-7B-Instruct-v0.3", "mistralai/Mistral-7B-v0.1")
+
+    m = mutate(MANIFESTS / "mistral-7b-sglang-h100.yaml", tmp_path / "m.yaml", other_model)
+    r = skewaudit("diff", EXAMPLES / "mistral-7b-sglang-h100.yaml", "--manifest", m, "--format", "json")
+    assert r.code == 1
+    model = next(x for x in json.loads(r.out)["results"] if x["check"] == "model.id")
+    curls = [c for c in model["commands"] if "curl" in c]
+    assert curls and all("localhost:30000/" in c for c in curls)
+    assert "8000" not in " ".join(model["commands"])
