@@ -35,8 +35,9 @@ test-lowest:
 	rm -rf .venv-lowest .venv-lowest-uv
 	$(PY) -m venv .venv-lowest-uv
 	.venv-lowest-uv/bin/pip install -q uv==$(UV_VERSION)
-	.venv-lowest-uv/bin/uv pip compile pyproject.toml --extra test --resolution lowest-direct \
-	  --python-version 3.11 --no-header --quiet -o .venv-lowest-uv/lowest.txt
+	printf 'setuptools>=77\n' > .venv-lowest-uv/build.in   # the build backend's bound is tested too
+	.venv-lowest-uv/bin/uv pip compile pyproject.toml .venv-lowest-uv/build.in --extra test \
+	  --resolution lowest-direct --python-version 3.11 --no-header --quiet -o .venv-lowest-uv/lowest.txt
 	$(PY) -m venv .venv-lowest
 	.venv-lowest-uv/bin/uv pip install --quiet --python .venv-lowest/bin/python -r .venv-lowest-uv/lowest.txt
 	.venv-lowest-uv/bin/uv pip install --quiet --python .venv-lowest/bin/python --no-deps -e .

@@ -38,29 +38,31 @@ def _norm(name: str) -> str:
 
 
 def runtime_lock(dest: Path) -> Path:
-    """The requirements.lock entries (with their hashes) of skewaudit's runtime dependencies only, found by
-    walking the installed distributions' requirements: the wheel must run without the test and data extras."""
-    from importlib import metadata
+    """The requirements.lock entries (with their hashes) of skewaudit's runtime dependencies only: the direct
+    ones from pyproject.toml, then every locked package the lock's own ``# via`` lines say one of them pulls in
+    (from the lock, not from this environment, which may hold other versions). The wheel must run with these."""
+    import tomllib
 
-    from packaging.requirements import Requirement
-
-    wanted, todo = set(), ["skewaudit"]
-    while todo:
-        for spec in metadata.requires(todo.pop()) or []:
-            req = Requirement(spec)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue
-            if _norm(req.name) not in wanted:
-                wanted.add(_norm(req.name))
-                todo.append(req.name)
-    blocks, keep = [], False
+    entries: dict[str, tuple[list[str], set[str]]] = {}
+    name = None
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if line and not line[0].isspace():
-            keep = _norm(line.split("==")[0]) in wanted
-        if keep:
-            blocks.append(line)
-    dest.write_text("\n".join(blocks) + "\n")
-    assert {_norm(b.split("==")[0]) for b in blocks if b and not b[0].isspace()} == wanted
+            name = _norm(re.split(r"[=<>;\s]", line, maxsplit=1)[0])
+            entries[name] = ([line], set())
+        elif name is not None:
+            entries[name][0].append(line)
+            via = re.sub(r"^\s*#\s*(via\b)?\s*", "", line) if line.lstrip().startswith("#") else ""
+            if via and not via.startswith("-"):
+                entries[name][1].add(_norm(via.split()[0]))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_norm(re.split(r"[=<>!~\[;\s]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    assert wanted <= set(entries), sorted(wanted - set(entries))
+    while True:
+        more = {n for n, (_, vias) in entries.items() if n not in wanted and vias & wanted}
+        if not more:
+            break
+        wanted |= more
+    dest.write_text("\n".join(line for n in sorted(wanted) for line in entries[n][0]) + "\n")
     return dest
 
 
