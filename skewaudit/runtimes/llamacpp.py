@@ -104,14 +104,7 @@ def parse(ci: ContainerInput) -> EngineFacts:
 
 def _env(fs: FactSet) -> None:
     for field, name, kind in ENV:
-        fact = fs.env(name, kind)
-        if fact is None:
-            continue
-        current = fs.fields.get(field)
-        if current is None:
-            fs.fields[field] = fact
-        elif fact.value is not None and fact.value != current.value:
-            fs.annotate(field, f"overrides env {name}={fact.raw or fact.value} (the command line wins)")
+        fs.env_twin(field, name, kind)
 
 
 def _special(fs: FactSet) -> None:
