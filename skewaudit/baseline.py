@@ -57,7 +57,7 @@ _ENGINE_CHECK = {
     "tensor_parallel_size": "runtime.tensor-parallel", "pipeline_parallel_size": "runtime.pipeline-parallel",
     "gpu_memory_utilization": "runtime.gpu-memory-utilization", "enable_prefix_caching": "runtime.prefix-caching",
     "port": "serving.port", "max_concurrent_requests": "serving.max-concurrency",
-    "name": "runtime.engine", "unknown_args": "runtime.extra-args",
+    "name": "runtime.engine", "unknown_args": "runtime.extra-args", "gpu_layers": "runtime.gpu-layers",
 }
 # Container sub-key -> check.
 _CONTAINER_CHECK = {
@@ -497,8 +497,18 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
         if msgspec.json.encode(ov.facts) == msgspec.json.encode(nv.facts):
             continue  # the cheap path: most workloads have not changed
         of, nf = _align(ov, nv)
-        for ch in _group(_diff(of, nf)):
+        changes = _group(_diff(of, nf))
+        # An env var an engine read a setting from (NIM_MAX_MODEL_LEN, TGI's MAX_TOTAL_TOKENS) changes
+        # with that setting: one finding, under the setting's check.
+        read_from = {(ch.path[1], m.group(1)) for ch in changes
+                     if len(ch.path) == 4 and ch.path[0] == "containers" and ch.path[2] == "engine"
+                     and (p := nv.provs.get(ch.path) or ov.provs.get(ch.path)) is not None and p.source != "arg"
+                     and (m := re.search(r"env\[([^\]]+)\]", p.path))}
+        for ch in changes:
             if _ignored(ch, key, patterns):
+                continue
+            if len(ch.path) == 4 and ch.path[0] == "containers" and ch.path[2] == "env" \
+                    and (ch.path[1], ch.path[3]) in read_from:
                 continue
             cid = check_for(ch.path)
             msg, level = _message(ch, n, o, ov, nv)

@@ -22,7 +22,7 @@ from typing import Any
 from skewaudit import normalize, redact
 from skewaudit.errors import printable
 from skewaudit.model.observed import ContainerObs, Snapshot, WorkloadObs
-from skewaudit.model.spec import SKEWAUDIT_API
+from skewaudit.model.spec import ENGINE_NAMES, SKEWAUDIT_API
 from skewaudit.specreplicas import Noted, Replicas, Todo, _required, _scalar, plain
 
 
@@ -193,8 +193,7 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
     if c is not None and c.engine is not None:
         from skewaudit.checks.runtime import image_version
 
-        engine["name"] = c.engine.engine if c.engine.engine in ("vllm", "tgi", "sglang", "kserve-hf", "triton",
-                                                               "tensorrt-llm") else "other"
+        engine["name"] = c.engine.engine if c.engine.engine in ENGINE_NAMES else "other"
         version = image_version(c.image.tag)
         engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
     if c is not None and c.image.ref:
@@ -206,7 +205,8 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
                        ("maxModelLen", "max_model_len"), ("maxNumSeqs", "max_num_seqs"),
                        ("maxNumBatchedTokens", "max_num_batched_tokens"),
                        ("tensorParallelSize", "tensor_parallel_size"), ("pipelineParallelSize", "pipeline_parallel_size"),
-                       ("gpuMemoryUtilization", "gpu_memory_utilization"), ("enablePrefixCaching", "enable_prefix_caching")):
+                       ("gpuMemoryUtilization", "gpu_memory_utilization"), ("enablePrefixCaching", "enable_prefix_caching"),
+                       ("gpuLayers", "gpu_layers")):
         v = dtype if key == "dtype" else engine_value(key, field)
         if v is not None:
             engine[key] = v

@@ -13,6 +13,7 @@ import pytest
 
 from skewaudit import redact
 from skewaudit.runtimes import effective_argv, sglang, tgi, triton, vllm
+from skewaudit.runtimes import llamacpp, trtllm
 
 SECRET_NAMES = ["HF_TOKEN", "HFTOKEN", "HUGGING_FACE_HUB_TOKEN", "--hf-token", "--api-key", "--admin-api-key",
                 "OPENAI_API_KEY", "DB_PASS", "DB_PASSWD", "MYSQL_PWD", "DB_PASSWORD", "API_KEY2", "KEY", "PASS",
@@ -42,7 +43,7 @@ def test_names_that_are_not_secrets(name):
 
 
 def test_no_engine_flag_skewaudit_compares_is_taken_for_a_secret():
-    tables = {**vllm.FLAGS, **sglang.FLAGS, **tgi.FLAGS, **triton.TRITON_FLAGS, **triton.TRTLLM_FLAGS}
+    tables = {**vllm.FLAGS, **sglang.FLAGS, **tgi.FLAGS, **triton.TRITON_FLAGS, **trtllm.FLAGS, **llamacpp.FLAGS}
     wrong = [f for f, opt in tables.items() if (opt.kind == "secret") != redact.is_secret_name(f)]
     assert wrong == []
 

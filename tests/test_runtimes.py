@@ -103,7 +103,7 @@ def test_every_engine_module_has_its_table_and_enough_cases() -> None:
 
 
 def test_engines_are_sorted_names() -> None:
-    assert engines() == ["kserve-hf", "sglang", "tgi", "triton", "vllm"]
+    assert engines() == ["kserve-hf", "llama-cpp", "nim", "sglang", "tensorrt-llm", "tgi", "triton", "vllm"]
 
 
 @pytest.mark.parametrize("argv, image, env, want", [

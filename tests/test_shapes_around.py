@@ -76,7 +76,55 @@ def _ann(d: list[dict], key: str, value: str | None) -> None:
         ann[key] = value
 
 
+def _container(d: list[dict]) -> dict:
+    return obj(d, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(name: str, value: str) -> Callable[[list[dict]], None]:
+    def run_(d: list[dict]) -> None:
+        next(e for e in _container(d)["env"] if e["name"] == name)["value"] = value
+    return run_
+
+
+def _flag(flag: str, value: str, where: str = "args") -> Callable[[list[dict]], None]:
+    return lambda d: _set(_container(d)[where], flag, value)
+
+
+def _at(d_name: str, where: str, flag: str) -> str:
+    docs = docs_of(d_name)
+    return f"spec.template.spec.containers[0].{where}[{_container(docs)[where].index(flag) + 1}]"
+
+
+DEPLOY_ENV = "spec.template.spec.containers[0].env"
 FIXTURES: dict[str, list[Edit]] = {
+    "nim-llama": [
+        Edit("max-model-len", _env("NIM_MAX_MODEL_LEN", "4096"), "runtime.max-model-len", 4096,
+             ("env", "Deployment/nim/llama-31-8b-nim", f"{DEPLOY_ENV}[NIM_MAX_MODEL_LEN]")),
+        Edit("profile-precision", _env("NIM_MODEL_PROFILE", "vllm-fp8-tp1-pp1"), "runtime.quantization", "fp8",
+             ("env", "Deployment/nim/llama-31-8b-nim", f"{DEPLOY_ENV}[NIM_MODEL_PROFILE]")),
+        Edit("served-name", _env("NIM_SERVED_MODEL_NAME", "llama"), "model.served-name", "llama",
+             ("env", "Deployment/nim/llama-31-8b-nim", f"{DEPLOY_ENV}[NIM_SERVED_MODEL_NAME]")),
+    ],
+    "llamacpp-gguf": [
+        Edit("ctx-size", _flag("-c", "4096"), "runtime.max-model-len", 4096,
+             ("arg", "Deployment/edge/llama-gguf", _at("llamacpp-gguf", "args", "-c"))),
+        Edit("gpu-layers", _flag("-ngl", "20"), "runtime.gpu-layers", 20,
+             ("arg", "Deployment/edge/llama-gguf", _at("llamacpp-gguf", "args", "-ngl"))),
+        Edit("parallel-slots", _flag("-np", "1"), "runtime.max-num-seqs", 1,
+             ("arg", "Deployment/edge/llama-gguf", _at("llamacpp-gguf", "args", "-np"))),
+        Edit("gguf-type", _flag("-m", "/models/Meta-Llama-3.1-8B-Instruct-Q8_0.gguf"), "runtime.quantization",
+             "q8_0", ("arg", "Deployment/edge/llama-gguf", _at("llamacpp-gguf", "args", "-m"))),
+    ],
+    "trtllm-serve": [
+        Edit("max-batch-size", _flag("--max_batch_size", "256", "command"), "runtime.max-num-seqs", 256,
+             ("arg", "Deployment/trt/llama-70b-trtllm", _at("trtllm-serve", "command", "--max_batch_size"))),
+        Edit("max-seq-len", _flag("--max_seq_len", "32768", "command"), "runtime.max-model-len", 32768,
+             ("arg", "Deployment/trt/llama-70b-trtllm", _at("trtllm-serve", "command", "--max_seq_len"))),
+        Edit("kv-cache-fraction", _flag("--kv_cache_free_gpu_memory_fraction", "0.5", "command"),
+             "runtime.gpu-memory-utilization", 0.5,
+             ("arg", "Deployment/trt/llama-70b-trtllm",
+              _at("trtllm-serve", "command", "--kv_cache_free_gpu_memory_fraction"))),
+    ],
     "routes-vllm": [
         Edit("httproute-request-timeout", lambda d: obj(d, "HTTPRoute")["spec"]["rules"][0]["timeouts"].__setitem__(
             "request", "30s"), "serving.timeout", 30, ("route", "HTTPRoute/serving/llama-8b",
@@ -242,6 +290,10 @@ def test_init_captures_the_fixture_and_diffs_clean(name: str, tmp_path: Path, mo
     if "# TODO GPU class" in text:
         assert "required field left as a TODO: GPU class" in err
         spec.write_text("\n".join("      type: l4" if "# TODO GPU class" in ln else ln for ln in text.splitlines()))
+    text = spec.read_text()
+    if "# TODO model family" in text:   # a model read from a file path: the family is the owner's to name
+        spec.write_text("\n".join("      family: unknown" if "# TODO model family" in ln else ln
+                                  for ln in text.splitlines()))
     assert run(monkeypatch, capsys, "validate", spec)[0] == 0
     code, rep = report(spec, "--manifest", AROUND / f"{name}.yaml",
                        monkeypatch=monkeypatch, capsys=capsys)

@@ -112,7 +112,7 @@ def test_wrong_types_and_values(validate):
     ]
     assert validate(spec_text(engine="VLLM"))[2] == (
         "spec.yaml:19:13: spec.runtime.engine.name: expected 'vllm', 'tgi', 'sglang', 'kserve-hf', 'triton', "
-        "'tensorrt-llm' or 'other', got the string 'VLLM'; did you mean 'vllm'?\n")
+        "'tensorrt-llm', 'nim', 'llama-cpp' or 'other', got the string 'VLLM'; did you mean 'vllm'?\n")
     assert validate(spec_text(gpuMemoryUtilization='"0.9 +- "'))[2] == (
         "spec.yaml:20:29: spec.runtime.engine.gpuMemoryUtilization: expected a number, got '0.9 +- '\n")
 

@@ -18,7 +18,8 @@ from skewaudit.model.finding import Evidence, Status
 
 _ENGINE_ALIASES = {"text-generation-inference": "tgi", "tgi": "tgi", "vllm": "vllm", "sglang": "sglang",
                    "kserve-hf": "kserve-hf", "huggingfaceserver": "kserve-hf", "triton": "triton",
-                   "tensorrt-llm": "tensorrt-llm", "trtllm": "tensorrt-llm"}
+                   "tensorrt-llm": "tensorrt-llm", "trtllm": "tensorrt-llm", "nim": "nim",
+                   "llama-cpp": "llama-cpp", "llama.cpp": "llama-cpp", "llamacpp": "llama-cpp"}
 
 
 @check("runtime.engine")
@@ -284,6 +285,12 @@ def tensor_parallel(ctx: Ctx):
 
     yield compare(ctx, "spec.runtime.engine.tensorParallelSize", want, "int", observe, what="tensor parallel size",
                   vars={"flag": "--tensor-parallel-size"})
+
+
+check("runtime.gpu-layers")(engine_field_check(
+    ("spec.runtime.engine.gpuLayers",), "gpu_layers", "int", "GPU layers",
+    "The layers offloaded to the GPU (llama.cpp -ngl) are the intended ones: fewer run on the CPU, many times "
+    "slower.", flag="-ngl"))
 
 
 check("runtime.prefix-caching")(engine_field_check(

@@ -192,6 +192,7 @@ ENGINE_FIELDS: dict[str, str] = {
     "host": "bind address",
     "trust_remote_code": "whether remote model code is trusted",
     "enforce_eager": "CUDA graphs disabled",
+    "gpu_layers": "model layers offloaded to the GPU (llama.cpp -ngl; negative: all)",
 }
 
 

@@ -40,13 +40,14 @@ PIQC_API = "piqc.ai/v1alpha1"
 SKEWAUDIT_API = "skewaudit.io/v1alpha1"
 API_VERSIONS = (PIQC_API, SKEWAUDIT_API)
 PIN_NAMES = ("image-tag", "image-digest", "model-revision", "tokenizer-revision", "dtype", "engine-version")
-ENGINE_NAMES = ("vllm", "tgi", "sglang", "kserve-hf", "triton", "tensorrt-llm", "other")
+ENGINE_NAMES = ("vllm", "tgi", "sglang", "kserve-hf", "triton", "tensorrt-llm", "nim", "llama-cpp", "other")
 
 # piqc's free-text ``framework`` names that identify an engine we know, used
 # when ``runtime.engine.name`` is not given.
 _FRAMEWORK_ENGINES = {
     "vllm": "vllm", "tgi": "tgi", "text-generation-inference": "tgi", "sglang": "sglang",
     "triton": "triton", "tensorrt-llm": "tensorrt-llm", "trt-llm": "tensorrt-llm", "kserve-hf": "kserve-hf",
+    "nim": "nim", "llama.cpp": "llama-cpp", "llama-cpp": "llama-cpp", "llamacpp": "llama-cpp",
 }
 
 
@@ -241,7 +242,8 @@ class Environment(_Model):
 class Engine(_Model):
     """The inference engine and the flags it must run with (extension)."""
 
-    name: Optional[Literal["vllm", "tgi", "sglang", "kserve-hf", "triton", "tensorrt-llm", "other"]] = Field(
+    name: Optional[Literal["vllm", "tgi", "sglang", "kserve-hf", "triton", "tensorrt-llm", "nim", "llama-cpp",
+                           "other"]] = Field(
         None, description="Inference engine.")
     version: VersionSpec = Field(None, description="Engine version: exact ('0.10.0'), a constraint ('>=0.9,<0.11', "
                                  "'0.10.*') or a list of allowed versions.")
@@ -270,6 +272,8 @@ class Engine(_Model):
         None, description="Fraction of GPU memory the engine may use (vLLM --gpu-memory-utilization, SGLang "
         "--mem-fraction-static), in (0, 1]; tolerance such as '0.90 ± 0.02' allowed.")
     enable_prefix_caching: Optional[Bool] = Field(None, description="Whether automatic prefix caching must be on.")
+    gpu_layers: Optional[int] = Field(None, description="Model layers offloaded to the GPU (llama.cpp -ngl; a "
+                                      "negative value means all).")
     args: Optional[list[str]] = Field(
         None, description="Extra flags that must be present in the engine command line, e.g. '--enforce-eager', "
         "'--swap-space=4'.")

@@ -256,6 +256,26 @@ class FactSet:
         f = self.fields[field]
         self.fields[field] = Fact(f.value, f.prov, raw=f.raw, note=_add_note(f.note, note))
 
+    def env_twin(self, field: str, name: str, kind: str, hint=_argv.plain_int) -> str | None:
+        """A flag's env twin (TGI's clap, llama.cpp's ``LLAMA_ARG_*``): fills ``field`` when no flag
+        set it (``"set"``); when the command line did, it wins and a differing env value is noted
+        (``"arg"``); ``"env"`` when another env var already set it; None when ``name`` is unset."""
+        fact = self.env(name, kind, hint)
+        if fact is None:
+            return None
+        current = self.fields.get(field)
+        if current is None:
+            self.fields[field] = fact
+            return "set"
+        if current.prov.source != "arg":
+            return "env"
+        if fact.value is not None and fact.value != current.value:
+            shown = fact.raw if fact.raw is not None else _argv.render(fact.value)
+            note = f"overrides env {name}={shown} (the command line wins)"
+            self.annotate(field, note)
+            self.notes.append(f"{field}: {note}")
+        return "arg"
+
     def env(self, name: str, kind: str, hint=_argv.plain_int) -> Fact | None:
         """The fact an env var gives (typed like a flag value), or None when it is not set."""
         if name not in self.ci.env:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from skewaudit.model.observed import EngineFacts, Fact
 from skewaudit.runtimes import ContainerInput, FactSet
-from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, locate, parse_bool, plain_int, render, scan
+from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, locate, parse_bool, plain_int, scan
 from skewaudit.runtimes._shell import word_split
 
 ENGINE = "tgi"
@@ -127,22 +127,12 @@ def _env(fs: FactSet, ci: ContainerInput) -> None:
     """Env equivalents: used when the flag is absent; a differing flag wins with a note."""
     from_env: dict[str, str] = {}
     for field, name, kind in ENV:
-        fact = fs.env(name, kind)
-        if fact is None:
-            continue
-        current = fs.fields.get(field)
-        if current is None:
-            fs.fields[field] = fact
+        how = fs.env_twin(field, name, kind)
+        if how == "set":
             from_env[field] = name
             if name == "MAX_INPUT_LENGTH":
                 fs.annotate(field, "MAX_INPUT_LENGTH is the pre-2.0 name of MAX_INPUT_TOKENS")
-        elif current.prov.source == "arg":
-            if fact.value is not None and fact.value != current.value:
-                shown = fact.raw if fact.raw is not None else render(fact.value)
-                note = f"overrides env {name}={shown} (the command line wins)"
-                fs.annotate(field, note)
-                fs.notes.append(f"{field}: {note}")
-        else:
+        elif how == "env":
             fs.notes.append(f"both {from_env.get(field, '?')} and {name} are set: TGI refuses to start with both")
     if "HOSTNAME" in ci.env:
         fs.notes.append("env HOSTNAME is ignored: Kubernetes sets it to the pod name and TGI then binds 0.0.0.0")

@@ -1,12 +1,11 @@
-"""NVIDIA Triton (``tritonserver``) and TensorRT-LLM (``trtllm-serve``): detection and the little
-argv says.
+"""NVIDIA Triton (``tritonserver``): detection and the little argv says (``trtllm-serve`` is
+:mod:`skewaudit.runtimes.trtllm`).
 
 With Triton's TensorRT-LLM backend, dtype, TP/PP, batch size, sequence lengths and
 quantization are baked into the engine at ``trtllm-build`` time and live in the model
 repository (engine ``config.json``, ``config.pbtxt``), not in argv: those fields are
-reported unknown with that note (serving-config reference §5). ``trtllm-serve`` does take
-a few settings as flags (underscore style); their defaults differ between doc versions, so
-absent ones are unknown too.
+reported unknown with that note (serving-config reference §5): what the pod spec shows
+(port, model repository, image) is read, the rest is unverifiable.
 """
 
 from __future__ import annotations
@@ -29,30 +28,14 @@ TRITON_FLAGS: dict[str, Opt] = {
     "--model-repository": Opt("_repository"),
     "--model-store": Opt("_repository"),
 }
-TRTLLM_FLAGS: dict[str, Opt] = {
-    "--host": Opt("host"),
-    "--port": Opt("port", "int"),
-    "--tp_size": Opt("tensor_parallel_size", "int"),
-    "--pp_size": Opt("pipeline_parallel_size", "int"),
-    "--max_batch_size": Opt("max_num_seqs", "int"),
-    "--max_seq_len": Opt("max_model_len", "int"),
-    "--max_num_tokens": Opt("max_num_batched_tokens", "int"),
-    "--tokenizer": Opt("tokenizer"),
-    "--served_model_name": Opt("served_model_name"),
-    "--trust_remote_code": Opt("trust_remote_code", "bool"),
-    "--config": Opt(None, "config"),
-    "--extra_llm_api_options": Opt(None, "config"),
-}
 
 
 def matches(argv: list[str] | None, image: str, env: dict[str, str | None]) -> tuple[str, str] | None:
     e = locate(argv)
-    if e is not None and e.prog in ("tritonserver", "trtllm-serve"):
-        return f"argv: {e.prog}", "high"
+    if e is not None and e.prog == "tritonserver":
+        return "argv: tritonserver", "high"
     repo = image_repo(image)
-    if "tritonserver" in repo or "tensorrt-llm" in repo or "tensorrt_llm" in repo:
-        return f"image: {repo}", "medium"
-    return None
+    return (f"image: {repo}", "medium") if "tritonserver" in repo else None
 
 
 def parse(ci: ContainerInput) -> EngineFacts:
@@ -61,24 +44,14 @@ def parse(ci: ContainerInput) -> EngineFacts:
     fs = FactSet(ci, "Triton", matches(ci.argv, ci.image, ci.env))
     e = locate(argv)
     prog = e.prog if e is not None else None
-    trtllm = prog == "trtllm-serve" or (prog != "tritonserver" and "tritonserver" not in image_repo(ci.image))
     start = e.rest if e is not None else 0
-    sc = scan(argv[start:], paths[start:], TRTLLM_FLAGS if trtllm else TRITON_FLAGS,
-              engine="trtllm-serve" if trtllm else "tritonserver")
+    sc = scan(argv[start:], paths[start:], TRITON_FLAGS, engine="tritonserver")
     fs.apply(sc)
     repo = fs.fields.pop("_repository", None)
-    if trtllm:
-        if sc.positionals:
-            tok, path = sc.positionals[0]
-            fs.arg("model", tok, path)
-        fs.unknown.extend(t for t, _ in sc.positionals[1:])
-        fs.defaults({"port": (8000, None), **{f: (None, "not set: trtllm-serve defaults differ between versions")
-                                              for f in _FIELDS}})
-    else:
-        fs.unknown.extend(t for t, _ in sc.positionals)
-        fs.notes.append("TensorRT-LLM settings (dtype, TP/PP, batch size, lengths, quantization) are " + BAKED
-                        + (f" (model repository {repo.value})" if repo is not None else ""))
-        for f in _FIELDS:
-            fs.unknown_fact(f, BAKED)
-        fs.defaults({"port": (8000, None)})
-    return fs.build("tensorrt-llm" if trtllm else "triton", prog if prog in ("tritonserver", "trtllm-serve") else None)
+    fs.unknown.extend(t for t, _ in sc.positionals)
+    fs.notes.append("TensorRT-LLM settings (dtype, TP/PP, batch size, lengths, quantization) are " + BAKED
+                    + (f" (model repository {repo.value})" if repo is not None else ""))
+    for f in _FIELDS:
+        fs.unknown_fact(f, BAKED)
+    fs.defaults({"port": (8000, None)})
+    return fs.build("triton", prog if prog == "tritonserver" else None)

@@ -12,8 +12,9 @@ is silently ignored by vLLM, which then serves its default model: reported as su
 from __future__ import annotations
 
 import re
+import shlex
 
-from skewaudit.model.observed import EngineFacts
+from skewaudit.model.observed import EngineFacts, Fact
 from skewaudit.runtimes import ContainerInput, FactSet, begin
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, image_tag, locate, scan
 
@@ -135,6 +136,7 @@ def parse(ci: ContainerInput) -> EngineFacts:
     argv, paths, fs, entry, start = begin(ci, "vLLM", _form(ci.argv), matches(ci.argv, ci.image, ci.env))
     sc = scan(argv[start:], paths[start:], FLAGS, engine="vLLM", underscores=True, negate=True)
     groups = fs.apply(sc)
+    _additional_args(fs, ci, argv)
     _model(fs, ci, sc.positionals, groups.get("model", []), entry)
     _special_values(fs)
     model = fs.fields.get("model")
@@ -192,6 +194,37 @@ def _model(fs: FactSet, ci: ContainerInput, pos: list[tuple[str, str]], flag_hit
     for tok, _ in extra:
         fs.unknown.append(tok)
         fs.notes.append(f"unexpected positional argument '{tok}': vLLM rejects it (unrecognized arguments)")
+
+
+ADDITIONAL_ARGS = "VLLM_ADDITIONAL_ARGS"
+
+
+def _additional_args(fs: FactSet, ci: ContainerInput, argv: list[str]) -> None:
+    """llm-d / KServe LLMInferenceService: vLLM flags in the ``VLLM_ADDITIONAL_ARGS`` env string,
+    which the launcher appends to its own ``vllm serve`` command line (so they win). Skipped
+    when the argv already holds them (a ``sh -c`` script that expanded the variable)."""
+    text = ci.env.get(ADDITIONAL_ARGS)
+    if not text:
+        return
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        fs.notes.append(f"{ADDITIONAL_ARGS} has an unbalanced quote: split on spaces")
+        tokens = text.split()
+    if not tokens or all(t in argv for t in tokens):
+        return
+    prov = fs.env_prov(ADDITIONAL_ARGS)
+    sub = FactSet(ci, "vLLM", None)
+    sub_scan = scan(tokens, [prov.path] * len(tokens), FLAGS, engine=ADDITIONAL_ARGS, underscores=True, negate=True)
+    sub.apply(sub_scan)
+    for field, f in sub.fields.items():
+        before = fs.fields.get(field)
+        note = f"from {ADDITIONAL_ARGS}, appended to the launcher's vllm serve command"
+        if before is not None and before.value != f.value:
+            note += f" (overrides {before.raw or before.value} from {before.prov.where()})"
+        fs.fields[field] = Fact(f.value, prov, raw=f.raw, note=f"{note}; {f.note}" if f.note else note)
+    fs.unknown.extend(sub.unknown)
+    fs.notes.extend(sub.notes)
 
 
 def _special_values(fs: FactSet) -> None:
