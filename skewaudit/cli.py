@@ -74,7 +74,7 @@ def main() -> None:
         # closes included); commands that take --deadline re-arm it from the flag.
         deadline.start()
         deadline.arm(_env_deadline())
-        app(standalone_mode=True)
+        app(standalone_mode=True, prog_name=_prog_name())
     except SkewauditError as e:
         _error(e)
         sys.exit(int(e.exit_code))
@@ -95,6 +95,11 @@ def main() -> None:
         sys.exit(int(ExitCode.BUG))
     finally:
         deadline.disarm()
+
+
+def _prog_name() -> str:
+    # Run as a kubectl plugin (kubectl execs kubectl-skewaudit), usage lines read as the user typed them.
+    return "kubectl skewaudit" if os.path.basename(sys.argv[0] or "").startswith("kubectl-") else "skewaudit"
 
 
 def _env_deadline() -> float:
