@@ -13,7 +13,8 @@ import sys
 
 import typer
 
-from skewaudit.commands import collect, datadiff, diff, explain, init, profile, report, schema, snapshot, validate
+from skewaudit.commands import (collect, completion, datadiff, diff, explain, init, profile, report, schema, serve,
+                                snapshot, validate)
 from skewaudit.errors import ExitCode, SkewauditError, SpecError, printable
 
 app = typer.Typer(
@@ -39,6 +40,8 @@ app.command("checks")(explain.checks)
 app.command("explain")(explain.explain)
 app.command("profile")(profile.profile)
 app.command("data-diff")(datadiff.data_diff)
+app.command("serve")(serve.serve)
+app.command("completion")(completion.completion)
 
 
 @app.callback(invoke_without_command=True)
@@ -74,7 +77,9 @@ def main() -> None:
         # closes included); commands that take --deadline re-arm it from the flag.
         deadline.start()
         deadline.arm(_env_deadline())
-        app(standalone_mode=True)
+        if completion.COMPLETE_VAR in os.environ:
+            completion.prepare()   # the shell asks for completions (typer's classes load only then)
+        app(standalone_mode=True, prog_name=_prog_name(), complete_var=completion.COMPLETE_VAR)
     except SkewauditError as e:
         _error(e)
         sys.exit(int(e.exit_code))
@@ -95,6 +100,11 @@ def main() -> None:
         sys.exit(int(ExitCode.BUG))
     finally:
         deadline.disarm()
+
+
+def _prog_name() -> str:
+    # Run as a kubectl plugin (kubectl execs kubectl-skewaudit), usage lines read as the user typed them.
+    return "kubectl skewaudit" if os.path.basename(sys.argv[0] or "").startswith("kubectl-") else "skewaudit"
 
 
 def _env_deadline() -> float:

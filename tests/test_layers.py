@@ -61,7 +61,8 @@ OWNERS = {
                 "skewaudit.dataskew.distributed"),
     "dask": ("skewaudit.dataskew.distributed",),
     "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics"),
-    "prometheus_client": ("skewaudit.collect.probe.metrics",),
+    # serve.metrics: the exposition of `skewaudit serve` (its registry and generate_latest).
+    "prometheus_client": ("skewaudit.collect.probe.metrics", "skewaudit.serve.metrics"),
 }
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import completion as _c
+
 Manifest = Annotated[Optional[list[str]], typer.Option(
     "--manifest", "-f", help="Read rendered manifests instead of a cluster: file, directory or '-' for stdin "
     "(multi-document YAML, kind: List, kubectl get -o yaml|json, helm template output). Repeatable.")]
@@ -20,7 +22,7 @@ Local = Annotated[bool, typer.Option("--local", help="Audit the machine/containe
 Pid = Annotated[Optional[int], typer.Option("--pid", help="Local mode: read the engine's argv and env from /proc/PID.")]
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Local mode: the engine command line, as text.")]
 Kubeconfig = Annotated[Optional[str], typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to a kubeconfig file.")]
-Context = Annotated[Optional[str], typer.Option("--context", help="Kubeconfig context to use (overrides the spec's target.context).")]
+Context = Annotated[Optional[str], typer.Option("--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's target.context).")]
 Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace: overrides the spec's target.namespace (default: the spec's, else the context's).")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
 ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs get, and create on clusters 1.30+, on pods/exec).")]

@@ -15,6 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import completion as _c
+
 from skewaudit.commands import _options as o
 
 FORMATS = ("table", "json", "yaml")
@@ -48,7 +50,7 @@ def collect(
     name: Annotated[Optional[str], typer.Option("--name", help="Workload name.")] = None,
     selector: Annotated[Optional[str], typer.Option(
         "--selector", "-l", help="Workload or pod-template labels, 'k=v,k2=v2'.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or yaml (json/yaml: the whole snapshot).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", autocompletion=_c.choices("table", "json", "yaml"), help="table, json or yaml (json/yaml: the whole snapshot).")] = "table",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")] = None,
 ) -> None:
     """Show what is running: engine, model, dtype, quantization, lengths, parallelism, GPUs, image, with provenance."""

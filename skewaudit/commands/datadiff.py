@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import completion as _c
+
 from skewaudit.commands.profile import Columns, InputFormat, Jobs, Kind, Sample, Seed
 
 
@@ -28,7 +30,7 @@ def data_diff(
     input_format: InputFormat = None,
     jobs: Jobs = 0,
     formats: Annotated[Optional[list[str]], typer.Option(
-        "--format", "-F", help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
+        "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
     outputs: Annotated[Optional[list[str]], typer.Option(
         "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
     fail_on: Annotated[str, typer.Option(

@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import completion as _c
+
 from skewaudit.commands import _options as o
 
 
@@ -29,7 +31,7 @@ def diff(
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
     formats: Annotated[Optional[list[str]], typer.Option(
-        "--format", "-F", help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
+        "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
     outputs: Annotated[Optional[list[str]], typer.Option(
         "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
     fail_on: Annotated[str, typer.Option(

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
+from skewaudit.commands import completion as _c
+
 
 def checks(
-    fmt: Annotated[str, typer.Option("--format", "-F", help="table, markdown or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-F", autocompletion=_c.choices("table", "markdown", "json"), help="table, markdown or json.")] = "table",
 ) -> None:
     """List every check with its ID, default severity and title."""
     from skewaudit.errors import InputError
@@ -21,7 +23,7 @@ def checks(
 
 
 def explain(
-    check_id: Annotated[str, typer.Argument(help="A check ID such as runtime.dtype.")],
+    check_id: Annotated[str, typer.Argument(help="A check ID such as runtime.dtype.", autocompletion=_c.check_ids)],
 ) -> None:
     """Show what a check compares, why it matters and how to fix it."""
     import difflib
