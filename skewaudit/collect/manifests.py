@@ -123,12 +123,12 @@ def _warn(text: str) -> None:
     sys.stderr.write(f"warning: {text}\n")
 
 
-def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
-    """(line, document) pairs. Documents are split on ``---`` lines first so a
-    syntax error and a malformed object both report the line they are on."""
-    import yaml
-
-    from skewaudit import yamlsafe
+def _documents(path: str, text: str) -> Iterator[tuple[int, Any, str]]:
+    """(line, document, where) triples. Documents are split on ``---`` lines first so a
+    syntax error and a malformed object both report the line they are on; a kubectl-style
+    ``kind: List`` is split into its items (:mod:`skewaudit.collect.yamllist`), each parsed
+    on its own, so memory is bounded by one item rather than the whole fleet."""
+    from skewaudit.collect import yamllist
 
     name = "<stdin>" if path == "-" else path
     if "\r" in text:
@@ -143,30 +143,50 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any]]:
         line0 += text.count("\n", counted, start)
         counted = start
         chunk = text[start:end]
-        # Refuse alias bombs and nesting deep enough to crash libyaml's C composer (a segfault).
-        try:
-            yamlsafe.check(chunk)
-        except yamlsafe.Refused as e:
-            raise InputError(f"{name}:{e.line + line0}:{e.col}: {e.text}") from None
-        try:
-            doc, dups = yamlsafe.load_document(chunk)
-        except yamlsafe.LocatedValueError as e:
-            mark = e.problem_mark
-            pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
-            raise InputError(f"{name}{pos_s}: {e.problem}") from None
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
-            raise InputError(f"{name}{pos_s}: YAML syntax error: {e.problem or e.context}") from None
-        except yaml.YAMLError as e:
-            raise InputError(f"{name}: YAML error: {e}") from None
-        for key, first, again in dups:
-            _warn(f"{name}:{again.line + 1 + line0}:{again.column + 1}: duplicate key {key!r} (first at line "
-                  f"{first.line + 1 + line0}); the last value is used, kubectl would refuse this file")
+        parts = yamllist.split(chunk)
+        if parts is not None:
+            head_text, items_line, items = parts
+            head = _load(name, head_text, line0)
+            kind = head.get("kind") if isinstance(head, dict) else None
+            if isinstance(kind, str) and kind.endswith("List") and head.get("items") is None:
+                for i, (off, item_text) in enumerate(items):
+                    item = _load(name, item_text, line0 + off)
+                    yield line0 + off + 1, item, f"{name}:{line0 + off + 1}: {kind}.items[{i}]"
+                continue
+        doc = _load(name, chunk, line0)
         if doc is not None:
             first_line = next((i for i, ln in enumerate(chunk.split("\n"))
                                if ln.strip() and not ln.lstrip().startswith("#")), 0)
-            yield line0 + first_line + 1, doc
+            yield line0 + first_line + 1, doc, f"{name}:{line0 + first_line + 1}"
+
+
+def _load(name: str, chunk: str, line0: int) -> Any:
+    """One YAML document of ``name`` that starts after ``line0`` lines, guarded and located."""
+    import yaml
+
+    from skewaudit import yamlsafe
+
+    # Refuse alias bombs and nesting deep enough to crash libyaml's C composer (a segfault).
+    try:
+        yamlsafe.check(chunk)
+    except yamlsafe.Refused as e:
+        raise InputError(f"{name}:{e.line + line0}:{e.col}: {e.text}") from None
+    try:
+        doc, dups = yamlsafe.load_document(chunk)
+    except yamlsafe.LocatedValueError as e:
+        mark = e.problem_mark
+        pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
+        raise InputError(f"{name}{pos_s}: {e.problem}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        pos_s = f":{mark.line + 1 + line0}:{mark.column + 1}" if mark else ""
+        raise InputError(f"{name}{pos_s}: YAML syntax error: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise InputError(f"{name}: YAML error: {e}") from None
+    for key, first, again in dups:
+        _warn(f"{name}:{again.line + 1 + line0}:{again.column + 1}: duplicate key {key!r} (first at line "
+              f"{first.line + 1 + line0}); the last value is used, kubectl would refuse this file")
+    return doc
 
 
 def _objects(doc: Any, name: str, where: str) -> Iterator[dict]:
@@ -227,8 +247,10 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
                     _warn(f"{name}: no Kubernetes objects in this file")
                 continue
         n = 0
-        for line, doc in _documents(path, _text(name, data)):
-            for obj in _objects(doc, name, f"{name}:{line}"):
+        text = _text(name, data)
+        del data   # only the text is needed from here on: one copy of a large dump, not two
+        for line, doc, where in _documents(path, text):
+            for obj in _objects(doc, name, where):
                 n += 1
                 md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
                 _ingest(inv, seen_kinds, name, line, obj.get("kind"), md, obj, namespace, obj.get("apiVersion"))
