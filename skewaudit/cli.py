@@ -64,8 +64,10 @@ def _error(e: SkewauditError) -> None:
     # Messages quote file names, object names and API answers: control characters are escaped
     # (one line per spec problem, one line for anything else) so a hostile name can neither
     # repaint the terminal nor forge another line.
+    from skewaudit import redact   # a message may quote a URL with credentials (a kubeconfig server)
+
     lines = e.problems if isinstance(e, SpecError) else [f"error: {e.message.rstrip()}"]
-    sys.stderr.write("".join(printable(line.rstrip("\n")) + "\n" for line in lines))
+    sys.stderr.write("".join(printable(redact.scrub(line.rstrip("\n"))) + "\n" for line in lines))
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from skewaudit.collect import k8s_types as k
 from skewaudit.collect import keda
 from skewaudit.collect import kinds, routes
 from skewaudit.collect.containers import (
-    ConfigMaps, _obj, _redact_value, _retarget, _with_status, container_obs, looks_serving, plain_source,
+    ConfigMaps, _obj, _redact_value, labels_obs, _retarget, _with_status, container_obs, looks_serving, plain_source,
     quantity_str, template_obs,
 )
 from skewaudit.collect.kserve import ISVC_LABEL, _isvc_pod_labels, _isvc_template
@@ -346,7 +346,7 @@ def service_obs(s: k.Service) -> ServiceObs:
     return ServiceObs(name=s.metadata.name, namespace=s.metadata.namespace, type=s.spec.type,
                       ports=[ServicePort(port=p.port, target_port=p.target_port, name=p.name, protocol=p.protocol)
                              for p in s.spec.ports],
-                      selector=dict(s.spec.selector),
+                      selector=labels_obs(s.spec.selector),
                       annotations={key: v for key, v in s.metadata.annotations.items() if "timeout" in key.lower()})
 
 
@@ -543,7 +543,7 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
     inv, ns, name = j.inv, c.ns, c.name
     obj = _obj(c.kind, ns, name)
     md: k.ObjectMeta = c.obj.metadata
-    common = dict(kind=c.kind, name=name, namespace=ns, object=obj, labels=dict(md.labels),
+    common = dict(kind=c.kind, name=name, namespace=ns, object=obj, labels=labels_obs(md.labels),
                   annotations=_annotations(md.annotations), pods_collected=inv.pods_listed)
     hpa = None
     if c.kind == "InferenceService":
@@ -594,6 +594,6 @@ def _workload(j: _Join, c: Candidate) -> WorkloadObs:
         replicas = _replicas(obj, w.spec.parallelism, "spec.parallelism", None)
     else:
         replicas = _replicas(obj, w.spec.replicas, "spec.replicas", hpa)
-    return WorkloadObs(**common, selector=dict(sel), replicas=replicas, template=template, pods=pods,
+    return WorkloadObs(**common, selector=labels_obs(sel), replicas=replicas, template=template, pods=pods,
                        current_revision=cur_hash, old_revisions=old, hpa=hpa,
                        services=j.services(ns, tlabels), extra=extra)

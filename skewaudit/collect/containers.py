@@ -181,6 +181,12 @@ def _redact_value(name: str, value: str) -> str | None:
     return out  # type: ignore[return-value]
 
 
+def labels_obs(labels: dict[str, str]) -> dict[str, str]:
+    """Labels (or a selector) as stored: a value whose key names a secret (``api-key: …``) is a
+    marker, the same on every object, so selectors still match the labels they select."""
+    return {key: _redact_value(key, v) for key, v in labels.items()}
+
+
 def requests_gpu(c: k.Container) -> bool:
     res = c.resources
     return res is not None and (bool(res.claims) or any(key.startswith(GPU_RESOURCE_PREFIXES)
@@ -398,7 +404,7 @@ def template_obs(spec: k.PodSpec, labels: dict[str, str], obj: str, path: str, n
                       for i, c in enumerate(spec.containers)]
     inits = [container_obs(plain_source(c, obj, f"{path}.initContainers[{i}]"), ns, cms)
              for i, c in enumerate(spec.init_containers)]
-    return PodTemplateObs(labels=dict(labels), containers=containers, init_containers=inits,
+    return PodTemplateObs(labels=labels_obs(labels), containers=containers, init_containers=inits,
                           node_selector=dict(spec.node_selector), node_affinity=node_affinity(spec.affinity),
                           tolerations=list(spec.tolerations), runtime_class=spec.runtime_class_name,
                           service_account=spec.service_account_name,

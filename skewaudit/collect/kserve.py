@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from skewaudit import redact
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import (
     ContainerSource, EnvItem, _obj, container_obs, split_image, template_obs,
@@ -210,7 +211,8 @@ def _isvc_template(isvc: k.InferenceService, inv: Inventory, obj: str, issues: l
             object=_obj(rt.kind, rt.metadata.namespace if rt.kind == "ServingRuntime" else "", rt.metadata.name)),
             note=f"tag from spec.predictor.model.runtimeVersion ({m.runtime_version})" if m.runtime_version else None)
     if m.storage_uri:
-        fact("storageUri", m.storage_uri, "spec.predictor.model.storageUri",
+        uri = redact.value("storageUri", m.storage_uri)   # https://user:pass@… keeps only the host
+        fact("storageUri", uri, "spec.predictor.model.storageUri",
              note=f"downloaded to {KSERVE_MODEL_DIR} by the storage-initializer")
-        c = _with_model_note(c, m.storage_uri)
+        c = _with_model_note(c, uri)
     return template_obs(spec, _isvc_pod_labels(md.name), obj, "spec.predictor", ns, cms, containers=[c]), extra

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from skewaudit import deadline
+from skewaudit import deadline, redact
 from skewaudit.collect.request import SourceRequest
 from skewaudit.errors import EnvironmentUnavailable, InputError
 from skewaudit.limits import CHUNK, human, max_input_bytes
@@ -82,7 +82,7 @@ class Conn:
     cfg: Any
     context: str | None
     namespace: str
-    host: str
+    host: str          # for messages and snapshot inputs (credentials redacted)
 
 
 def _kubeconfig_paths(req: SourceRequest) -> tuple[str, str]:
@@ -134,7 +134,7 @@ def connect(req: SourceRequest) -> Conn:
               None)
     ns = ns if isinstance(ns, str) and ns else "default"
     _tune(cfg, req)
-    return Conn(cfg, ctx, ns, cfg.host)
+    return Conn(cfg, ctx, ns, redact.scrub(cfg.host))   # host as shown: no userinfo
 
 
 def _check_kubeconfig(path: str) -> None:
@@ -190,7 +190,7 @@ def _in_cluster(cfg: Any) -> Conn:
             ns = f.read().strip() or "default"
     except OSError:
         ns = "default"
-    return Conn(cfg, None, ns, cfg.host)
+    return Conn(cfg, None, ns, redact.scrub(cfg.host))
 
 
 def _tune(cfg: Any, req: SourceRequest) -> None:

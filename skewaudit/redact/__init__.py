@@ -199,6 +199,9 @@ def _words(s: str) -> list[str]:
 def secret_refs(items: Iterable[str]) -> set[str]:
     """Variables (``$P``, ``${P}``, ``$(P)``) read as the value of a secret flag or assigned to a
     secret-named variable, in an argv or in the scripts inside it."""
+    items = list(items)
+    if not any("$" in t for t in items):   # a reference is needed to have one (most argvs: fast path)
+        return set()
     words: list[str] = []
     for t in items:
         words.extend(_words(t) if any(c.isspace() for c in t) else [t])

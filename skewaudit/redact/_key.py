@@ -18,7 +18,7 @@ import sys
 KEY_ENV = "SKEWAUDIT_REDACTION_KEY"
 KEY_FILE = "redaction.key"
 
-_loaded: dict[str, bytes] = {}
+_loaded: dict[tuple[str | None, str | None], bytes] = {}
 
 
 def config_dir() -> str:
@@ -38,10 +38,10 @@ def key() -> bytes:
     env = os.environ.get(KEY_ENV)
     if env:
         return env.encode("utf-8", "surrogateescape")
-    path = key_path()
-    k = _loaded.get(path)
+    where = (os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))   # what key_path() depends on
+    k = _loaded.get(where)
     if k is None:
-        k = _loaded[path] = _load_or_create(path)
+        k = _loaded[where] = _load_or_create(key_path())
     return k
 
 
