@@ -238,6 +238,9 @@ def _context_flag(snap: Snapshot) -> str:
     return f" --context {snap.context}" if snap.context else ""
 
 
+_MISSING_CHECKS = ("collection.target-not-found", "collection.kind-unsupported")
+
+
 @gc_paused()
 def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> Report:
     """Audit every loaded spec against one snapshot (the cyclic GC waits: see skewaudit.gcpause)."""
@@ -268,14 +271,18 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
             msg = f"{' '.join(desc) or 'workload'} {want if not sel else ''}{sel} not found{where}".replace("  ", " ")
             if near:
                 msg += f"; near names: {', '.join(near)}"
-            # The collector saw the whole source (all names), so its message is the better one.
-            msg = next((i.message for i in snapshot.issues if i.kind == "not-found" and i.scope.endswith(f"/{want}")),
-                       msg)
-            placeholder = WorkloadObs(kind=(target.kind if target and target.kind else "Workload"), name=want,
-                                      namespace=(target.namespace or "") if target else "")
+            # The collector saw the whole source (all names), so its message is the better one; a
+            # name found under a kind skewaudit cannot read is said so (exit 3 semantics, see decide_gate).
+            issue = next((i for i in snapshot.issues if i.kind in ("not-found", "unsupported")
+                          and i.area == "workload" and i.scope.endswith(f"/{want}")), None)
+            check_id = "collection.kind-unsupported" if issue is not None and issue.kind == "unsupported" \
+                else "collection.target-not-found"
+            msg = issue.message if issue is not None else msg
+            found_kind = issue.scope.split("/")[0] if check_id == "collection.kind-unsupported" else None
+            placeholder = WorkloadObs(kind=found_kind or (target.kind if target and target.kind else "Workload"),
+                                      name=want, namespace=(target.namespace or "") if target else "")
             ctx = Ctx(spec=spec, workload=placeholder, instances=[], snapshot=snapshot, missing=msg, _shared=shared)
-            results.extend(_stamp(loaded, ctx, "collection.target-not-found",
-                                  checks["collection.target-not-found"](ctx), book, overrides, options, today))
+            results.extend(_stamp(loaded, ctx, check_id, checks[check_id](ctx), book, overrides, options, today))
             continue
         for w in matched:
             seen_workloads.add(w.object or f"{w.kind}/{w.namespace}/{w.name}")
@@ -286,7 +293,7 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
             ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container,
                       _shared=shared)
             for check_id, fn in checks.items():
-                if check_id == "collection.target-not-found" or overrides.get(check_id) == "off":
+                if check_id in _MISSING_CHECKS or overrides.get(check_id) == "off":
                     continue
                 results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today))
 
@@ -425,6 +432,14 @@ def decide_gate(report: Report | None, fail_on: str = "drift", *, fail_on_unpinn
         elif r.status == Status.UNVERIFIABLE and (fail_on_unverifiable or r.spec in unverifiable_specs):
             failing["unverifiable"] += 1
     n = sum(failing.values())
+    # A target that exists as a kind this version cannot read is not audited at all: like an
+    # unavailable environment, exit 3 (unless drift already fails the run with 1).
+    unreadable = [r for r in results if r.check == "collection.kind-unsupported" and r.status == Status.UNVERIFIABLE]
+    if unreadable and not failing.get("drift") and fail_on != "never":
+        names = ", ".join(sorted({f"{r.target.kind}/{r.target.name}" for r in unreadable}))
+        return msgspec.structs.replace(base, result="fail", exit_code=3, failing={**failing, "unsupported":
+                                       len(unreadable)}, not_gating=not_gating,
+                                       reason=f"{names}: a kind this version of skewaudit does not read (exit 3)")
     if n:
         parts = []
         if failing["drift"]:

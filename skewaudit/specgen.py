@@ -100,14 +100,35 @@ def _metric_name(metric: str) -> str:
     return name or kind
 
 
+def _node_facts(node: Any) -> dict[str, Any]:
+    """NVIDIA facts, then other vendors' (AMD, TPU, Gaudi, Neuron) for the keys left open."""
+    from skewaudit import accelerators, gpus
+
+    facts = {k: f.value for k, f in gpus.node_gpu_facts(node).items()}
+    for k, f in accelerators.node_accel_facts(node).items():
+        facts.setdefault(k, f.value)
+    return facts
+
+
+def _accelerator(c: ContainerObs | None) -> tuple[str | None, int, str | None]:
+    """(vendor, count per pod, MIG profile) from the container's accelerator resources."""
+    from skewaudit import accelerators
+
+    reqs = [r for r in accelerators.accelerator_requests(c.limits, c.requests) if r.vendor] if c else []
+    if not reqs:
+        return None, 0, None
+    vendor = reqs[0].vendor
+    mine = [r for r in reqs if r.vendor == vendor]
+    return vendor, sum(r.count or 0 for r in mine), next((r.mig_profile for r in mine if r.mig_profile), None)
+
+
 def _gpu_class(w: WorkloadObs, snap: Snapshot, rep: Replicas) -> tuple[Any, dict[str, Any]]:
-    from skewaudit import gpus
     from skewaudit.model.observed import NodeObs
 
     facts: dict[str, Any] = {}
     nodes = [(p, rep.nodes[p]) for p, _ in rep.members if rep.nodes.get(p) is not None]
     if nodes:
-        per_node = [(p, {k: f.value for k, f in gpus.node_gpu_facts(n).items()}) for p, n in nodes]
+        per_node = [(p, _node_facts(n)) for p, n in nodes]
         cls = rep.agree_values("accelerator type", [(p, str(f["class"]) if f.get("class") else None)
                                                     for p, f in per_node])
         # Driver and CUDA versions: written only when every node agrees (a mixed pool is a TODO).
@@ -119,7 +140,7 @@ def _gpu_class(w: WorkloadObs, snap: Snapshot, rep: Replicas) -> tuple[Any, dict
             if len(vals) == 1:
                 sel.setdefault(k, vals[0])
         if sel:
-            facts = {k: f.value for k, f in gpus.node_gpu_facts(NodeObs(name="template", labels=sel)).items()}
+            facts = _node_facts(NodeObs(name="template", labels=sel))
     return (str(facts["class"]) if facts.get("class") else None), facts
 
 
@@ -159,10 +180,9 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
 
     model_id = rep.agree("model id", model_of) if c else None
     gpu_class, gfacts = _gpu_class(w, snap, rep)
-    gpu_count = 0
-    if c is not None:
-        v = c.limits.get("nvidia.com/gpu") or c.requests.get("nvidia.com/gpu")
-        gpu_count = int(float(v)) if v is not None else 0
+    vendor, gpu_count, mig = _accelerator(c)
+    size = w.extra.get("size")
+    nodes = size.value if size is not None and isinstance(size.value, int) and size.value > 1 else 1
 
     model_id, gpu_class = _required(model_id), _required(gpu_class)
     mid = plain(model_id)
@@ -220,12 +240,15 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
     if args:
         engine["args"] = args
     runtime: dict[str, Any] = {
-        "accelerator": {"vendor": "nvidia" if gpu_count else "none",
-                        "type": gpu_class if gpu_class is not None else "cpu", "count": gpu_count},
+        "accelerator": {"vendor": vendor or ("nvidia" if gpu_count else "none"),
+                        "type": gpu_class if gpu_class is not None else "cpu", "count": gpu_count * nodes},
     }
     if gpu_count and gpu_class is None:
-        runtime["accelerator"]["type"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb",
-                                              required=True)
+        runtime["accelerator"]["type"] = Todo("accelerator class: no node labels or nodeSelector name it; e.g. "
+                                              "a100-80gb, mi300x, v5e", required=True)
+    if nodes > 1:
+        # a multi-host replica (LeaderWorkerSet group): count is per replica, the pods share it
+        runtime["multiHost"] = {"nodesPerReplica": nodes, "gpusPerNode": gpu_count}
     # a redacted value stays in: emit() writes it as a TODO naming the variable, never the marker
     env = {e.name: e.value for e in (c.env if c else []) if e.source == "literal" and e.value is not None
            and e.name not in _engine_env(c)}
@@ -238,6 +261,8 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
         gpu["driverVersion"] = str(gfacts["driver_version"])
     if gfacts.get("cuda_driver_version"):
         gpu["cudaVersion"] = str(gfacts["cuda_driver_version"])
+    if mig:
+        gpu["migProfile"] = mig
     if gpu:
         runtime["gpu"] = gpu
 

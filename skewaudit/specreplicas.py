@@ -54,6 +54,15 @@ class Replicas:
         pods = [p for p in w.pods if p.current and p.containers]
         self.members: list[tuple[str, ContainerObs | None]] = (
             [(p.name, _serving(p.containers)) for p in pods] or [("pod template", _serving(w.template.containers))])
+        # Multi-host groups (LeaderWorkerSet): a worker that runs no engine itself (a Ray worker)
+        # runs its leader's settings; count it with its leader's container, never as "unset".
+        leaders = {p.group: _serving(p.containers) for p in pods if p.worker == 0}
+        if leaders:
+            from skewaudit.checks._base import worker_defers
+
+            by_name = {p.name: p for p in pods}
+            self.members = [(n, leaders.get(by_name[n].group) if n in by_name and by_name[n].worker and
+                             worker_defers(c, leaders.get(by_name[n].group)) else c) for n, c in self.members]
         self.nodes = {p.name: snap.nodes.get(p.node) if p.node else None for p in pods}
         self.disagreements: list[str] = []
         # The container written for what is not compared value by value (probes, resources):

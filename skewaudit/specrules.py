@@ -72,6 +72,8 @@ def _parallelism(spec: Any) -> Iterable[tuple[str, list, str]]:
     e = rt.engine
     if e is None or (e.tensor_parallel_size is None and e.pipeline_parallel_size is None):
         return
+    if rt.accelerator.vendor.strip().lower() in ("aws", "amazon", "neuron"):
+        return   # Neuron parallelism counts NeuronCores, accelerator.count devices (2+ cores each)
     tp, pp = e.tensor_parallel_size or 1, e.pipeline_parallel_size or 1
     world = spec.gpus_per_node * nodes
     if tp * pp != world:

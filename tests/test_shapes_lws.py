@@ -205,3 +205,22 @@ def test_collect_kind_flag_accepts_lws(kind: str, monkeypatch, capsys) -> None:
     code, out, err = main_inprocess(monkeypatch, capsys, "collect", "-f", str(LWS), "--kind", kind, "--format", "json")
     assert code == 0, err
     assert [w["kind"] for w in json.loads(out)["workloads"]] == ["LeaderWorkerSet"]
+
+
+def test_sglang_multi_node_group(tmp_path: Path, monkeypatch, capsys) -> None:
+    """SGLang runs the engine on every pod (--nnodes/--node-rank): tp 2 = 1 GPU per pod x 2 pods."""
+    spec, manifest = SHAPES / "specs" / "lws-sglang.yaml", SHAPES / "lws-sglang.yaml"
+    code, out, _ = main_inprocess(monkeypatch, capsys, "diff", str(spec), "-f", str(manifest), "-F", "json")
+    rep = json.loads(out)
+    assert [r["check"] for r in rep["results"] if r["status"] == "drift"] == [] and code == 0
+    tp = next(r for r in rep["results"] if r["check"] == "runtime.tensor-parallel")
+    assert sorted(p for e in tp["observed"] for p in e["pods"]) == ["leader template", "worker template"]
+    edited = tmp_path / "sglang.yaml"
+    text = manifest.read_text()
+    i = text.index("workerTemplate")
+    edited.write_text(text[:i] + text[i:].replace('--tp, "2"', '--tp, "1"'))
+    code, out, _ = main_inprocess(monkeypatch, capsys, "diff", str(spec), "-f", str(edited), "-F", "json")
+    tp = next(r for r in json.loads(out)["results"] if r["check"] == "runtime.tensor-parallel")
+    bad = next(e for e in tp["observed"] if e["value"] == 1)
+    assert tp["status"] == "drift" and bad["pods"] == ["worker template"] and code == 1
+    assert bad["prov"]["path"].startswith("spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].command[")

@@ -251,6 +251,11 @@ def select(inv: Inventory, targets: Iterable[Target]) -> tuple[list[Candidate], 
             hits.append(c)
         if not hits and (t.name or t.selector):
             issues.append(_not_found(inv, t, kind))
+        elif t.fallback_name and not kind and not any(c.name == t.fallback_name for c in hits):
+            # the spec audits the workload named like itself: if that name is an unread kind, say so
+            other = _other_kind(inv, t.fallback_name, t.namespace or "")
+            if other is not None:
+                issues.append(other)
         for c in hits:
             chosen.setdefault((c.kind, c.ns, c.name), c)
     return sorted(chosen.values(), key=lambda c: (c.ns, c.kind, c.name)), issues
@@ -280,15 +285,22 @@ class _Index:
         return self.all
 
 
+def _other_kind(inv: Inventory, name: str, ns: str) -> CollectionIssue | None:
+    """``name`` exists in the input as a kind skewaudit does not read: the issue that says so."""
+    other = next((kd for kd, o_ns in inv.others.get(name, ()) if not ns or not o_ns or o_ns == ns), None)
+    if other is None:
+        return None
+    return CollectionIssue(scope=f"{other}/{ns or '*'}/{name}", kind="unsupported", area="workload",
+                           message=f"{other}/{name} found; that kind is not supported by this version of skewaudit "
+                                   f"(supported: {', '.join(supported_kinds())})")
+
+
 def _not_found(inv: Inventory, t: Target, kind: str | None) -> CollectionIssue:
     kind_s, ns = kind or "Workload", t.namespace or ""
     where = f"namespace {ns}" if ns else "any namespace"
-    other = next((kd for kd, o_ns in inv.others.get(t.name or "", ())
-                  if not ns or not o_ns or o_ns == ns), None) if t.name and not kind else None
+    other = _other_kind(inv, t.name, ns) if t.name and not kind else None
     if other is not None:
-        return CollectionIssue(scope=f"{other}/{ns or '*'}/{t.name}", kind="unsupported", area="workload",
-                               message=f"{other}/{t.name} found; that kind is not supported by this version of "
-                                       f"skewaudit (supported: {', '.join(supported_kinds())})")
+        return other
     if t.name:
         scope = f"{kind_s}/{ns or '*'}/{t.name}"
         near = difflib.get_close_matches(t.name, _names(inv, kind, ns), n=3, cutoff=0.5)

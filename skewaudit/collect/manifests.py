@@ -361,7 +361,7 @@ def scoped_targets(req: SourceRequest, default_ns: str | None) -> list[Target]:
         else:
             ns = default_ns
         out.append(Target(namespace=ns, kind=t.kind, name=t.name, selector=dict(t.selector),
-                          container=t.container, context=t.context))
+                          container=t.container, context=t.context, fallback_name=t.fallback_name))
     return out
 
 

@@ -25,6 +25,9 @@ class Target:
     selector: dict[str, str] = field(default_factory=dict)
     container: str | None = None
     context: str | None = None
+    # a spec without target name or selector audits the workload named like the spec: the
+    # collector uses this name only to say "found, but of a kind this version cannot read"
+    fallback_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from skewaudit.commands import _options as o
 
 _KINDS = {"deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet", "sts": "StatefulSet",
           "replicaset": "ReplicaSet", "rs": "ReplicaSet", "pod": "Pod", "job": "Job",
-          "inferenceservice": "InferenceService", "isvc": "InferenceService"}
+          "inferenceservice": "InferenceService", "isvc": "InferenceService",
+          "leaderworkerset": "LeaderWorkerSet", "lws": "LeaderWorkerSet"}
 
 
 def init(
     from_: Annotated[Optional[str], typer.Option("--from", help="The workload to capture, as KIND/NAME "
-                                                  "(deployment/llama, sts/x, isvc/y). Default: every serving workload.")] = None,
+                                                  "(deployment/llama, sts/x, isvc/y, lws/z). Default: every serving workload.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Spec file to write (atomically); '-' for stdout.")] = "-",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
     manifest: o.Manifest = None,

@@ -688,9 +688,10 @@ class ModelSpec(_Model):
 
         t = self.spec.target
         if t is None:
-            return TargetRequest()
+            return TargetRequest(fallback_name=self.metadata.name)
         return TargetRequest(namespace=t.namespace, kind=t.kind, name=t.name, selector=dict(t.selector or {}),
-                             container=t.container, context=t.context)
+                             container=t.container, context=t.context,
+                             fallback_name=self.metadata.name if not t.name and not t.selector else None)
 
 
 def json_schema() -> dict[str, Any]:

@@ -29,6 +29,9 @@ FLAGS: dict[str, Opt] = {
     "--context-length": Opt("max_model_len", "hint"),
     "--tp-size": Opt("tensor_parallel_size", "int"),
     "--tensor-parallel-size": Opt("tensor_parallel_size", "int"),
+    # argparse's prefix abbreviation of --tp-size: the LWS SGLang example (kubernetes-sigs/lws
+    # docs/examples/sglang/lws.yaml) runs `--tp 2`
+    "--tp": Opt("tensor_parallel_size", "int"),
     "--pp-size": Opt("pipeline_parallel_size", "int"),
     "--pipeline-parallel-size": Opt("pipeline_parallel_size", "int"),
     "--dp-size": Opt("data_parallel_size", "int"),
