@@ -226,3 +226,26 @@ def test_insecure_tls_is_one_warning_line_of_our_own(tmp_path: Path, monkeypatch
     assert len(kube.requests) > 5   # many requests, one warning
     assert err == (f"warning: TLS certificate verification is off for {kube.url} (insecure-skip-tls-verify in "
                    "context loopback): the API server's identity is not checked\n")
+
+
+def test_the_deadline_ends_a_run_blocked_on_a_stdin_that_never_closes() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from clirun import ROOT
+
+    env = {**os.environ, "SKEWAUDIT_DEADLINE": "1"}
+    t0 = time.monotonic()
+    # stdin is a pipe nobody writes to or closes: only the deadline can end the read
+    p = subprocess.Popen([sys.executable, "-m", "skewaudit", "collect", "-f", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        p.wait(timeout=60)   # not communicate(): it would close stdin
+        out, err = p.stdout.read(), p.stderr.read()
+    finally:
+        p.kill()
+        p.stdin.close()
+    assert p.returncode == 3 and out == ""
+    assert err == "error: deadline of 1 s reached while reading stdin (--deadline, SKEWAUDIT_DEADLINE)\n"
+    assert time.monotonic() - t0 < SLACK
