@@ -202,7 +202,6 @@ def test_redaction_leaves_no_secret(secret: str, name: str, flag: str, argv: lis
     i = len(argv) // 2
     tokens = argv[:i] + ([flag, secret] if form == "pair" else [f"{flag}={secret}"]) + argv[i:]
     assert not [t for t in redact.argv(tokens) if SECRET in t], tokens
-    assert SECRET not in redact.text(" ".join(tokens))
     # end to end: a Deployment carrying the secret in env and args, collected and saved
     dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llm", "namespace": "ml"},
            "spec": {"selector": {"matchLabels": {"app": "llm"}}, "template": {
