@@ -94,7 +94,7 @@ def main() -> None:
                          "Re-run with SKEWAUDIT_DEBUG=1 for the traceback.\n")
         sys.exit(int(ExitCode.BUG))
     finally:
-        deadline.disarm()
+        deadline.finish()
 
 
 def _env_deadline() -> float:
