@@ -70,10 +70,9 @@ def main() -> None:
     from skewaudit import deadline
 
     try:
-        # The whole run is bounded from its first byte read (a spec on a stdin that never
-        # closes included); commands that take --deadline re-arm it from the flag.
+        # The deadline counts from here; the commands that read a source of running facts
+        # arm it from --deadline / SKEWAUDIT_DEADLINE (others, such as profile, run unbounded).
         deadline.start()
-        deadline.arm(_env_deadline())
         app(standalone_mode=True)
     except SkewauditError as e:
         _error(e)
@@ -96,11 +95,3 @@ def main() -> None:
     finally:
         deadline.finish()
 
-
-def _env_deadline() -> float:
-    from skewaudit.deadline import DEFAULT_S, ENV
-
-    try:
-        return max(0.0, float(os.environ.get(ENV) or DEFAULT_S))
-    except ValueError:
-        return DEFAULT_S   # the commands' --deadline option reports the bad value
