@@ -152,7 +152,7 @@ def test_parallelism_must_match_the_gpu_count(validate):
     code, _, err = validate(spec_text(count=8, tensorParallelSize=4))
     assert (code, err) == (2, "spec.yaml:20:27: spec.runtime.engine.tensorParallelSize: tensorParallelSize × "
                               "pipelineParallelSize = 4 × 1 = 4, but runtime.accelerator.count is 8; each replica "
-                              "uses exactly tp × pp GPUs (a replica over several nodes: declare runtime.multiHost)\n")
+                              "uses exactly tp × pp GPUs\n")
     assert validate(spec_text(count=8, tensorParallelSize=4, pipelineParallelSize=2))[0] == 0
 
 
