@@ -192,24 +192,24 @@ def secret_value(draw: st.DrawFn) -> str:
 
 
 @given(secret_value(), st.sampled_from(SECRET_NAMES), st.sampled_from(SECRET_FLAGS), fi.engine_argv(),
-       st.sampled_from(["pair", "eq"]))
-def test_redaction_leaves_no_secret(secret: str, name: str, flag: str, argv: list[str], form: str) -> None:
+       st.sampled_from(["pair", "eq"]), st.booleans())
+def test_redaction_leaves_no_secret(secret: str, name: str, flag: str, argv: list[str], form: str,
+                                    shell: bool) -> None:
     from skewaudit.collect import manifests, snapshot
     from skewaudit.collect.request import SourceRequest
 
     TRIED["redaction"] += 1
     assert SECRET not in (redact.value(name, secret) or "")
-    # until the secret-flag pairing fix (issue 10 §1, branch secrets) lands, no other secret flag
-    # right before ours: `--api-key --api-key=S` keeps S today
-    argv = [t for t in argv if t not in SECRET_FLAGS]
     i = len(argv) // 2
     tokens = argv[:i] + ([flag, secret] if form == "pair" else [f"{flag}={secret}"]) + argv[i:]
     assert not [t for t in redact.argv(tokens) if SECRET in t], tokens
+    assert SECRET not in redact.text(" ".join(tokens))
     # end to end: a Deployment carrying the secret in env and args, collected and saved
     dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llm", "namespace": "ml"},
            "spec": {"selector": {"matchLabels": {"app": "llm"}}, "template": {
                "metadata": {"labels": {"app": "llm"}}, "spec": {"containers": [{
-                   "name": "server", "image": "vllm/vllm-openai:v0.6.3", "command": tokens,
+                   "name": "server", "image": "vllm/vllm-openai:v0.6.3",
+                   "command": tokens if not shell else ["sh", "-c", " ".join(tokens)],
                    "env": [{"name": name, "value": secret}]}]}}}}
     import json
 
