@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev lock example test test-lowest schema docs bench clean golden
+.PHONY: dev lock example test test-lowest fuzz schema docs bench clean golden
 
 # Installs are reproducible: every package (and the build backend) comes from
 # requirements.lock with its hashes; skewaudit itself is then installed without
@@ -50,6 +50,12 @@ example: dev
 
 test: dev
 	$(BIN)/python -m pytest -q -m "not gpu" tests
+
+# Long property-based fuzzing of every input parser (tests/test_fuzz.py; `make test` runs a short
+# profile). Prints examples tried and failures per target; exit 1 when something failed.
+FUZZ_MINUTES ?= 30
+fuzz: dev
+	FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python tests/fuzz_run.py
 
 schema: dev
 	$(BIN)/skewaudit schema > specs/modelspec.schema.json.tmp && mv specs/modelspec.schema.json.tmp specs/modelspec.schema.json

@@ -75,10 +75,9 @@ def main() -> None:
     from skewaudit import deadline
 
     try:
-        # The whole run is bounded from its first byte read (a spec on a stdin that never
-        # closes included); commands that take --deadline re-arm it from the flag.
+        # The deadline counts from here; the commands that read a source of running facts
+        # arm it from --deadline / SKEWAUDIT_DEADLINE (others, such as profile, run unbounded).
         deadline.start()
-        deadline.arm(_env_deadline())
         if completion.COMPLETE_VAR in os.environ:
             completion.prepare()   # the shell asks for completions (typer's classes load only then)
         app(standalone_mode=True, prog_name=_prog_name(), complete_var=completion.COMPLETE_VAR)
@@ -101,18 +100,9 @@ def main() -> None:
                          "Re-run with SKEWAUDIT_DEBUG=1 for the traceback.\n")
         sys.exit(int(ExitCode.BUG))
     finally:
-        deadline.disarm()
+        deadline.finish()
 
 
 def _prog_name() -> str:
     # Run as a kubectl plugin (kubectl execs kubectl-skewaudit), usage lines read as the user typed them.
     return "kubectl skewaudit" if os.path.basename(sys.argv[0] or "").startswith("kubectl-") else "skewaudit"
-
-
-def _env_deadline() -> float:
-    from skewaudit.deadline import DEFAULT_S, ENV
-
-    try:
-        return max(0.0, float(os.environ.get(ENV) or DEFAULT_S))
-    except ValueError:
-        return DEFAULT_S   # the commands' --deadline option reports the bad value

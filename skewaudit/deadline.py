@@ -40,11 +40,21 @@ _doing = threading.local()
 _last = "starting"               # what the main flow last said it waits for (for the alarm)
 
 
+_in_run = False                  # between start() and finish(): the CLI owns the process and its SIGALRM
+
+
 def start() -> None:
-    """Mark the start of a run (the deadline counts from here) and clear any armed one."""
-    global _started
+    """Mark the start of a CLI run (the deadline counts from here) and clear any armed one."""
+    global _started, _in_run
     disarm()
-    _started = time.monotonic()
+    _started, _in_run = time.monotonic(), True
+
+
+def finish() -> None:
+    """The CLI run is over: no deadline, no alarm (a library caller never gets a SIGALRM)."""
+    global _in_run
+    disarm()
+    _in_run = False
 
 
 def arm(seconds: float) -> None:
@@ -116,6 +126,8 @@ def _alarm(seconds: float) -> None:
     import signal
 
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return
+    if seconds > 0 and not _in_run:
         return
     if seconds > 0:
         signal.signal(signal.SIGALRM, _on_alarm)

@@ -599,11 +599,12 @@ class FakeKube(_PodProxy):
     """
 
     def __init__(self, objects: Iterable[dict] = (), *, token: str | None = "test-token",
-                 user: str = DEFAULT_USER):
+                 user: str = DEFAULT_USER, tls: tuple[str, str] | None = None):
         # token=None turns authentication off. kubectl (client-go) never sends a bearer
         # token over plain http (kubernetes/kubectl#744), so the benchmark's kubectl
         # run needs this; the Python client and skewaudit do send it.
         self.token = token
+        self.tls = tls                       # (certfile, keyfile): serve https
         self.user = user                     # named in 403 messages, as RBAC would
         self.version_info = dict(VERSION_INFO)
         self.url = ""
@@ -799,8 +800,16 @@ class FakeKube(_PodProxy):
         if self._server is None:
             server = _Server(("127.0.0.1", 0), _Handler)
             server.kube = self  # type: ignore[attr-defined]
+            scheme = "http"
+            if self.tls:
+                import ssl
+
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(*self.tls)
+                server.socket = ctx.wrap_socket(server.socket, server_side=True)
+                scheme = "https"
             self._server = server
-            self.url = f"http://127.0.0.1:{server.server_address[1]}"
+            self.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
             self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="FakeKube", daemon=True)
             self._thread.start()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from clirun import main_inprocess
+from clirun import main_inprocess, skewaudit
 from kube_server import FakeKube
 from test_collect_manifests import FIXTURES, K8S
 
@@ -197,3 +197,55 @@ def test_a_bad_limit_is_a_usage_error(value: str, monkeypatch, capsys) -> None:
     code, out, err = main_inprocess(monkeypatch, capsys, "collect", "-f", str(K8S / FIXTURES[0]),
                                     "--max-input-bytes", value)
     assert code == 2 and one_line(err).startswith("error: --max-input-bytes: ")
+
+
+# --- library warnings -----------------------------------------------------------------------
+
+
+def test_insecure_tls_is_one_warning_line_of_our_own(tmp_path: Path, monkeypatch, capsys) -> None:
+    import shutil
+    import subprocess
+
+    import yaml
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make the loopback server's certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=loopback",
+                    "-days", "1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    with FakeKube(tls=(str(cert), str(key))) as kube:
+        kube.load_yaml(*(K8S / f for f in FIXTURES))
+        kc = kube.write_kubeconfig(tmp_path / "kc", namespace="ml")
+        cfg = yaml.safe_load(kc.read_text())
+        cfg["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+        kc.write_text(yaml.safe_dump(cfg))
+        # a real process: pytest's own warning capture would hide what a user sees
+        r = skewaudit("collect", "--kubeconfig", kc, "-A")
+    code, out, err = r.code, r.out, r.err
+    assert code == 0 and "llama-3-1-70b" in out
+    assert len(kube.requests) > 5   # many requests, one warning
+    assert err == (f"warning: TLS certificate verification is off for {kube.url} (insecure-skip-tls-verify in "
+                   "context loopback): the API server's identity is not checked\n")
+
+
+def test_the_deadline_ends_a_run_blocked_on_a_stdin_that_never_closes() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from clirun import ROOT
+
+    env = {**os.environ, "SKEWAUDIT_DEADLINE": "1"}
+    t0 = time.monotonic()
+    # stdin is a pipe nobody writes to or closes: only the deadline can end the read
+    p = subprocess.Popen([sys.executable, "-m", "skewaudit", "collect", "-f", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        p.wait(timeout=60)   # not communicate(): it would close stdin
+        out, err = p.stdout.read(), p.stderr.read()
+    finally:
+        p.kill()
+        p.stdin.close()
+    assert p.returncode == 3 and out == ""
+    assert err == "error: deadline of 1 s reached while reading stdin (--deadline, SKEWAUDIT_DEADLINE)\n"
+    assert time.monotonic() - t0 < SLACK

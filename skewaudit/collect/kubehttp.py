@@ -24,6 +24,7 @@ from urllib.parse import quote
 import msgspec
 
 from skewaudit import deadline, redact
+from skewaudit.collect.kubeexec import resolve_exec_user
 from skewaudit.collect.request import SourceRequest
 from skewaudit.errors import EnvironmentUnavailable, InputError
 from skewaudit.limits import CHUNK, human, max_input_bytes
@@ -119,8 +120,15 @@ def connect(req: SourceRequest) -> Conn:
             raise InputError(f"unknown context {req.context!r} in {files}; available: {', '.join(names) or 'none'}")
         if not ctx:
             raise InputError(f"{files} has no current-context; pass --context (available: {', '.join(names)})")
-        kube_config.load_kube_config(config_file=files, context=ctx, client_configuration=cfg,
-                                     persist_config=False)
+        with deadline.waiting(f"loading kubeconfig {files}"):
+            # Loaded through the library's own merger and loader, but an exec credential
+            # plugin is run here, bounded, and its failure ends the run (see kubeexec).
+            merged = kube_config.KubeConfigMerger(files)
+            if merged.config is None:
+                raise ConfigException("Invalid kube-config file. No configuration found.")
+            resolve_exec_user(merged.config, ctx, req.timeout)
+            kube_config.KubeConfigLoader(config_dict=merged.config, active_context=ctx,
+                                         config_base_path=None).load_and_set(cfg)
     except ConfigException as e:
         first = str(e).splitlines()[0]
         if first.startswith(("exec:", "cmd-path:")) or "credential" in first.lower():
@@ -134,7 +142,10 @@ def connect(req: SourceRequest) -> Conn:
               None)
     ns = ns if isinstance(ns, str) and ns else "default"
     _tune(cfg, req)
-    return Conn(cfg, ctx, ns, redact.scrub(cfg.host))   # host as shown: no userinfo
+    host = redact.scrub(cfg.host)   # host as shown: no userinfo
+    if not cfg.verify_ssl and str(cfg.host).startswith("https:"):
+        _insecure_once(host, ctx)
+    return Conn(cfg, ctx, ns, host)
 
 
 def _check_kubeconfig(path: str) -> None:
@@ -191,6 +202,18 @@ def _in_cluster(cfg: Any) -> Conn:
     except OSError:
         ns = "default"
     return Conn(cfg, None, ns, redact.scrub(cfg.host))
+
+
+def _insecure_once(host: str, ctx: str) -> None:
+    """One line of skewaudit's own instead of urllib3's InsecureRequestWarning on every request."""
+    import sys
+    import warnings
+
+    import urllib3
+
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    sys.stderr.write(f"warning: TLS certificate verification is off for {host} (insecure-skip-tls-verify in "
+                     f"context {ctx}): the API server's identity is not checked\n")
 
 
 def _tune(cfg: Any, req: SourceRequest) -> None:
@@ -297,7 +320,7 @@ class Api:
             raise EnvironmentUnavailable(f"the Kubernetes API at {self.conn.host} did not answer within "
                                          f"{self.timeout:g} s (--timeout) while {what}")
         if "error" in box:
-            self._raise(box["error"], what)
+            self._raise(box["error"], what, by_deadline)
         return box["result"]
 
     def _fetch(self, method: str, url: str, headers: Any, wait: float, box: dict, limit: int | None = None
@@ -323,7 +346,7 @@ class Api:
         resp.release_conn()
         return resp.status, resp.headers, bytes(buf)
 
-    def _raise(self, e: BaseException, what: str) -> None:
+    def _raise(self, e: BaseException, what: str, by_deadline: bool = False) -> None:
         import urllib3
 
         host = self.conn.host
@@ -334,11 +357,15 @@ class Api:
                                          f"(--max-input-bytes, {LIMIT_ENV})") from None
         if isinstance(e, urllib3.exceptions.ReadTimeoutError) or isinstance(
                 getattr(e, "reason", None), urllib3.exceptions.ReadTimeoutError):
+            if by_deadline:   # the socket's timeout was cut to what the deadline left
+                raise deadline.reached(what) from None
             raise EnvironmentUnavailable(f"the Kubernetes API at {host} did not answer within "
                                          f"{self.timeout:g} s (--timeout) while {what}") from None
         if isinstance(e, urllib3.exceptions.HTTPError):
             why = _short(getattr(e, "reason", None) or e)
             if "timed out" in why:
+                if by_deadline:
+                    raise deadline.reached(what) from None
                 why += f" after {self.timeout:g} s (--timeout)"
             raise EnvironmentUnavailable(f"cannot reach the Kubernetes API at {host}: {why}") from None
         if getattr(e, "status", None) == 0:   # the client wraps SSL errors in ApiException(status=0)
