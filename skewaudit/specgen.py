@@ -244,8 +244,8 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
                         "type": gpu_class if gpu_class is not None else "cpu", "count": gpu_count * nodes},
     }
     if gpu_count and gpu_class is None:
-        runtime["accelerator"]["type"] = Todo("accelerator class: no node labels or nodeSelector name it; e.g. "
-                                              "a100-80gb, mi300x, v5e", required=True)
+        runtime["accelerator"]["type"] = Todo("GPU class: no node labels or nodeSelector name it; e.g. a100-80gb "
+                                              "(other vendors: mi300x, v5e, gaudi2, inferentia2)", required=True)
     if nodes > 1:
         # a multi-host replica (LeaderWorkerSet group): count is per replica, the pods share it
         runtime["multiHost"] = {"nodesPerReplica": nodes, "gpusPerNode": gpu_count}

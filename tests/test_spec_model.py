@@ -148,7 +148,9 @@ def test_gpu_count_prefers_the_gpu_section():
 def test_target_request():
     from skewaudit.collect.request import Target
 
-    assert ModelSpec.model_validate(_doc()).target_request() == Target()
+    # without a target the spec's own name is only a fallback (unread kinds are named by it)
+    plain = ModelSpec.model_validate(_doc())
+    assert plain.target_request() == Target(fallback_name=plain.metadata.name)
     spec = ModelSpec.model_validate(_doc(target={"namespace": "ml", "kind": "Deployment", "name": "x",
                                                  "selector": {"app": "x"}, "container": "vllm", "context": "c"}))
     assert spec.target_request() == Target(namespace="ml", kind="Deployment", name="x", selector={"app": "x"},
