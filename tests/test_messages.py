@@ -123,3 +123,71 @@ def test_hints_use_the_containers_real_port(tmp_path):
     curls = [c for c in model["commands"] if "curl" in c]
     assert curls and all("localhost:30000/" in c for c in curls)
     assert "8000" not in " ".join(model["commands"])
+
+
+def _extra_args_result(tmp_path, spec_src, manifest_src, spec_args, change):
+    import json
+
+    import yaml
+
+    from clirun import skewaudit
+    from test_diff_scenarios import mutate
+
+    doc = yaml.safe_load(spec_src.read_text())
+    doc["spec"]["runtime"]["engine"]["args"] = spec_args
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    m = mutate(manifest_src, tmp_path / "m.yaml", change)
+    r = skewaudit("diff", spec, "--manifest", m, "--format", "json")
+    return r.code, [x for x in json.loads(r.out)["results"] if x["check"] == "runtime.extra-args"]
+
+
+def test_extra_args_follow_each_engines_flag_spelling(tmp_path):
+    from clirun import EXAMPLES, MANIFESTS
+    from test_diff_scenarios import container
+
+    # vLLM's FlexibleArgumentParser reads --disable_log_requests as --disable-log-requests: a match.
+    def vllm_underscore(docs):
+        args = container(docs)["args"]
+        args[args.index("--disable-log-requests")] = "--disable_log_requests"
+    code, (r,) = _extra_args_result(tmp_path, EXAMPLES / "llama-3.1-70b-vllm.yaml",
+                                    MANIFESTS / "llama-3.1-70b-vllm.yaml", ["--disable-log-requests"], vllm_underscore)
+    assert r["status"] == "match" and code == 0
+
+    # SGLang's argparse keeps '_' and '-' distinct: --host_name is not --host-name.
+    def sglang_underscore(docs):
+        c = container(docs)
+        c["args"][0] = c["args"][0].replace("--host 0.0.0.0", "--host 0.0.0.0 --host_name x")
+    code, (r,) = _extra_args_result(tmp_path, EXAMPLES / "mistral-7b-sglang-h100.yaml",
+                                    MANIFESTS / "mistral-7b-sglang-h100.yaml", ["--host-name"], sglang_underscore)
+    assert r["status"] == "drift" and code == 1
+    assert "--host_name is on the command line, but sglang does not read it as --host-name" in \
+        r["observed"][0]["note"]
+
+
+def test_tgi_max_batched_tokens_is_unverifiable_with_the_reason(tmp_path):
+    import json
+
+    import yaml
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+
+    doc = yaml.safe_load((EXAMPLES / "qwen2.5-7b-tgi-l4.yaml").read_text())
+    doc["spec"]["runtime"]["engine"]["maxNumBatchedTokens"] = 8192
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = skewaudit("diff", spec, "--manifest", MANIFESTS / "qwen2.5-7b-tgi-l4.yaml", "--format", "json")
+    got = next(x for x in json.loads(r.out)["results"] if x["check"] == "runtime.max-batched-tokens")
+    assert got["status"] == "unverifiable" and r.code == 0
+    assert "--max-batch-prefill-tokens" in got["reason"] and "--max-batch-total-tokens" in got["reason"]
+    assert "--max-batch-prefill-tokens" in skewaudit("explain", "runtime.max-batched-tokens").out
+
+
+def test_repeated_flag_note_names_the_flag_not_an_internal_field():
+    from skewaudit.runtimes import ContainerInput, parse
+
+    argv = ["python", "-m", "huggingfaceserver", "--model_name=a", "--model_name=b", "--model_id=org/m"]
+    facts = parse(ContainerInput(argv=argv, arg_paths=[f"args[{i}]" for i in range(len(argv))], env={}, env_prov={},
+                                 image="kserve/huggingfaceserver:v0.15.0", object="Deployment/ml/x", container="c"))
+    notes = " ".join(facts.notes)
+    assert "--model_name: given 2 times" in notes and "_model_name:" not in notes.replace("--model_name:", "")
