@@ -191,3 +191,23 @@ def test_repeated_flag_note_names_the_flag_not_an_internal_field():
                                  image="kserve/huggingfaceserver:v0.15.0", object="Deployment/ml/x", container="c"))
     notes = " ".join(facts.notes)
     assert "--model_name: given 2 times" in notes and "_model_name:" not in notes.replace("--model_name:", "")
+
+
+def test_an_hpa_without_namespace_is_named_without_an_empty_segment(tmp_path):
+    import json
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+    from test_diff_scenarios import mutate
+
+    def no_ns(docs):
+        for d in docs:
+            d["metadata"].pop("namespace", None)
+        hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
+        hpa["spec"]["maxReplicas"] = 4
+    m = mutate(MANIFESTS / "llama-3.1-70b-vllm.yaml", tmp_path / "m.yaml", no_ns)
+    r = skewaudit("diff", EXAMPLES / "llama-3.1-70b-vllm.yaml", "--manifest", m, "--format", "json")
+    bounds = next(x for x in json.loads(r.out)["results"]
+                  if x["check"] == "orchestration.hpa-bounds" and x["status"] == "drift")
+    assert bounds["observed"][0]["prov"]["object"] == "HorizontalPodAutoscaler/llama-3-1-70b" and r.code == 1
+    out = skewaudit("collect", "--manifest", m).out
+    assert "HorizontalPodAutoscaler/llama-3-1-70b" in out and "//" not in out

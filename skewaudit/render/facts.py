@@ -313,7 +313,7 @@ def _workload_lines(snap: Snapshot, w: WorkloadObs) -> list[str]:
     if w.hpa is not None:
         h = w.hpa
         b.add("hpa", f"{h.name}: {_v(h.min_replicas)}..{_v(h.max_replicas)} on {', '.join(h.metrics)}",
-              f"HorizontalPodAutoscaler/{h.namespace}/{h.name} ({SourceKind.HPA})")
+              f"HorizontalPodAutoscaler/{h.namespace + '/' if h.namespace else ''}{h.name} ({SourceKind.HPA})")
     if w.services:
         b.add("services", ", ".join(f"{s.name}:{'/'.join(str(p.port) for p in s.ports)}" for s in w.services),
               f"({SourceKind.SERVICE})")
