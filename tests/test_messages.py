@@ -211,3 +211,18 @@ def test_an_hpa_without_namespace_is_named_without_an_empty_segment(tmp_path):
     assert bounds["observed"][0]["prov"]["object"] == "HorizontalPodAutoscaler/llama-3-1-70b" and r.code == 1
     out = skewaudit("collect", "--manifest", m).out
     assert "HorizontalPodAutoscaler/llama-3-1-70b" in out and "//" not in out
+
+
+def test_model_id_is_quoted_as_written(tmp_path):
+    import json
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+    from test_diff_scenarios import container, mutate
+
+    def other(docs):
+        container(docs)["args"][0] = "meta-llama/Llama-3.1-8B-Instruct"
+    m = mutate(MANIFESTS / "llama-3.1-70b-vllm.yaml", tmp_path / "m.yaml", other)
+    r = skewaudit("diff", EXAMPLES / "llama-3.1-70b-vllm.yaml", "--manifest", m, "--format", "json")
+    got = next(x for x in json.loads(r.out)["results"] if x["check"] == "model.id")
+    assert r.code == 1 and got["status"] == "drift"
+    assert got["message"] == "model: intended meta-llama/Llama-3.1-70B-Instruct, running meta-llama/Llama-3.1-8B-Instruct"
