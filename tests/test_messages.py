@@ -226,3 +226,17 @@ def test_model_id_is_quoted_as_written(tmp_path):
     got = next(x for x in json.loads(r.out)["results"] if x["check"] == "model.id")
     assert r.code == 1 and got["status"] == "drift"
     assert got["message"] == "model: intended meta-llama/Llama-3.1-70B-Instruct, running meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_collect_table_shows_probes_and_defaulted_ports(tmp_path):
+    from clirun import MANIFESTS, skewaudit
+    from test_diff_scenarios import mutate, set_arg
+
+    m = mutate(MANIFESTS / "llama-3.1-70b-vllm.yaml", tmp_path / "m.yaml", lambda d: set_arg(d, "--port", None))
+    out = skewaudit("collect", "--manifest", m).out
+    port = next(ln for ln in out.splitlines() if ln.strip().startswith("port "))
+    assert "8000" in port and "(default)" in port          # the engine default, shown like the JSON has it
+    assert any("readiness probe" in ln and "httpGet /health :8000, timeout 1s (default), period 10s" in ln
+               for ln in out.splitlines())
+    assert any("liveness probe" in ln and "period 30s" in ln for ln in out.splitlines())
+    assert any(ln.strip().startswith("container ports") and "8000 (http)" in ln for ln in out.splitlines())
