@@ -123,3 +123,120 @@ def test_hints_use_the_containers_real_port(tmp_path):
     curls = [c for c in model["commands"] if "curl" in c]
     assert curls and all("localhost:30000/" in c for c in curls)
     assert "8000" not in " ".join(model["commands"])
+
+
+def _extra_args_result(tmp_path, spec_src, manifest_src, spec_args, change):
+    import json
+
+    import yaml
+
+    from clirun import skewaudit
+    from test_diff_scenarios import mutate
+
+    doc = yaml.safe_load(spec_src.read_text())
+    doc["spec"]["runtime"]["engine"]["args"] = spec_args
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    m = mutate(manifest_src, tmp_path / "m.yaml", change)
+    r = skewaudit("diff", spec, "--manifest", m, "--format", "json")
+    return r.code, [x for x in json.loads(r.out)["results"] if x["check"] == "runtime.extra-args"]
+
+
+def test_extra_args_follow_each_engines_flag_spelling(tmp_path):
+    from clirun import EXAMPLES, MANIFESTS
+    from test_diff_scenarios import container
+
+    # vLLM's FlexibleArgumentParser reads --disable_log_requests as --disable-log-requests: a match.
+    def vllm_underscore(docs):
+        args = container(docs)["args"]
+        args[args.index("--disable-log-requests")] = "--disable_log_requests"
+    code, (r,) = _extra_args_result(tmp_path, EXAMPLES / "llama-3.1-70b-vllm.yaml",
+                                    MANIFESTS / "llama-3.1-70b-vllm.yaml", ["--disable-log-requests"], vllm_underscore)
+    assert r["status"] == "match" and code == 0
+
+    # SGLang's argparse keeps '_' and '-' distinct: --host_name is not --host-name.
+    def sglang_underscore(docs):
+        c = container(docs)
+        c["args"][0] = c["args"][0].replace("--host 0.0.0.0", "--host 0.0.0.0 --host_name x")
+    code, (r,) = _extra_args_result(tmp_path, EXAMPLES / "mistral-7b-sglang-h100.yaml",
+                                    MANIFESTS / "mistral-7b-sglang-h100.yaml", ["--host-name"], sglang_underscore)
+    assert r["status"] == "drift" and code == 1
+    assert "--host_name is on the command line, but sglang does not read it as --host-name" in \
+        r["observed"][0]["note"]
+
+
+def test_tgi_max_batched_tokens_is_unverifiable_with_the_reason(tmp_path):
+    import json
+
+    import yaml
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+
+    doc = yaml.safe_load((EXAMPLES / "qwen2.5-7b-tgi-l4.yaml").read_text())
+    doc["spec"]["runtime"]["engine"]["maxNumBatchedTokens"] = 8192
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = skewaudit("diff", spec, "--manifest", MANIFESTS / "qwen2.5-7b-tgi-l4.yaml", "--format", "json")
+    got = next(x for x in json.loads(r.out)["results"] if x["check"] == "runtime.max-batched-tokens")
+    assert got["status"] == "unverifiable" and r.code == 0
+    assert "--max-batch-prefill-tokens" in got["reason"] and "--max-batch-total-tokens" in got["reason"]
+    assert "--max-batch-prefill-tokens" in skewaudit("explain", "runtime.max-batched-tokens").out
+
+
+def test_repeated_flag_note_names_the_flag_not_an_internal_field():
+    from skewaudit.runtimes import ContainerInput, parse
+
+    argv = ["python", "-m", "huggingfaceserver", "--model_name=a", "--model_name=b", "--model_id=org/m"]
+    facts = parse(ContainerInput(argv=argv, arg_paths=[f"args[{i}]" for i in range(len(argv))], env={}, env_prov={},
+                                 image="kserve/huggingfaceserver:v0.15.0", object="Deployment/ml/x", container="c"))
+    notes = " ".join(facts.notes)
+    assert "--model_name: given 2 times" in notes and "_model_name:" not in notes.replace("--model_name:", "")
+
+
+def test_an_hpa_without_namespace_is_named_without_an_empty_segment(tmp_path):
+    import json
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+    from test_diff_scenarios import mutate
+
+    def no_ns(docs):
+        for d in docs:
+            d["metadata"].pop("namespace", None)
+        hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
+        hpa["spec"]["maxReplicas"] = 4
+    m = mutate(MANIFESTS / "llama-3.1-70b-vllm.yaml", tmp_path / "m.yaml", no_ns)
+    r = skewaudit("diff", EXAMPLES / "llama-3.1-70b-vllm.yaml", "--manifest", m, "--format", "json")
+    bounds = next(x for x in json.loads(r.out)["results"]
+                  if x["check"] == "orchestration.hpa-bounds" and x["status"] == "drift")
+    assert bounds["observed"][0]["prov"]["object"] == "HorizontalPodAutoscaler/llama-3-1-70b" and r.code == 1
+    out = skewaudit("collect", "--manifest", m).out
+    assert "HorizontalPodAutoscaler/llama-3-1-70b" in out and "//" not in out
+
+
+def test_model_id_is_quoted_as_written(tmp_path):
+    import json
+
+    from clirun import EXAMPLES, MANIFESTS, skewaudit
+    from test_diff_scenarios import container, mutate
+
+    def other(docs):
+        container(docs)["args"][0] = "meta-llama/Llama-3.1-8B-Instruct"
+    m = mutate(MANIFESTS / "llama-3.1-70b-vllm.yaml", tmp_path / "m.yaml", other)
+    r = skewaudit("diff", EXAMPLES / "llama-3.1-70b-vllm.yaml", "--manifest", m, "--format", "json")
+    got = next(x for x in json.loads(r.out)["results"] if x["check"] == "model.id")
+    assert r.code == 1 and got["status"] == "drift"
+    assert got["message"] == "model: intended meta-llama/Llama-3.1-70B-Instruct, running meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_collect_table_shows_probes_and_defaulted_ports(tmp_path):
+    from clirun import MANIFESTS, skewaudit
+    from test_diff_scenarios import mutate, set_arg
+
+    m = mutate(MANIFESTS / "llama-3.1-70b-vllm.yaml", tmp_path / "m.yaml", lambda d: set_arg(d, "--port", None))
+    out = skewaudit("collect", "--manifest", m).out
+    port = next(ln for ln in out.splitlines() if ln.strip().startswith("port "))
+    assert "8000" in port and "(default)" in port          # the engine default, shown like the JSON has it
+    assert any("readiness probe" in ln and "httpGet /health :8000, timeout 1s (default), period 10s" in ln
+               for ln in out.splitlines())
+    assert any("liveness probe" in ln and "period 30s" in ln for ln in out.splitlines())
+    assert any(ln.strip().startswith("container ports") and "8000 (http)" in ln for ln in out.splitlines())

@@ -236,12 +236,15 @@ def compare(
     normalize: Callable[[Any], Any] | None = None,
     what: str,
     vars: dict[str, Any] | None = None,
+    as_written: bool = False,
 ) -> Draft:
     """Compare one intended value with every instance's observed value.
 
     ``kind`` is a :mod:`skewaudit.constraints` kind. ``normalize`` maps both
     sides to canonical form (dtype aliases…) before matching; the evidence
-    keeps what was actually written.
+    keeps what was actually written. ``as_written``: messages quote the
+    intended value as the spec writes it (a model id keeps its case), not
+    its normalized form.
     """
     norm = normalize or (lambda v: v)
     raw_expected = expected
@@ -255,6 +258,7 @@ def compare(
     except ValueError as e:
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: intended value {raw_expected!r} is not usable: {e}",
                      expected=raw_expected, reason=str(e))
+    label = raw_expected if as_written and isinstance(raw_expected, str) else cons
 
     groups: dict[tuple, dict[str, Any]] = {}
     unverifiable: list[tuple[Instance, Obs]] = []
@@ -293,18 +297,18 @@ def compare(
         scope = _fmt_scope(bad, total, unit)
         if scope and n_unv:
             scope += f" ({n_unv} unverifiable)"
-        return Draft(field_path, Status.DRIFT, f"{what}: intended {cons}, running {shown}{skew}",
+        return Draft(field_path, Status.DRIFT, f"{what}: intended {label}, running {shown}{skew}",
                      expected=raw_expected, observed=evidence + unv_evidence,
                      scope=f"{scope}{skew}" if scope else scope, vars=extra)
     if unverifiable:
         reason = unverifiable[0][1].unverifiable
-        return Draft(field_path, Status.UNVERIFIABLE, f"{what}: cannot verify intended {cons}: {reason}",
+        return Draft(field_path, Status.UNVERIFIABLE, f"{what}: cannot verify intended {label}: {reason}",
                      expected=raw_expected, observed=evidence + unv_evidence, reason=reason,
                      scope=_fmt_scope(n_unv, total, unit), vars=extra)
     if not groups:
         return Draft(field_path, Status.UNVERIFIABLE, f"{what}: nothing running to compare with",
                      expected=raw_expected, reason="no running instance collected")
-    return Draft(field_path, Status.MATCH, f"{what}: {cons}", expected=raw_expected, observed=evidence, vars=extra)
+    return Draft(field_path, Status.MATCH, f"{what}: {label}", expected=raw_expected, observed=evidence, vars=extra)
 
 
 def _canary_skew(ctx: Ctx, bad_pods: list[str]) -> str:

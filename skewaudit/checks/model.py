@@ -56,7 +56,8 @@ def model_id(ctx: Ctx):
     expected = want
     if uri and storage is not None:
         expected = uri
-    yield compare(ctx, "spec.identity.model.id", expected, "str", observe, normalize=_model_id, what="model")
+    yield compare(ctx, "spec.identity.model.id", expected, "str", observe, normalize=_model_id, what="model",
+                  as_written=True)
 
 
 def _or_floating(ob: Obs) -> Obs:

@@ -42,8 +42,9 @@ _AUTOSCALER_PATHS = {"ScaledObject": {"minReplicas": "spec.minReplicaCount", "ma
 def _hpa_prov(ctx: Ctx, attr: str) -> Prov:
     h = ctx.workload.hpa
     path = _AUTOSCALER_PATHS.get(h.kind, {}).get(attr, f"spec.{attr}")
-    return Prov(source="default" if attr in h.defaulted else "hpa", object=f"{h.kind}/{h.namespace}/{h.name}",
-                path=path)
+    # Rendered manifests may carry no namespace: "HorizontalPodAutoscaler/name", never "…//name".
+    obj = f"{h.kind}/{h.namespace}/{h.name}" if h.namespace else f"{h.kind}/{h.name}"
+    return Prov(source="default" if attr in h.defaulted else "hpa", object=obj, path=path)
 
 
 def _autoscaler_vars(ctx: Ctx) -> dict[str, str]:

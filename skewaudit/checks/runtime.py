@@ -248,9 +248,28 @@ check("runtime.max-num-seqs")(engine_field_check(
     ("spec.runtime.engine.maxNumSeqs", "spec.runtime.batch.maxBatchSize"), "max_num_seqs", "int",
     "max running sequences", "Max running sequences (vLLM --max-num-seqs, TGI --max-batch-size, SGLang "
     "--max-running-requests) matches.", flag="--max-num-seqs"))
-check("runtime.max-batched-tokens")(engine_field_check(
-    ("spec.runtime.engine.maxNumBatchedTokens",), "max_num_batched_tokens", "tokens", "max batched tokens",
-    "Max tokens per scheduler step (--max-num-batched-tokens) matches.", flag="--max-num-batched-tokens"))
+_TGI_BATCHED = ("TGI has no per-step token budget like --max-num-batched-tokens: --max-batch-prefill-tokens caps the "
+                "tokens of one prefill batch, --max-batch-total-tokens the prompt + generated tokens of every running "
+                "sequence (the KV-cache budget); neither is the same setting, so maxNumBatchedTokens cannot be "
+                "verified on TGI")
+
+
+@check("runtime.max-batched-tokens")
+def max_batched_tokens(ctx: Ctx):
+    """Max tokens per scheduler step (vLLM --max-num-batched-tokens, TensorRT-LLM --max_num_tokens) matches;
+    unverifiable on TGI, which has no such setting."""
+    want = ctx.want("spec.runtime.engine.maxNumBatchedTokens")
+    if want is None:
+        return
+
+    def observe(inst: Instance) -> Obs:
+        c = inst.container
+        if c is not None and c.engine is not None and c.engine.engine == "tgi":
+            return Obs(unverifiable=_TGI_BATCHED)
+        return engine_obs(inst, "max_num_batched_tokens", "max batched tokens")
+
+    yield compare(ctx, "spec.runtime.engine.maxNumBatchedTokens", want, "tokens", observe, what="max batched tokens",
+                  vars={"flag": "--max-num-batched-tokens"})
 check("runtime.pipeline-parallel")(engine_field_check(
     ("spec.runtime.engine.pipelineParallelSize",), "pipeline_parallel_size", "int", "pipeline parallel size",
     "Pipeline-parallel degree (--pipeline-parallel-size) matches.", flag="--pipeline-parallel-size"))
@@ -299,9 +318,15 @@ check("runtime.prefix-caching")(engine_field_check(
     normalize=lambda v: str(normalize.boolean(v)).lower()))
 
 
-def _flag_key(tok: str) -> tuple[str, str | None]:
+# Engines whose parser reads ``--a_b`` as ``--a-b``: vLLM's FlexibleArgumentParser (0.10–0.33,
+# serving-config reference §2.2). TGI (clap: kebab-case only, ``--model_id`` is an error),
+# SGLang and KServe's huggingfaceserver (plain argparse) keep ``_`` and ``-`` distinct.
+_UNDERSCORES_AS_DASHES = frozenset({"vllm"})
+
+
+def _flag_key(tok: str, dashes: bool = True) -> tuple[str, str | None]:
     flag, _, val = tok.partition("=")
-    return (flag.replace("_", "-") if flag.startswith("--") else flag), (val if "=" in tok else None)
+    return (flag.replace("_", "-") if dashes and flag.startswith("--") else flag), (val if "=" in tok else None)
 
 
 @check("runtime.extra-args")
@@ -314,6 +339,7 @@ def extra_args(ctx: Ctx):
         path = f"spec.runtime.engine.args[{i}]"
         flag, val = _flag_key(expected)
         missing: list[str] = []
+        spelled: list[str] = []           # the other spelling present, which the engine does not read as the flag
         wrong: dict[str, list[str]] = {}
         unknown: list[str] = []
         for inst in ctx.instances:
@@ -321,10 +347,17 @@ def extra_args(ctx: Ctx):
             if c is None or c.argv is None:
                 unknown.extend(inst.pods)
                 continue
-            argv = [_flag_key(t) for t in c.argv]
+            dashes = c.engine is not None and c.engine.engine in _UNDERSCORES_AS_DASHES
+            flag = _flag_key(expected, dashes)[0]
+            argv = [_flag_key(t, dashes) for t in c.argv]
             hits = [j for j, (f, _) in enumerate(argv) if f == flag]
             if not hits:
                 missing.extend(inst.pods)
+                near = next((f for f, _ in argv if f != flag and f.replace("_", "-") == flag.replace("_", "-")), None)
+                if near is not None:
+                    engine = c.engine.engine if c.engine is not None else "the engine"
+                    spelled.append(f"{near} is on the command line, but {engine} does not read it as {flag} "
+                                   "(its parser keeps '_' and '-' distinct)")
                 continue
             j = hits[-1]
             got = argv[j][1] if argv[j][1] is not None else (c.argv[j + 1] if j + 1 < len(c.argv) and
@@ -332,7 +365,8 @@ def extra_args(ctx: Ctx):
             if val is not None and got != val:
                 wrong.setdefault(str(got), []).extend(inst.pods)
         if missing or wrong:
-            ev = ([Evidence(value="(absent)", pods=missing, count=len(missing))] if missing else []) + \
+            note = spelled[0] if spelled else None
+            ev = ([Evidence(value="(absent)", pods=missing, count=len(missing), note=note)] if missing else []) + \
                  [Evidence(value=f"{flag}={v}", pods=p, count=len(p)) for v, p in wrong.items()]
             yield Draft(path, Status.DRIFT, f"required argument {expected} is not on the command line", expected=expected,
                         observed=ev, vars={"flag": flag})

@@ -263,8 +263,9 @@ class Engine(_Model):
     max_num_seqs: IntRange = Field(
         None, description="Maximum concurrently running sequences (vLLM --max-num-seqs, SGLang --max-running-requests).")
     max_num_batched_tokens: TokenLength = Field(
-        None, description="Maximum tokens per scheduler step (vLLM --max-num-batched-tokens, TGI "
-        "--max-batch-total-tokens).")
+        None, description="Maximum tokens per scheduler step (vLLM --max-num-batched-tokens, TensorRT-LLM "
+        "--max_num_tokens). TGI has no equivalent (--max-batch-prefill-tokens caps one prefill batch, "
+        "--max-batch-total-tokens the KV-cache budget): unverifiable there.")
     tensor_parallel_size: Optional[PosInt] = Field(None, description="Tensor-parallel degree (vLLM "
                                                    "--tensor-parallel-size, TGI --num-shard, SGLang --tp-size).")
     pipeline_parallel_size: Optional[PosInt] = Field(None, description="Pipeline-parallel degree.")

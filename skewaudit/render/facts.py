@@ -29,7 +29,7 @@ FORMATS = ("table", "json", "yaml")
 # The facts a ModelSpec constrains, in display order; other engine fields are
 # shown only when set explicitly (not defaults).
 KEY_FIELDS = ("model", "revision", "dtype", "quantization", "max_model_len", "max_num_seqs",
-              "tensor_parallel_size", "pipeline_parallel_size")
+              "tensor_parallel_size", "pipeline_parallel_size", "port")
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 
 
@@ -174,6 +174,22 @@ def _container_block(snap: Snapshot, w: WorkloadObs, c: ContainerObs, pods: list
             f = e.fields[key]
             note = f.note if f.prov.source == SourceKind.DEFAULT or f.note else None
             b.add(key, _fact_value(f), f.prov.where(), note)
+    if c.ports:
+        b.add("container ports", ", ".join(f"{p.container_port}" + (f" ({p.name})" if p.name else "") for p in c.ports),
+              Prov(source=SourceKind.POD_SPEC, object=w.object, path=f"{c.path}.ports").where())
+    for pr in c.probes:
+        # What the JSON has: handler, path, port and timings; an unset timeout is Kubernetes' 1s, said so.
+        named = {pp.name: pp.container_port for pp in c.ports if pp.name}
+        port = named.get(pr.port, pr.port) if isinstance(pr.port, str) else pr.port
+        parts = [pr.handler + (f" {pr.path}" if pr.path else "") + (f" :{port}" if port is not None else "")]
+        parts.append(f"timeout {pr.timeout_seconds}s" if pr.timeout_seconds is not None else "timeout 1s (default)")
+        for label, v in (("period", pr.period_seconds), ("delay", pr.initial_delay_seconds)):
+            if v is not None:
+                parts.append(f"{label} {v}s")
+        if pr.failure_threshold is not None:
+            parts.append(f"failures {pr.failure_threshold}")
+        b.add(f"{pr.kind} probe", ", ".join(parts),
+              Prov(source=SourceKind.POD_SPEC, object=w.object, path=f"{c.path}.{pr.kind}Probe").where())
     gc = _gpu_count(c)
     if gc is not None:
         b.add("gpu count", gc[0], Prov(source=SourceKind.POD_SPEC, object=w.object, path=gc[1]).where())
@@ -313,7 +329,7 @@ def _workload_lines(snap: Snapshot, w: WorkloadObs) -> list[str]:
     if w.hpa is not None:
         h = w.hpa
         b.add("hpa", f"{h.name}: {_v(h.min_replicas)}..{_v(h.max_replicas)} on {', '.join(h.metrics)}",
-              f"HorizontalPodAutoscaler/{h.namespace}/{h.name} ({SourceKind.HPA})")
+              f"HorizontalPodAutoscaler/{h.namespace + '/' if h.namespace else ''}{h.name} ({SourceKind.HPA})")
     if w.services:
         b.add("services", ", ".join(f"{s.name}:{'/'.join(str(p.port) for p in s.ports)}" for s in w.services),
               f"({SourceKind.SERVICE})")

@@ -328,7 +328,8 @@ class FactSet:
                                   for x in hits)
                 note = f"given {len(hits)} times ({given}): {repeated}"
                 fact = Fact(fact.value, fact.prov, raw=fact.raw, note=_add_note(fact.note, note))
-                self.notes.append(f"{field}: {note}")
+                # Named by the flag as written, never by the parser's field name (``_model_name``).
+                self.notes.append(f"{hits[-1].spelled or hits[-1].flag}: {note}")
             self.fields[field] = fact
         return groups
 
