@@ -18,6 +18,11 @@ warm-up, as whole processes:
    ``list_pod_for_all_namespaces()`` building model objects;
 4. ``kubectl get pods -A -o json`` (skipped when kubectl is not installed).
 
+Then the offline rows (issue 17): the same cluster written as files (``dumps.py``) and audited
+with ``skewaudit diff SPECS --manifest FILE`` by the smallest spec count: one ``kind: List``
+YAML document (``kubectl get -A -o yaml``), the same objects as a JSON List
+(``kubectl get -o json``) and as multi-document YAML (``helm template``).
+
 At the largest pod count it also runs the linear-cost probe: the same
 workloads, pods and results audited by a tenth as many specs (one label
 selector per group of ten identical Deployments, ``specs-grouped/``). Matching
@@ -37,7 +42,7 @@ form of ``getrusage(RUSAGE_CHILDREN)``). MB are 10^6 bytes.
 Prints a table, the targets of issue 7 met or missed, and last one line per
 case::
 
-    RESULT pods=N specs=M skewaudit_s=… raw_floor_s=… default_client_s=… kubectl_s=… skewaudit_peak_mb=… cold_help_s=… cold_floor_s=…
+    RESULT pods=N specs=M skewaudit_s=… raw_floor_s=… default_client_s=… kubectl_s=… skewaudit_peak_mb=… cold_help_s=… cold_floor_s=… yaml_dump_s=… json_dump_s=… multi_yaml_s=… yaml_dump_peak_mb=…
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 KUBECTL = shutil.which("kubectl")
+OFFLINE = ("yaml_dump", "json_dump", "multi_yaml")
 
 
 @dataclass
@@ -143,7 +149,8 @@ def skewaudit() -> list[str]:
     return [str(exe)] if exe.exists() else [python(), "-m", "skewaudit"]
 
 
-def bench_pods(pods: int, spec_counts: list[int], runs: int, work: Path, clients: bool, probe: bool) -> dict:
+def bench_pods(pods: int, spec_counts: list[int], runs: int, work: Path, clients: bool, probe: bool,
+               offline: bool = True) -> dict:
     """One cluster of ``pods`` pods; skewaudit per spec count, the other paths once."""
     data = work / f"pods-{pods}"
     top = max(spec_counts)
@@ -160,6 +167,14 @@ def bench_pods(pods: int, spec_counts: list[int], runs: int, work: Path, clients
         for f in sorted((data / "specs").glob("*.yaml"))[:m]:
             shutil.copyfile(f, d / f.name)
         spec_dirs[m] = d
+    offline_cmds: dict[str, tuple[list[str], tuple[int, ...]]] = {}
+    if offline:
+        log(f"writing the offline dumps of {pods} pods …")
+        subprocess.run([python(), str(HERE / "dumps.py"), str(data)], check=True, capture_output=True)
+        dumps = data / "dumps"
+        for key, f in (("yaml_dump", "list.yaml"), ("json_dump", "list.json"), ("multi_yaml", "multi.yaml")):
+            offline_cmds[key] = ([*skewaudit(), "diff", str(spec_dirs[min(spec_counts)]), "--manifest", str(dumps / f),
+                                  "--format", "json"], (0, 1))
     server = Server(data)
     try:
         env = {**child_env(), "KUBECONFIG": server.kubeconfig}
@@ -181,6 +196,12 @@ def bench_pods(pods: int, spec_counts: list[int], runs: int, work: Path, clients
             f"JSON) at {server.url}")
         # Warm up everything but the default client (30 s at 10,000 pods; the 1,000-pod case warms its imports).
         res = measure(cmds, env, work, runs, warmup={k for k in cmds if k != "default_client" or pods <= 2000})
+        if offline_cmds:
+            # dumps of 10,000 pods pass the default --max-input-bytes (256 MiB) as YAML: raise it
+            # and the default --deadline (300 s) could cut a YAML run short on a loaded machine: off
+            big = {**child_env(), "SKEWAUDIT_MAX_INPUT_BYTES": str(4 * 2**30), "SKEWAUDIT_DEADLINE": "0"}
+            log(f"measuring the offline dumps ({', '.join(f'{p.name} {p.stat().st_size / 1e6:.0f} MB' for p in sorted((data / 'dumps').glob('*.*')))})")
+            res |= measure(offline_cmds, big, work, runs, warmup=set())   # the dumps were just written: cached
         # The last run's report: proof the audit did its work (workloads, pods, drift found).
         summaries = {m: report_summary(work / f"skewaudit/{m}.out") for m in [*spec_counts, *(["grouped"] if probe else [])]}
     finally:
@@ -228,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run: 1 run, and 1000 pods / 100 specs unless --pods/--specs say otherwise")
     ap.add_argument("--no-clients", action="store_true", help="skip the default client and kubectl rows")
+    ap.add_argument("--no-offline", action="store_true", help="skip the offline dump rows (YAML/JSON files)")
     ap.add_argument("--json", help="also write every measured run here")
     ap.add_argument("--workdir", help="where to generate the clusters (default: a temporary directory)")
     a = ap.parse_args(argv)
@@ -239,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     (work / "skewaudit").mkdir(parents=True, exist_ok=True)
     try:
         cold = bench_cold(cold_runs, work, ROOT / "specs" / "examples" / "llama-3.1-70b-vllm.yaml")
-        cases = {p: bench_pods(p, spec_list, runs, work, not a.no_clients, probe=p == max(pods_list) and not a.quick)
+        cases = {p: bench_pods(p, spec_list, runs, work, not a.no_clients, probe=p == max(pods_list) and not a.quick,
+                            offline=not a.no_offline)
                  for p in sorted(pods_list)}
     finally:
         if not a.workdir:
@@ -267,12 +290,15 @@ def report(cases: dict, cold: dict[str, Runs], spec_list: list[int], runs: int, 
     head = f"{'pods':>6} {'specs':>5}  {'command':<40} {'wall s [min-max]':>24} {'cpu s':>8} {'peak MB':>8} {'x floor':>8}"
     out(head + "\n" + "-" * len(head) + "\n")
     names = {"floor": "floor (msgspec typed partial decode)", "default_client": "default client (model objects)",
-             "kubectl": "kubectl get pods -A -o json"}
+             "kubectl": "kubectl get pods -A -o json", "yaml_dump": "diff --manifest List YAML (kubectl -o yaml)",
+             "json_dump": "diff --manifest List JSON (kubectl -o json)",
+             "multi_yaml": "diff --manifest multi-doc YAML (helm)"}
     for pods, c in cases.items():
         r = c["runs"]
         floor = r["floor"].med("wall")
         for key, runs_ in r.items():
-            specs = key.split("/")[1] if key.startswith("skewaudit/") else "-"
+            specs = key.split("/")[1] if key.startswith("skewaudit/") else (
+                str(min(spec_list)) if key in OFFLINE else "-")
             label = "skewaudit diff -A --format json" if key.startswith("skewaudit/") else names[key]
             if specs == "grouped":
                 specs, label = str(c["summaries"]["grouped"]["specs"]), "  same, specs by label selector"
@@ -303,7 +329,9 @@ def report(cases: dict, cold: dict[str, Runs], spec_list: list[int], runs: int, 
             out(f"RESULT pods={pods} specs={m} skewaudit_s={s.med('wall'):.3f} raw_floor_s={r['floor'].med('wall'):.3f} "
                 f"default_client_s={_fmt(dc.med('wall') if dc else None)} kubectl_s={_fmt(kc.med('wall') if kc else None)} "
                 f"skewaudit_peak_mb={s.med('peak'):.0f} cold_help_s={cold['cold_help'].med('wall'):.3f} "
-                f"cold_floor_s={cold['cold_floor'].med('wall'):.3f}\n")
+                f"cold_floor_s={cold['cold_floor'].med('wall'):.3f}"
+                + "".join(f" {k}_s={_fmt(r[k].med('wall') if k in r else None)}" for k in OFFLINE)
+                + f" yaml_dump_peak_mb={_fmt(r['yaml_dump'].med('peak') if 'yaml_dump' in r else None, 0)}\n")
 
 
 def targets(cases: dict, cold: dict[str, Runs], spec_list: list[int]) -> None:
@@ -343,6 +371,17 @@ def targets(cases: dict, cold: dict[str, Runs], spec_list: list[int]) -> None:
              f"linear cost: {top} specs take {named.med('wall'):.2f} s, {n_g} specs auditing the same "
              f"{cases[big]['summaries']['grouped']['workloads']} workloads and {big} pods {g.med('wall'):.2f} s: "
              f"{1000 * extra / max(1, top - n_g):.2f} ms per extra spec; target: <= 1.25 x")
+    for pods in cases:
+        r = cases[pods]["runs"]
+        if "yaml_dump" not in r:
+            continue
+        j = r["json_dump"].med("wall")
+        for key, what in (("yaml_dump", "kind: List YAML"), ("multi_yaml", "multi-document YAML")):
+            y = r[key]
+            line(y.med("wall") <= 3 * j, f"{pods} pods offline: {what} {y.med('wall'):.2f} s = {y.med('wall') / j:.2f} x "
+                                         f"the JSON List ({j:.2f} s); target <= 3 (issue 17)")
+            line(y.med("peak") <= 1500, f"{pods} pods offline: {what} peak RSS {y.med('peak'):.0f} MB; "
+                                        "target <= 1500 (issue 17)")
     h = cold["cold_help"].med("wall") / cold["cold_floor"].med("wall")
     line(h <= 2.0, f"cold skewaudit --help = {h:.2f} x python -c 'import typer'; target <= 2")
     v = cold["cold_validate"].med("wall") / cold["cold_validate_floor"].med("wall")

@@ -111,3 +111,11 @@ def test_trailer_comments_and_list_kinds(tmp_path: Path, capsys: pytest.CaptureF
     path.write_text("apiVersion: v1\nkind: Widget\nmetadata:\n  name: w\nitems:\n- a: 1\n")
     offline(path)
     assert capsys.readouterr().err == ""
+
+
+def test_a_top_level_key_starting_with_a_dash_ends_the_items(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    text, _ = _big_list_with("", n=2, at=0)
+    path = tmp_path / "dump.yaml"
+    path.write_text(text.replace("kind: List", "-x: 1\nkind: List"))   # a key named "-x", not an entry
+    offline(path)
+    assert capsys.readouterr().err == ""

@@ -18,7 +18,7 @@ import re
 
 _ITEMS = re.compile(r"^items:[ \t]*(?:#.*)?\n", re.M)
 # a line at column 0 that ends the items block: not an entry, not indented, not blank or a comment
-_TOP = re.compile(r"^[^-\s#]", re.M)
+_TOP = re.compile(r"^(?!-(?:[ \t\n]|$))[^\s#]", re.M)
 _ENTRY = re.compile(r"^-(?=[ \t\n])", re.M)
 
 
