@@ -54,7 +54,9 @@ def _root(
 
         # Which engine releases the argv parsers were written against: a flag added later reads as unknown.
         lines = [f"skewaudit {__version__}", "engine flag tables:"]
-        lines += [f"  {engine:<10} {follows}" for engine, follows in flag_tables()]
+        tables = flag_tables()
+        width = max((len(engine) for engine, _ in tables), default=0)
+        lines += [f"  {engine:<{width}}  {follows}" for engine, follows in tables]
         typer.echo("\n".join(lines))
         raise typer.Exit(0)
 

@@ -21,6 +21,7 @@ from skewaudit.runtimes import ContainerInput, FactSet, begin
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, image_tag, locate, plain_int, scan
 
 ENGINE = "llama-cpp"
+FLAGS_VERSION = "llama.cpp llama-server b4000 to b6000 (tools/server/README.md)"
 PROGS = ("llama-server", "server")
 
 FLAGS: dict[str, Opt] = {

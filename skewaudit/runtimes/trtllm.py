@@ -18,6 +18,7 @@ from skewaudit.runtimes import ContainerInput, begin
 from skewaudit.runtimes._argv import Opt, image_repo, locate, scan
 
 ENGINE = "tensorrt-llm"
+FLAGS_VERSION = "TensorRT-LLM trtllm-serve 0.18.2 to 1.x"
 VARIES = "not set: trtllm-serve's default depends on the release and the backend"
 
 FLAGS: dict[str, Opt] = {
