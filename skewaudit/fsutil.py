@@ -102,6 +102,15 @@ def _target(path: str) -> str:
     return real
 
 
+def _special_file(path: str) -> str | None:
+    """``path`` when it exists and is neither a regular file nor a directory (symlinks followed)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return None if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) else path
+
+
 def _existing_mode(real: str) -> int | None:
     try:
         st = os.stat(real)
@@ -149,6 +158,18 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         else:
             yield out
             out.flush()
+        return
+    special = _special_file(path)
+    if special is not None:
+        # A device, FIFO or socket (/dev/null, /dev/stdout, a pipe): written in place. Renaming a
+        # temporary file over it would replace the device node itself (as root, /dev/null).
+        try:
+            f = open(special, "wb")
+        except OSError as e:
+            raise InputError(f"{path}: cannot write: {e.strerror}") from None
+        with f:
+            yield f
+            f.flush()
         return
     real = _target(path)
     directory, base = os.path.split(real)

@@ -102,7 +102,10 @@ def test_a_known_mean_shift_gives_the_analytic_values():
 def test_sketch_metrics_agree_with_exact_numpy_values(shift):
     rng = np.random.default_rng(7)
     a, b = rng.lognormal(0, 0.7, 300_000), rng.lognormal(shift, 0.7, 300_000)
-    got = mx.numeric_metrics(_kll(a), _kll(b), float(np.std(a, ddof=1)))
+    # KLL compaction is randomised (its own generator, not seedable from Python): the bound holds for a
+    # typical sketch, so the median of three independent builds is compared, not one draw.
+    runs = [mx.numeric_metrics(_kll(a), _kll(b), float(np.std(a, ddof=1))) for _ in range(3)]
+    got = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
     exact = mx.exact_numeric(a, b)
     # The stated accuracy (README, data skew): PSI ±0.005 up to 0.3 (where gates decide), 3 % of a
     # larger PSI (a near-empty bin's log ratio amplifies rank error); JS and KS ±0.01; normalised

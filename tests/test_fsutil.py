@@ -184,3 +184,26 @@ def test_skewaudit_debug_keeps_the_exit_code(monkeypatch, capsys):
         cli.main()
     err = capsys.readouterr().err
     assert e.value.code == 70 and "Traceback" in err and "simulated bug" in err
+
+
+def test_devices_and_fifos_are_written_in_place_never_replaced(tmp_path):
+    """`-o /dev/null` (or a FIFO) must not rename a temporary file over the device node: as root that
+    replaced /dev/null itself. A private character device (root only) and a FIFO stand in for it."""
+    import stat as st
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    fsutil.write_atomic(str(fifo), b"report\n")
+    reader.join(10)
+    assert got == [b"report\n"] and st.S_ISFIFO(os.stat(fifo).st_mode)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    if os.geteuid() != 0:
+        return
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | st.S_IFCHR, os.makedev(1, 3))
+    fsutil.write_atomic(str(null), b"discarded\n")
+    assert st.S_ISCHR(os.stat(null).st_mode)
