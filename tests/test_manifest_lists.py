@@ -92,6 +92,8 @@ def test_alias_bomb_in_one_item_is_refused(tmp_path: Path) -> None:
 def test_syntax_error_in_one_item_has_its_line_and_column(tmp_path: Path) -> None:
     text, line = _big_list_with("- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: x: y\n")
     path = tmp_path / "dump.yaml"
+    text = text.replace("items:\n", "items:\n# a comment before the first entry\n\n")
+    line += 2
     path.write_text(text)
     with pytest.raises(InputError, match=rf"^{re.escape(str(path))}:{line + 3}:12: YAML syntax error"):
         offline(path)

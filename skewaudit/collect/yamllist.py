@@ -15,6 +15,7 @@ space and the text before it is dropped, with the line offset returned beside it
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 _ITEMS = re.compile(r"^items:[ \t]*(?:#.*)?\n", re.M)
 # a line at column 0 that ends the items block: not an entry, not indented, not blank or a comment
@@ -22,12 +23,13 @@ _TOP = re.compile(r"^(?!-(?:[ \t\n]|$))[^\s#]", re.M)
 _ENTRY = re.compile(r"^-(?=[ \t\n])", re.M)
 
 
-def split(text: str) -> tuple[str, int, list[tuple[int, str]]] | None:
+def split(text: str) -> tuple[str, int, Iterator[tuple[int, str]]] | None:
     """``(head, head_items_line, items)`` for a kubectl-style List document, else None.
 
     ``head`` is the document without its entries (``items:`` left empty, so it reads as
-    null; blank lines stand in for them); ``items`` are ``(line offset, text)`` pairs, the text of one entry with its
-    ``-`` replaced by a space (an indented block mapping at the same columns)."""
+    null; blank lines stand in for them); ``items`` yields ``(line offset, text)`` pairs, one
+    at a time (no copy of the whole block is made), the text of one entry with its ``-``
+    replaced by a space (an indented block mapping at the same columns)."""
     if "&" in text and "*" in text:
         return None   # an alias in one item may name an anchor in another: parse it whole
     m = _ITEMS.search(text)
@@ -36,18 +38,20 @@ def split(text: str) -> tuple[str, int, list[tuple[int, str]]] | None:
     start = m.end()
     top = _TOP.search(text, start)
     end = top.start() if top else len(text)
-    block = text[start:end]
-    entries = [e.start() for e in _ENTRY.finditer(block)]
-    if not entries or block[:entries[0]].strip(" \t\n") and not _comments_only(block[:entries[0]]):
+    entries = [e.start() for e in _ENTRY.finditer(text, start, end)]
+    if not entries or not _comments_only(text[start:entries[0]]):
         return None
     items_line = text.count("\n", 0, m.start())
-    head = text[:start] + "\n" * block.count("\n") + text[end:]   # lines after it keep their numbers
-    line, out, pos = items_line + 1, [], 0
-    for a, b in zip(entries, entries[1:] + [len(block)]):
-        line += block.count("\n", pos, a)
+    # lines after the block keep their numbers
+    head = text[:start] + "\n" * text.count("\n", start, end) + text[end:]
+    return head, items_line, _items(text, entries, start, end, items_line + 1)
+
+
+def _items(text: str, entries: list[int], pos: int, end: int, line: int) -> Iterator[tuple[int, str]]:
+    for a, b in zip(entries, entries[1:] + [end]):
+        line += text.count("\n", pos, a)
         pos = a
-        out.append((line, " " + block[a + 1:b]))
-    return head, items_line, out
+        yield line, " " + text[a + 1:b]
 
 
 def _comments_only(s: str) -> bool:
