@@ -162,6 +162,11 @@ def argv(args: list[str]) -> list[str]:
         elif tok.startswith("-") and is_secret_name(tok):
             out.append(tok)
             redact_next = True
+        elif any(c.isspace() for c in tok) and (parts := tok.split()) and parts[-1].startswith("-") \
+                and "=" not in parts[-1] and is_secret_name(parts[-1]):
+            # `m\ --api-key S` splits into 'm --api-key' and 'S': the flag ends this word, S is its value
+            out.append(scrub(tok))
+            redact_next = True
         elif looks_secret(tok):
             out.append(marker(tok))
         else:
@@ -265,6 +270,8 @@ def text(s: str, refs: set[str] | None = None) -> str:
             continue
         if len(w) > 1 and w[0] in "'\"" and w[-1] == w[0] and any(c.isspace() for c in w):
             out.append(w[0] + text(w[1:-1], refs) + w[0])   # a quoted script inside the script (bash -c '…')
+        elif len(w) > 1 and w[0] in "'\"" and (len(w) == 1 or w[-1] != w[0]) and any(c.isspace() for c in w):
+            out.append(w[0] + text(w[1:], refs))   # an unclosed quote runs to the end: its words are still read
         else:
             out.append(w)
     out.append(s[last:])

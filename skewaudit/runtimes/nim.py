@@ -22,7 +22,7 @@ from skewaudit.runtimes._argv import image_repo, locate, scan
 from skewaudit.runtimes.vllm import FLAGS as VLLM_FLAGS
 
 ENGINE = "nim"
-FLAGS_VERSION = "NVIDIA NIM for LLMs 1.x (NIM_* environment variables)"
+FLAGS_VERSION = "NVIDIA NIM for LLMs 1.8 (NIM_* environment variables)"
 DEFAULT_PORT = 8000
 PROFILE_DECIDES = "not set: NIM picks it from the selected model profile and the GPUs it finds"
 

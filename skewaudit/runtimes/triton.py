@@ -17,7 +17,7 @@ from skewaudit.runtimes._argv import Opt, image_repo, locate, scan
 ENGINE = "triton"
 # tritonserver's few argv flags, and trtllm-serve's as documented for TensorRT-LLM 0.18.2 (commands/trtllm-serve)
 # and the 1.x docs (serving-config reference §5).
-FLAGS_VERSION = "Triton tritonserver (pod spec only: engine settings are baked in at build)"
+FLAGS_VERSION = "Triton tritonserver 2.49 (NGC 24.08; pod spec only: engine settings are baked in at build)"
 BAKED = ("fixed when the TensorRT-LLM engine was built (trtllm-build): read the model repository's "
          "config.pbtxt / engine config.json, not argv")
 _FIELDS = ("model", "dtype", "quantization", "max_model_len", "max_num_seqs", "max_num_batched_tokens",
