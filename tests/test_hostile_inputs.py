@@ -341,7 +341,10 @@ def test_an_object_whose_metadata_is_not_a_mapping_is_a_collection_issue(cluster
     body = json.dumps({"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "1"},
                        "items": [bad, {**deploy, "metadata": {**deploy["metadata"], "name": "other"}}]}).encode()
     kube.fault(DEPLOYS, "body", body=body)
-    code, report, err = _json(monkeypatch, capsys, "diff", SPEC, "--kubeconfig", cluster[1])
+    # Generous bounds: this checks decoding, not timing (a loaded machine once ran out of the default timeout).
+    code, report, err = _json(monkeypatch, capsys, "diff", SPEC, "--kubeconfig", cluster[1], "--timeout", "60",
+                              "--deadline", "0")
+    assert "issues" in report, (code, err)
     issue = next(i for i in report["issues"] if i["kind"] == "malformed")
     assert issue["scope"] == "Deployment/?" and "metadata" in issue["message"]
     assert "Traceback" not in err
