@@ -222,7 +222,10 @@ def _tune(cfg: Any, req: SourceRequest) -> None:
     # No urllib3 retries: a connect failure fails fast (one --timeout, not four),
     # and 429/5xx come back to Api.get, which retries them with a bounded budget
     # (urllib3 would otherwise sleep on Retry-After itself, unbounded).
-    cfg.retries = Retry(0, redirect=0, respect_retry_after_header=False, raise_on_status=False)
+    # One read retry only: a pooled keep-alive connection the server already closed fails at once
+    # with RemoteDisconnected; GETs are idempotent, and the caller's own wait stays --timeout.
+    cfg.retries = Retry(total=1, connect=0, read=1, status=0, other=0, redirect=0, respect_retry_after_header=False,
+                        raise_on_status=False)
     cfg.connection_pool_maxsize = max(4, req.workers)
 
 
