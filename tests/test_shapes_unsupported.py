@@ -118,3 +118,55 @@ def test_init_from_lws(tmp_path: Path, monkeypatch, capsys) -> None:
     spec = yaml.safe_load(out_spec.read_text())["spec"]
     assert spec["target"]["kind"] == "LeaderWorkerSet" and spec["target"]["name"] == "vllm"
     assert spec["runtime"]["engine"]["tensorParallelSize"] == 8 and spec["runtime"]["engine"]["pipelineParallelSize"] == 2
+
+
+# A RayCluster (KubeRay ray.io/v1, shaped after ray-project/kuberay ray-operator/config/samples/
+# ray-cluster.sample.yaml): a serving kind this version names but does not read.
+RAYCLUSTER = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "llama-ray", "namespace": "ml"},
+              "spec": {"headGroupSpec": {"template": {"spec": {"containers": [
+                  {"name": "ray-head", "image": "rayproject/ray:2.46.0"}]}}}}}
+
+
+@pytest.mark.parametrize("target", [None, {"namespace": "ml", "name": "llama-ray"}])
+def test_live_unsupported_kind_is_named_not_not_found(target, kube, kubeconfig: Path, tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    # without a target the spec audits its own name in the kubeconfig's namespace ("default")
+    ns = "ml" if target else "default"
+    kube.add({**RAYCLUSTER, "metadata": {"name": "llama-ray", "namespace": ns}})
+    code, out, err = main_inprocess(monkeypatch, capsys, "diff", str(_spec(tmp_path, "llama-ray", target)),
+                                    "--kubeconfig", str(kubeconfig), "-F", "json")
+    rep = json.loads(out)
+    assert code == 3, err
+    (r,) = [r for r in rep["results"] if r["status"] != "match"]
+    assert r["check"] == "collection.kind-unsupported" and r["status"] == "unverifiable"
+    assert r["message"].startswith("RayCluster/llama-ray found; that kind is not supported by this version")
+    assert "supported: Deployment, StatefulSet" in r["message"]
+    # looked up by name only, never a list of every RayCluster
+    probes = [q for _, path, q in kube.requests if path.endswith("/rayclusters")]
+    assert probes and all(q.get("fieldSelector") == "metadata.name=llama-ray" for q in probes)
+
+
+def test_live_absent_crds_stay_quiet_and_the_target_is_not_found(kube, kubeconfig: Path, tmp_path: Path,
+                                                                 monkeypatch, capsys) -> None:
+    # no Ray, Seldon or InferenceGraph CRD in this cluster: every probe answers 404, and says nothing
+    code, out, err = main_inprocess(monkeypatch, capsys, "diff", str(_spec(tmp_path, "llama-ray", None)),
+                                    "--kubeconfig", str(kubeconfig), "-F", "json")
+    rep = json.loads(out)
+    assert code == 1, err
+    assert [r["check"] for r in rep["results"] if r["status"] != "match"] == ["collection.target-not-found"]
+    assert any(path.endswith("/rayclusters") for _, path, _q in kube.requests)
+    assert "404" not in out + err and "rayclusters" not in out + err
+    # a denied probe is as quiet as an absent CRD
+    kube.install_crd("ray.io/v1", "RayCluster")
+    kube.deny("list", "rayclusters")
+    code, out, err = main_inprocess(monkeypatch, capsys, "diff", str(_spec(tmp_path, "llama-ray", None)),
+                                    "--kubeconfig", str(kubeconfig), "-F", "json")
+    assert code == 1 and "forbidden" not in out + err
+
+
+def test_live_found_workload_is_never_probed(kube, kubeconfig: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    kube.load_yaml(Path(__file__).resolve().parent / "fixtures" / "k8s" / "vllm-rollout.yaml")
+    code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", str(kubeconfig), "-A",
+                                    "--format", "json")
+    assert code == 0, err
+    assert not [p for _, p, _q in kube.requests if p.endswith(("/rayclusters", "/rayjobs", "/seldondeployments"))]

@@ -44,7 +44,7 @@ import msgspec
 
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
-from skewaudit.collect import kinds
+from skewaudit.collect import kinds, unread
 from skewaudit.collect.containers import (
     _obj, canonical_quantities, drop_invalid_quantities, looks_serving, quantity_issue,
 )
@@ -634,6 +634,9 @@ def collect(req: SourceRequest) -> Snapshot:
             col.progress.done()
             inv = col.inv
             selected, issues = b.select(inv, targets) if targets else ([], [])
+            missing = unread.missing_names(targets, selected)
+            if missing and unread.probe(api, col.run, missing, inv.others):
+                selected, issues = b.select(inv, targets)   # a kind it does not read: named, not "not found"
             workloads, nodes, more = b.build(inv, selected)
             if req.exec_gpu and workloads:
                 workloads = exec_gpus(api, req, workloads, more)
