@@ -14,21 +14,16 @@ from clirun import main_inprocess
 SHAPES = Path(__file__).resolve().parent / "fixtures" / "shapes"
 LWS = SHAPES / "lws-vllm.yaml"
 
-# A RayService (KubeRay, ray.io/v1), shaped after the KubeRay ray-service.llm-serve sample: a kind this
-# version does not read.
-RAYSERVICE = """\
+# A RayCluster (KubeRay, ray.io/v1), shaped after the KubeRay ray-cluster.sample.yaml: a kind this
+# version does not read (RayService, which wraps one, is read: tests/test_shapes_crds.py).
+RAYCLUSTER_DOC = """\
 apiVersion: ray.io/v1
-kind: RayService
+kind: RayCluster
 metadata:
   name: llama-ray
   namespace: ml
 spec:
-  serveConfigV2: |
-    applications:
-      - name: llms
-        import_path: ray.serve.llm:build_openai_app
-  rayClusterConfig:
-    headGroupSpec:
+  headGroupSpec:
       template:
         spec:
           containers:
@@ -52,23 +47,23 @@ def _spec(tmp_path: Path, name: str, target: dict | None) -> Path:
 @pytest.mark.parametrize("target", [None, {"namespace": "ml"}, {"namespace": "ml", "name": "llama-ray"}])
 def test_unsupported_kind_is_named_and_exits_3(target, tmp_path: Path, monkeypatch, capsys) -> None:
     m = tmp_path / "ray.yaml"
-    m.write_text(RAYSERVICE)
+    m.write_text(RAYCLUSTER_DOC)
     code, out, err = main_inprocess(monkeypatch, capsys, "diff", str(_spec(tmp_path, "llama-ray", target)),
                                     "--manifest", str(m), "-F", "json")
     rep = json.loads(out)
     assert code == 3
     (r,) = [r for r in rep["results"] if r["status"] != "match"]
     assert r["check"] == "collection.kind-unsupported" and r["status"] == "unverifiable"
-    assert r["message"].startswith("RayService/llama-ray found; that kind is not supported by this version")
+    assert r["message"].startswith("RayCluster/llama-ray found; that kind is not supported by this version")
     assert "supported: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService, LeaderWorkerSet" in r["message"]
-    assert rep["gate"]["exit_code"] == 3 and "RayService/llama-ray" in rep["gate"]["reason"]
+    assert rep["gate"]["exit_code"] == 3 and "RayCluster/llama-ray" in rep["gate"]["reason"]
     assert not [x for x in rep["results"] if x["check"] == "collection.target-not-found"]
 
 
 def test_drift_elsewhere_still_exits_1_and_a_missing_name_is_still_not_found(tmp_path: Path, monkeypatch,
                                                                              capsys) -> None:
     m = tmp_path / "ray.yaml"
-    m.write_text(RAYSERVICE)
+    m.write_text(RAYCLUSTER_DOC)
     code, out, _ = main_inprocess(monkeypatch, capsys, "diff", str(_spec(tmp_path, "llama-ray", None)),
                                   str(_spec(tmp_path, "nowhere", None)), "--manifest", str(m), "-F", "json")
     rep = json.loads(out)
@@ -79,11 +74,11 @@ def test_drift_elsewhere_still_exits_1_and_a_missing_name_is_still_not_found(tmp
 
 def test_table_output_names_the_kind(tmp_path: Path, monkeypatch, capsys) -> None:
     m = tmp_path / "ray.yaml"
-    m.write_text(RAYSERVICE)
+    m.write_text(RAYCLUSTER_DOC)
     code, out, err = main_inprocess(monkeypatch, capsys, "diff", str(_spec(tmp_path, "llama-ray", None)),
                                     "--manifest", str(m))
     assert code == 3
-    assert "collection.kind-unsupported" in out and "RayService/llama-ray found" in " ".join(out.split())
+    assert "collection.kind-unsupported" in out and "RayCluster/llama-ray found" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("fixture, expect", [
