@@ -54,6 +54,19 @@ CASES = {c.fixture: c for c in (
         Edit("max_replicas: 4", "max_replicas: 8", "orchestration.hpa-bounds", 8,
              f"{_LLM}.deployment_config.autoscaling_config.max_replicas"),
     )),
+    Case("nimservice-llm", "NIMService", "meta-llama3-8b-instruct", "nimservice", (
+        Edit('value: "8192"', 'value: "4096"', "runtime.max-model-len", 4096, "spec.env[NIM_MAX_MODEL_LEN]", "env"),
+        Edit("profile: vllm-bf16-tp1-pp1", "profile: vllm-bf16-tp2-pp1", "runtime.tensor-parallel", 2,
+             "spec.storage.nimCache.profile", "env"),
+        Edit("repository: nvcr.io/nim/meta/llama-3.1-8b-instruct", "repository: nvcr.io/nim/meta/llama-3.1-70b-instruct",
+             "model.id", "meta/llama-3.1-70b-instruct", "spec.image.repository"),
+        Edit("maxReplicas: 3", "maxReplicas: 5", "orchestration.hpa-bounds", 5, "spec.scale.hpa.maxReplicas"),
+        Edit("name: gpu_cache_usage_perc", "name: num_requests_running", "orchestration.hpa-metric",
+             "num_requests_running", "spec.scale.hpa.metrics"),
+        Edit("port: 8000", "port: 9000", "serving.port", 9000, "spec.expose.service.port", "env"),
+        Edit("NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB", "hardware.gpu-class", "a100-80gb",
+             "nodeSelector[nvidia.com/gpu.product]", "pod-spec"),
+    )),
 )}
 
 
