@@ -67,6 +67,15 @@ CASES = {c.fixture: c for c in (
         Edit("NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB", "hardware.gpu-class", "a100-80gb",
              "nodeSelector[nvidia.com/gpu.product]", "pod-spec"),
     )),
+    Case("llmisvc-pd", "LLMInferenceService", "qwen2-7b-instruct-pd", "llmisvc", (
+        Edit("tensor: 1", "tensor: 2", "runtime.tensor-parallel", 2, "spec.parallelism.tensor"),
+        Edit("--max-model-len 8192", "--max-model-len 4096", "runtime.max-model-len", 4096,
+             "spec.template.containers[0].env[VLLM_ADDITIONAL_ARGS]", "env"),
+        Edit("name: Qwen/Qwen2.5-7B-Instruct", "name: qwen-chat", "model.served-name", "qwen-chat", "spec.model.name"),
+        Edit("uri: hf://Qwen/Qwen2.5-7B-Instruct", "uri: hf://Qwen/Qwen2.5-14B-Instruct", "model.id",
+             "hf://Qwen/Qwen2.5-14B-Instruct", "spec.model.uri"),
+        Edit("  replicas: 1\n  model:", "  replicas: 3\n  model:", "orchestration.replicas", 3, "spec.replicas"),
+    )),
 )}
 
 

@@ -349,7 +349,9 @@ def extra_args(ctx: Ctx):
                 continue
             dashes = c.engine is not None and c.engine.engine in _UNDERSCORES_AS_DASHES
             flag = _flag_key(expected, dashes)[0]
-            argv = [_flag_key(t, dashes) for t in c.argv]
+            # flags the engine reads from an env string (llm-d VLLM_ADDITIONAL_ARGS) count as on its command line
+            tokens = [*c.argv, *(t for t in (c.engine.unknown_args if c.engine is not None else []) if t not in c.argv)]
+            argv = [_flag_key(t, dashes) for t in tokens]
             hits = [j for j, (f, _) in enumerate(argv) if f == flag]
             if not hits:
                 missing.extend(inst.pods)
@@ -360,8 +362,8 @@ def extra_args(ctx: Ctx):
                                    "(its parser keeps '_' and '-' distinct)")
                 continue
             j = hits[-1]
-            got = argv[j][1] if argv[j][1] is not None else (c.argv[j + 1] if j + 1 < len(c.argv) and
-                                                             not c.argv[j + 1].startswith("-") else None)
+            got = argv[j][1] if argv[j][1] is not None else (tokens[j + 1] if j + 1 < len(tokens) and
+                                                             not tokens[j + 1].startswith("-") else None)
             if val is not None and got != val:
                 wrong.setdefault(str(got), []).extend(inst.pods)
         if missing or wrong:
