@@ -29,6 +29,7 @@ class Edit:
     value: object         # the observed value it must report
     path: str             # the field the value was read from
     source: str = "workload-spec"
+    kind: str = ""        # the kind of the object it was read from (default: the case's)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Case:
     name: str
     alias: str
     edits: tuple[Edit, ...]
+    crd: bool = True      # a custom kind: a cluster without its CRD is a note
 
 
 _LLM = "spec.serveConfigV2:applications[0].args.llm_configs[0]"
@@ -76,6 +78,19 @@ CASES = {c.fixture: c for c in (
              "hf://Qwen/Qwen2.5-14B-Instruct", "spec.model.uri"),
         Edit("  replicas: 1\n  model:", "  replicas: 3\n  model:", "orchestration.replicas", 3, "spec.replicas"),
     )),
+    # Serverless InferenceService: what the generated Knative Service enforces
+    Case("isvc-serverless", "InferenceService", "qwen-serverless", "isvc", (
+        Edit("      containerConcurrency: 8", "      containerConcurrency: 16", "serving.max-concurrency", 16,
+             "spec.template.spec.containerConcurrency", kind="KnativeService"),
+        Edit("timeoutSeconds: 300", "timeoutSeconds: 60", "serving.timeout", 60, "spec.template.spec.timeoutSeconds",
+             kind="KnativeService"),
+        Edit('        autoscaling.knative.dev/max-scale: "3"', '        autoscaling.knative.dev/max-scale: "5"',
+             "orchestration.hpa-bounds", 5, "spec.template.metadata.annotations[autoscaling.knative.dev/max-scale]",
+             kind="KnativeService"),
+        Edit("        autoscaling.knative.dev/metric: concurrency", "        autoscaling.knative.dev/metric: rps",
+             "orchestration.hpa-metric", "rps", "spec.template.metadata.annotations[autoscaling.knative.dev/metric]",
+             kind="KnativeService"),
+    ), crd=False),
 )}
 
 
@@ -126,7 +141,7 @@ def test_edited_value_is_caught_with_its_field(name: str, i: int, tmp_path: Path
     assert hit is not None, [r["check"] for r in drift]
     ob = next(o for o in hit["observed"] if o["value"] == e.value)
     assert ob["prov"]["path"] == e.path and ob["prov"]["source"] == e.source
-    assert ob["prov"]["object"].startswith(f"{case.kind}/") and ob["prov"]["object"].endswith(f"/{case.name}")
+    assert ob["prov"]["object"].startswith(f"{e.kind or case.kind}/") and case.name in ob["prov"]["object"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -176,7 +191,7 @@ def test_live_snapshot_and_baseline(name: str, kube: FakeKube, kubeconfig: Path,
     assert any(r["field"].startswith("spec.") is False for r in drift), [r["field"] for r in drift]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.crd))
 def test_cluster_without_the_crd_is_a_note(name: str, kube: FakeKube, kubeconfig: Path, monkeypatch, capsys) -> None:
     case = CASES[name]
     code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", str(kubeconfig), "-A",
@@ -241,3 +256,113 @@ def test_serve_config_without_llm_app_is_unsupported_not_guessed(tmp_path: Path,
     code, rep, _ = _diff(monkeypatch, capsys, _spec(case), "-f", str(_ray_with(tmp_path, text)))
     ml = next(r for r in rep["results"] if r["check"] == "runtime.max-model-len")
     assert ml["status"] == "unverifiable"
+
+
+# --- live pods: joined by label, and only the decode workload's -------------------------------------------------
+
+
+def _llm_pod(name: str, component: str, max_len: str) -> dict:
+    rs = "qwen2-7b-instruct-pd-kserve" + ("-prefill" if component.endswith("prefill") else "") + "-5d8f7"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "namespace": "llm",
+        "labels": {"app.kubernetes.io/name": "qwen2-7b-instruct-pd", "app.kubernetes.io/component": component,
+                   "app.kubernetes.io/part-of": "llminferenceservice", "pod-template-hash": "5d8f7"},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": "u", "controller": True}]},
+        "spec": {"nodeName": "l40s-node-1", "containers": [{
+            "name": "main", "image": "ghcr.io/llm-d/llm-d-dev:v0.2.2",
+            "command": ["vllm", "serve", "/mnt/models"],
+            "args": ["--served-model-name", "Qwen/Qwen2.5-7B-Instruct", "--port", "8000", "--tensor-parallel-size", "1"],
+            "env": [{"name": "VLLM_ADDITIONAL_ARGS", "value": f"--max-model-len {max_len}"}],
+            "resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "main", "ready": True, "restartCount": 0,
+                                                              "image": "ghcr.io/llm-d/llm-d-dev:v0.2.2"}]}}
+
+
+def test_llmisvc_live_pods_are_the_decode_ones(kube: FakeKube, kubeconfig: Path, monkeypatch, capsys) -> None:
+    case = CASES["llmisvc-pd"]
+    kube.load_yaml(_manifest(case))
+    kube.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "l40s-node-1", "labels": {
+        "nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.count": "1"}},
+        "status": {"allocatable": {"nvidia.com/gpu": "1"}}})
+    # a prefill pod running another context length is the prefill workload's, not decode drift
+    kube.add(_llm_pod("qwen-decode-0", "llminferenceservice-workload", "8192"),
+             _llm_pod("qwen-prefill-0", "llminferenceservice-workload-prefill", "2048"))
+    code, rep, err = _diff(monkeypatch, capsys, _spec(case), "--kubeconfig", str(kubeconfig))
+    assert _problems(rep) == [] and code == 0, err
+    assert rep["summary"]["pods"] == 1
+    ml = next(r for r in rep["results"] if r["check"] == "runtime.max-model-len")
+    assert ml["observed"][0]["prov"]["object"] == "Pod/llm/qwen-decode-0"
+    # the decode pod drifts: caught on the pod, with the env string that set it
+    kube.add(_llm_pod("qwen-decode-0", "llminferenceservice-workload", "4096"))
+    code, rep, err = _diff(monkeypatch, capsys, _spec(case), "--kubeconfig", str(kubeconfig))
+    assert code == 1
+    ml = next(r for r in rep["results"] if r["check"] == "runtime.max-model-len")
+    assert ml["status"] == "drift" and ml["observed"][0]["value"] == 4096
+    assert ml["observed"][0]["prov"]["path"] == "spec.containers[0].env[VLLM_ADDITIONAL_ARGS]"
+
+
+def test_nimservice_live_pod_joined_by_label(kube: FakeKube, kubeconfig: Path, monkeypatch, capsys) -> None:
+    case = CASES["nimservice-llm"]
+    kube.load_yaml(_manifest(case))
+    kube.add({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "meta-llama3-8b-instruct-7c9-x", "namespace": "nim-service",
+        "labels": {"app": "meta-llama3-8b-instruct", "app.kubernetes.io/name": "meta-llama3-8b-instruct",
+                   "pod-template-hash": "7c9"},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "meta-llama3-8b-instruct-7c9",
+                             "uid": "u", "controller": True}]},
+        "spec": {"containers": [{
+            "name": "meta-llama3-8b-instruct-ctr", "image": "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.8",
+            "env": [{"name": "NIM_CACHE_PATH", "value": "/model-store"}, {"name": "NIM_SERVER_PORT", "value": "8000"},
+                    {"name": "NIM_MODEL_PROFILE", "value": "vllm-bf16-tp1-pp1"},
+                    {"name": "NIM_MAX_MODEL_LEN", "value": "16384"}],
+            "resources": {"limits": {"nvidia.com/gpu": "1"}}}]},
+        "status": {"phase": "Pending"}})
+    code, rep, err = _diff(monkeypatch, capsys, _spec(case), "--kubeconfig", str(kubeconfig))
+    assert code == 1, err
+    ml = next(r for r in rep["results"] if r["check"] == "runtime.max-model-len")
+    assert ml["status"] == "drift" and ml["observed"][0]["value"] == 16384
+    assert ml["observed"][0]["prov"]["object"] == "Pod/nim-service/meta-llama3-8b-instruct-7c9-x"
+
+
+# --- Serverless InferenceService without its Knative Service in the input ---------------------------------------
+
+
+def _isvc_only(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
+    text = _manifest(CASES["isvc-serverless"]).read_text()
+    text = text[:text.index("---\napiVersion: serving.knative.dev/v1")]
+    if edit is not None:
+        text = text.replace(*edit, 1)
+    p = tmp_path / "isvc.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_knative_annotations_on_the_isvc_are_read_and_predictor_fields_win(tmp_path: Path, monkeypatch,
+                                                                          capsys) -> None:
+    spec = _spec(CASES["isvc-serverless"])
+    code, rep, err = _diff(monkeypatch, capsys, spec, "-f", str(_isvc_only(tmp_path)))
+    assert _problems(rep) == [] and code == 0, err
+    edited = _isvc_only(tmp_path, ('autoscaling.knative.dev/max-scale: "3"', 'autoscaling.knative.dev/max-scale: "6"'))
+    code, rep, err = _diff(monkeypatch, capsys, spec, "-f", str(edited))
+    bounds = next(r for r in rep["results"] if r["check"] == "orchestration.hpa-bounds" and r["status"] == "drift")
+    ob = bounds["observed"][0]
+    assert code == 1 and ob["value"] == 6
+    assert ob["prov"] == {"source": "workload-spec", "object": "InferenceService/kserve-test/qwen-serverless",
+                          "path": "metadata.annotations[autoscaling.knative.dev/max-scale]"}
+    # spec.predictor.maxReplicas is what KServe writes to the revision: it wins over the annotation
+    edited.write_text(edited.read_text().replace("    containerConcurrency: 8\n", "    containerConcurrency: 8\n"
+                                                 "    maxReplicas: 3\n", 1))
+    code, rep, err = _diff(monkeypatch, capsys, spec, "-f", str(edited))
+    assert _problems(rep) == [] and code == 0, err
+
+
+def test_cluster_without_knative_stays_quiet(kube: FakeKube, kubeconfig: Path, tmp_path: Path, monkeypatch,
+                                             capsys) -> None:
+    kube.load_yaml(_isvc_only(tmp_path))
+    code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", str(kubeconfig), "-A",
+                                    "--format", "json")
+    assert code == 0, err
+    snap = json.loads(out)
+    assert [w["kind"] for w in snap["workloads"]] == ["InferenceService"]
+    assert not [i for i in snap["issues"] if "knative" in i["message"].lower() or i["scope"].startswith("Knative")]
+    assert any(p == "/apis/serving.knative.dev/v1/services" for _, p, _q in kube.requests)
