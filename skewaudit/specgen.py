@@ -211,11 +211,17 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
 
     engine: dict[str, Any] = {}
     if c is not None and c.engine is not None:
-        from skewaudit.checks.runtime import image_version
+        from skewaudit.checks.runtime import _ENGINE_IMAGES, image_version
 
         engine["name"] = c.engine.engine if c.engine.engine in ENGINE_NAMES else "other"
         version = image_version(c.image.tag)
-        engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
+        official = _ENGINE_IMAGES.get(c.engine.engine)
+        if version and official and c.image.repository and c.image.repository.rsplit("/", 1)[-1] not in official:
+            # rayproject/ray-llm:2.50.1 versions Ray, not vLLM: the same rule as runtime.engine-version
+            engine["version"] = Todo(f"engine version ({c.image.repository} is not an official "
+                                     f"{c.engine.engine} image: its tag is the image's own version)")
+        else:
+            engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
     if c is not None and c.image.ref:
         engine["image"] = rep.agree("image", lambda x: x.image.ref or None)
         digest = rep.agree("image digest", lambda x: None if x.image.digest else x.image.resolved_digest)
@@ -299,6 +305,15 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
         if w.hpa.max_replicas is not None:
             scaling["maxReplicas"] = w.hpa.max_replicas
         scaling["metric"] = _metric_name(w.hpa.metrics[0]) if w.hpa.metrics else "cpu"
+    elif w.extra.get("maxReplicas") is not None:
+        # the workload's own autoscaler (Knative, Ray Serve, a NIMService's spec.scale.hpa)
+        for key in ("minReplicas", "maxReplicas"):
+            f = w.extra.get(key)
+            if f is not None and isinstance(f.value, int):
+                scaling[key] = f.value
+        metric = w.extra.get("scaleMetric")
+        if metric is not None and isinstance(metric.value, str) and metric.value:
+            scaling["metric"] = metric.value
     elif w.replicas is not None and w.replicas.value is not None:
         scaling["replicas"] = w.replicas.value
     orchestration: dict[str, Any] = {}

@@ -40,6 +40,7 @@ class Case:
     alias: str
     edits: tuple[Edit, ...]
     crd: bool = True      # a custom kind: a cluster without its CRD is a note
+    scaling: tuple[tuple[str, object], ...] = ()   # what `init` must capture under operations.scaling
 
 
 _LLM = "spec.serveConfigV2:applications[0].args.llm_configs[0]"
@@ -55,7 +56,7 @@ CASES = {c.fixture: c for c in (
              f"{_LLM}.deployment_config.max_ongoing_requests"),
         Edit("max_replicas: 4", "max_replicas: 8", "orchestration.hpa-bounds", 8,
              f"{_LLM}.deployment_config.autoscaling_config.max_replicas"),
-    )),
+    ), scaling=(("minReplicas", 1), ("maxReplicas", 4))),
     Case("nimservice-llm", "NIMService", "meta-llama3-8b-instruct", "nimservice", (
         Edit('value: "8192"', 'value: "4096"', "runtime.max-model-len", 4096, "spec.env[NIM_MAX_MODEL_LEN]", "env"),
         Edit("profile: vllm-bf16-tp1-pp1", "profile: vllm-bf16-tp2-pp1", "runtime.tensor-parallel", 2,
@@ -68,7 +69,7 @@ CASES = {c.fixture: c for c in (
         Edit("port: 8000", "port: 9000", "serving.port", 9000, "spec.expose.service.port", "env"),
         Edit("NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB", "hardware.gpu-class", "a100-80gb",
              "nodeSelector[nvidia.com/gpu.product]", "pod-spec"),
-    )),
+    ), scaling=(("minReplicas", 1), ("maxReplicas", 3), ("metric", "gpu_cache_usage_perc"))),
     Case("llmisvc-pd", "LLMInferenceService", "qwen2-7b-instruct-pd", "llmisvc", (
         Edit("tensor: 1", "tensor: 2", "runtime.tensor-parallel", 2, "spec.parallelism.tensor"),
         Edit("--max-model-len 8192", "--max-model-len 4096", "runtime.max-model-len", 4096,
@@ -77,7 +78,7 @@ CASES = {c.fixture: c for c in (
         Edit("uri: hf://Qwen/Qwen2.5-7B-Instruct", "uri: hf://Qwen/Qwen2.5-14B-Instruct", "model.id",
              "hf://Qwen/Qwen2.5-14B-Instruct", "spec.model.uri"),
         Edit("  replicas: 1\n  model:", "  replicas: 3\n  model:", "orchestration.replicas", 3, "spec.replicas"),
-    )),
+    ), scaling=(("replicas", 1),)),
     # Serverless InferenceService: what the generated Knative Service enforces
     Case("isvc-serverless", "InferenceService", "qwen-serverless", "isvc", (
         Edit("      containerConcurrency: 8", "      containerConcurrency: 16", "serving.max-concurrency", 16,
@@ -90,7 +91,7 @@ CASES = {c.fixture: c for c in (
         Edit("        autoscaling.knative.dev/metric: concurrency", "        autoscaling.knative.dev/metric: rps",
              "orchestration.hpa-metric", "rps", "spec.template.metadata.annotations[autoscaling.knative.dev/metric]",
              kind="KnativeService"),
-    ), crd=False),
+    ), crd=False, scaling=(("minReplicas", 1), ("maxReplicas", 3), ("metric", "concurrency"))),
 )}
 
 
@@ -152,6 +153,12 @@ def test_init_captures_and_diffs_clean(name: str, tmp_path: Path, monkeypatch, c
     assert code == 0, err
     spec = yaml.safe_load(out.read_text())["spec"]
     assert spec["target"]["kind"] == case.kind and spec["target"]["name"] == case.name
+    # the workload's own autoscaler (Ray Serve, spec.scale.hpa, Knative) is captured like an HPA
+    assert [(key, spec["operations"]["scaling"].get(key)) for key, _ in case.scaling] == list(case.scaling)
+    if case.kind == "RayService":
+        # rayproject/ray-llm:2.50.1 is Ray's version, not vLLM's: left to the owner, never guessed
+        assert "version" not in spec["runtime"]["engine"]
+        assert "is not an official vllm image" in out.read_text()
     assert main_inprocess(monkeypatch, capsys, "validate", str(out))[0] == 0
     code, rep, err = _diff(monkeypatch, capsys, out, "-f", str(_manifest(case)))
     assert [r["check"] for r in rep["results"] if r["status"] == "drift"] == [] and code == 0, err
