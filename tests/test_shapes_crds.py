@@ -373,3 +373,13 @@ def test_cluster_without_knative_stays_quiet(kube: FakeKube, kubeconfig: Path, t
     assert [w["kind"] for w in snap["workloads"]] == ["InferenceService"]
     assert not [i for i in snap["issues"] if "knative" in i["message"].lower() or i["scope"].startswith("Knative")]
     assert any(p == "/apis/serving.knative.dev/v1/services" for _, p, _q in kube.requests)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.crd))
+def test_init_from_kind_slash_name(name: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    case = CASES[name]
+    out = tmp_path / "from.yaml"
+    code, _, err = main_inprocess(monkeypatch, capsys, "init", "--from", f"{case.alias}/{case.name}", "-f",
+                                  str(_manifest(case)), "-o", str(out))
+    assert code == 0, err
+    assert yaml.safe_load(out.read_text())["spec"]["target"]["kind"] == case.kind

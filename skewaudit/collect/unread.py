@@ -40,7 +40,8 @@ class _NamedList(k._K):
 
 
 def resources() -> list[Res]:
-    return [Res(kind, plural, f"/apis/{group}/{version}", _NamedList, crd=True) for group, version, plural, kind in UNREAD]
+    return [Res(kind, plural, f"/apis/{group}/{version}", _NamedList, crd=True)
+            for group, version, plural, kind in UNREAD]
 
 
 def missing_names(targets: Iterable[Any], selected: Iterable[Any]) -> set[tuple[str | None, str]]:

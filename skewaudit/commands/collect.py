@@ -46,7 +46,8 @@ def collect(
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
     kind: Annotated[Optional[str], typer.Option(
-        "--kind", help="Workload kind: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService, LeaderWorkerSet.")] = None,
+        "--kind", help="Workload kind: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService, "
+                        "LeaderWorkerSet, Rollout, LLMInferenceService, RayService, NIMService.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Workload name.")] = None,
     selector: Annotated[Optional[str], typer.Option(
         "--selector", "-l", help="Workload or pod-template labels, 'k=v,k2=v2'.")] = None,
