@@ -383,3 +383,47 @@ def test_init_from_kind_slash_name(name: str, tmp_path: Path, monkeypatch, capsy
                                   str(_manifest(case)), "-o", str(out))
     assert code == 0, err
     assert yaml.safe_load(out.read_text())["spec"]["target"]["kind"] == case.kind
+
+
+def _ray_pod(name: str, node_type: str, group: str, node: str) -> dict:
+    cluster = "ray-serve-llm-raycluster-x7k2p"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "namespace": "ray",
+        "labels": {"ray.io/cluster": cluster, "ray.io/node-type": node_type, "ray.io/group": group,
+                   "ray.io/is-ray-node": "yes"},
+        "ownerReferences": [{"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": cluster, "uid": "u",
+                             "controller": True}]},
+        "spec": {"nodeName": node, "containers": [{
+            "name": "ray-worker" if node_type == "worker" else "ray-head",
+            "image": "rayproject/ray-llm:2.50.1-py311-cu124",
+            "command": ["/bin/bash", "-c", "--"], "args": ["ulimit -n 65536; ray start --block"],
+            "resources": {"limits": {"nvidia.com/gpu": "4"} if node_type == "worker" else {"cpu": "2"}}}]},
+        "status": {"phase": "Running"}}
+
+
+def test_rayservice_live_pods_of_its_cluster_carry_the_serve_facts(kube: FakeKube, kubeconfig: Path, monkeypatch,
+                                                                  capsys) -> None:
+    case = CASES["rayservice-vllm"]
+    doc = yaml.safe_load(_manifest(case).read_text())
+    doc["status"] = {"activeServiceStatus": {"rayClusterName": "ray-serve-llm-raycluster-x7k2p"}}
+    kube.add(doc)
+    for n, product in (("l4-node-1", "NVIDIA-L4"), ("cpu-node-1", None)):
+        kube.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n, "labels": {
+            "nvidia.com/gpu.product": product, "nvidia.com/gpu.count": "4"} if product else {}},
+            "status": {"allocatable": {"nvidia.com/gpu": "4"} if product else {}}})
+    kube.add(_ray_pod("ray-serve-llm-raycluster-x7k2p-gpu-group-worker-abc", "worker", "gpu-group", "l4-node-1"),
+             _ray_pod("ray-serve-llm-raycluster-x7k2p-head-xyz", "head", "headgroup", "cpu-node-1"))
+    code, rep, err = _diff(monkeypatch, capsys, _spec(case), "--kubeconfig", str(kubeconfig))
+    assert _problems(rep) == [] and code == 0, err
+    assert rep["summary"]["pods"] == 1   # the GPU worker, not the head
+    ml = next(r for r in rep["results"] if r["check"] == "runtime.max-model-len")
+    assert ml["observed"][0]["prov"]["object"] == "RayService/ray/ray-serve-llm"
+    # the worker lands on another GPU class: caught on that pod, from its node's label
+    kube.add({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "l4-node-1", "labels": {
+        "nvidia.com/gpu.product": "NVIDIA-A10G", "nvidia.com/gpu.count": "4"}},
+        "status": {"allocatable": {"nvidia.com/gpu": "4"}}})
+    code, rep, err = _diff(monkeypatch, capsys, _spec(case), "--kubeconfig", str(kubeconfig))
+    gc = next(r for r in rep["results"] if r["check"] == "hardware.gpu-class")
+    assert code == 1 and gc["status"] == "drift"
+    assert gc["observed"][0]["prov"]["object"] == "Node/l4-node-1"
+    assert gc["observed"][0]["pods"] == ["ray-serve-llm-raycluster-x7k2p-gpu-group-worker-abc"]

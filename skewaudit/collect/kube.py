@@ -377,6 +377,8 @@ class Collector:
                       for kd, objs in (("Deployment", inv.deployments), ("StatefulSet", inv.statefulsets),
                                        ("Job", inv.jobs), ("InferenceService", inv.isvcs), *inv.crds.items())
                       for o in objs}
+        self._kept |= {(kd, o.metadata.namespace, v) for kd, wk in kinds.workloads().items() if wk.pod_label_values
+                       for o in inv.crds.get(kd, ()) for v in wk.label_values(o)}
         self._pod_labels = kinds.pod_labels()
         self._pod_owners = [(kd, wk.pod_owner) for kd, wk in kinds.workloads().items() if wk.pod_owner is not None]
         self._pod_seen: set[tuple[str, str]] = set()
@@ -420,8 +422,8 @@ class Collector:
         for isvc in inv.isvcs:
             out.append((isvc.metadata.namespace, f"{ISVC_LABEL}={isvc.metadata.name}", "", True))
         for kd, wk in kinds.workloads().items():
-            out += [(o.metadata.namespace, f"{wk.pod_label}={o.metadata.name}", "", False)
-                    for o in inv.crds.get(kd, ())]
+            out += [(o.metadata.namespace, f"{wk.pod_label}={v}", "", False)
+                    for o in inv.crds.get(kd, ()) for v in wk.label_values(o)]
         for t in self.targets:
             if b.kind_of(t.kind) == "Pod" and t.name:
                 out.append((t.namespace or "", "", f"metadata.name={t.name}", False))

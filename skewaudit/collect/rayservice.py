@@ -19,8 +19,10 @@ engine facts are then unverifiable; the run goes on, as for any malformed object
 
 The audited pod template is the worker group that requests accelerators (Serve LLM
 replicas run there; the head usually has ``num-gpus: "0"``), else the first worker
-group, else the head. Pods are not joined: KubeRay names them after a generated
-RayCluster (``ray.io/cluster``), so facts come from the templates. Field names follow
+group, else the head. Its pods are those KubeRay labels ``ray.io/cluster`` with the
+RayCluster the RayService runs (``status.activeServiceStatus.rayClusterName``; the pending
+cluster's pods, during an upgrade, are not current) and ``ray.io/node-type``/``ray.io/group``
+of that group; their Ray container runs ``ray start``, so it carries the Serve engine facts. Field names follow
 ray-project/kuberay ``ray-operator/apis/ray/v1/rayservice_types.go`` and
 ``raycluster_types.go`` (v1.3).
 """
@@ -39,6 +41,7 @@ from skewaudit.errors import InputError
 from skewaudit.model.observed import CollectionIssue, Fact, SourceKind, WorkloadObs
 
 KIND = "RayService"
+CLUSTER_LABEL, NODE_TYPE, GROUP = "ray.io/cluster", "ray.io/node-type", "ray.io/group"
 SERVE = "spec.serveConfigV2"
 MAX_SERVE_CONFIG = 1 << 20   # characters: a Serve config is a few KB; refuse a blob before parsing it
 
@@ -69,9 +72,19 @@ class RayServiceSpec(k._K):
     ray_cluster_config: RayClusterSpec = msgspec.field(default_factory=RayClusterSpec)
 
 
+class RayServiceStatus(k._K):
+    ray_cluster_name: str = ""
+
+
+class RayServiceStatuses(k._K):
+    active_service_status: RayServiceStatus = msgspec.field(default_factory=RayServiceStatus)
+    pending_service_status: RayServiceStatus = msgspec.field(default_factory=RayServiceStatus)
+
+
 class RayService(k._K):
     metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
     spec: RayServiceSpec = msgspec.field(default_factory=RayServiceSpec)
+    status: RayServiceStatuses | None = None
 
 
 class RayServiceList(k._K):
@@ -99,6 +112,32 @@ def pod_specs(o: RayService) -> list[tuple[str, k.PodSpec]]:
 
 def template_labels(o: RayService) -> dict[str, str]:
     return _serving_group(o)[1].template.metadata.labels
+
+
+def clusters(o: RayService) -> list[str]:
+    """The RayClusters the RayService runs (active, then pending during an upgrade): its pods' ``ray.io/cluster``."""
+    st = o.status or RayServiceStatuses()
+    return [n for n in (st.active_service_status.ray_cluster_name, st.pending_service_status.ray_cluster_name) if n]
+
+
+def _pods(j: Any, o: RayService, ns: str, group: Any, template: Any) -> list[Any]:
+    """The serving group's pods, each Ray container carrying the Serve engine facts (Ray starts vLLM inside it:
+    the pod's own argv is ``ray start``)."""
+    active = clusters(o)[:1]
+    want = ("worker", group.group_name) if isinstance(group, WorkerGroupSpec) else ("head", None)
+    engine = next((c for c in template.containers if c.engine is not None), None)
+    out = []
+    for cluster in clusters(o):
+        for r in j.inv.pods.labelled(KIND, ns, cluster):
+            tags = r.tags or {}
+            if (tags.get(NODE_TYPE), tags.get(GROUP) if want[1] is not None else None) != want:
+                continue
+            p = j.pod_obs(r, cluster in active)
+            if engine is not None:
+                p = msgspec.structs.replace(p, containers=[msgspec.structs.replace(c, engine=engine.engine)
+                                                           if c.name == engine.name else c for c in p.containers])
+            out.append(p)
+    return out
 
 
 def serve_config(text: str, obj: str) -> Any:
@@ -201,9 +240,10 @@ def build(j: Any, c: Any, common: dict[str, Any]) -> WorkloadObs:
             extra["numOfHosts"] = fact(obj, group.num_of_hosts, f"{gpath}.numOfHosts")
     else:
         replicas = Fact(value=1, prov=fact(obj, None, gpath).prov, note="a Ray cluster has one head")
-    return WorkloadObs(**common, template=template, replicas=replicas,
+    return WorkloadObs(**common, template=template, replicas=replicas, pods=_pods(j, o, ns, group, template),
                        services=j.services(ns, group.template.metadata.labels), extra=extra)
 
 
 KINDS = (ExtKind(KIND, "ray.io", "v1", "rayservices", RayService, RayServiceList, role="workload",
-                 aliases=("rayservice",), pod_specs=pod_specs, template_labels=template_labels, build=build),)
+                 aliases=("rayservice",), pod_specs=pod_specs, template_labels=template_labels, build=build,
+                 pod_label=CLUSTER_LABEL, pod_label_values=clusters, extra_pod_labels=(NODE_TYPE, GROUP)),)
