@@ -165,3 +165,16 @@ def test_live_found_workload_is_never_probed(kube, kubeconfig: Path, tmp_path: P
                                     "--format", "json")
     assert code == 0, err
     assert not [p for _, p, _q in kube.requests if p.endswith(("/rayclusters", "/rayjobs", "/seldondeployments"))]
+
+
+def test_live_many_missing_names_are_one_list_per_namespace(kube, kubeconfig: Path, tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    kube.add({**RAYCLUSTER, "metadata": {"name": "ray-3", "namespace": "ml"}})
+    specs = [str(_spec(tmp_path, f"ray-{i}", {"namespace": "ml", "name": f"ray-{i}"})) for i in range(12)]
+    code, out, err = main_inprocess(monkeypatch, capsys, "diff", *specs, "--kubeconfig", str(kubeconfig), "-F", "json")
+    rep = json.loads(out)
+    named = [r for r in rep["results"] if r["check"] == "collection.kind-unsupported"]
+    assert [r["spec"] for r in named] == ["ray-3"] and named[0]["message"].startswith("RayCluster/ray-3 found")
+    assert len([r for r in rep["results"] if r["check"] == "collection.target-not-found"]) == 11
+    probes = [q for _, path, q in kube.requests if path.endswith("/rayclusters")]
+    assert len(probes) == 1 and "fieldSelector" not in probes[0]

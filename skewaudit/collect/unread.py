@@ -6,8 +6,8 @@ version (supported: …)" (:func:`skewaudit.collect.build._other_kind`). A live 
 never lists kinds it does not read, so without this module the same target was
 "not found". :func:`probe` closes the gap at the smallest cost: only for targets that
 matched nothing, and only with name-filtered list calls (``fieldSelector
-metadata.name=NAME``) on the CRDs in :data:`UNREAD`, the serving kinds people point
-a spec at. A cluster without the CRD answers 404 and a denied list 403: both are
+metadata.name=NAME``; past :data:`FEW` names, one list per namespace, of names only) on
+the CRDs in :data:`UNREAD`, the serving kinds people point a spec at. A cluster without the CRD answers 404 and a denied list 403: both are
 quiet (the target stays "not found"), since a probe may only ever add a name, never
 an error. ``specs/rbac.yaml`` grants ``list`` on these plurals as an optional tier.
 """
@@ -39,6 +39,9 @@ class _NamedList(k._K):
     items: list[_Named] = []
 
 
+FEW = 8   # up to this many missing names: one name-filtered call each; more: one list per namespace
+
+
 def resources() -> list[Res]:
     return [Res(kind, plural, f"/apis/{group}/{version}", _NamedList, crd=True)
             for group, version, plural, kind in UNREAD]
@@ -62,16 +65,24 @@ def probe(api: Any, run: Any, wanted: set[tuple[str | None, str]], others: dict[
     collector's workers); found objects go into ``others``. True when any was found."""
     found: list[tuple[str, str, str]] = []
 
-    def one(res: Res, ns: str | None, name: str) -> None:
+    def one(res: Res, ns: str | None, names: set[str], field: str) -> None:
         try:
-            for page in pages(api, res.path(ns), lambda data: msgspec.json.decode(data, type=_NamedList),
-                              field=f"metadata.name={name}"):
+            for page in pages(api, res.path(ns), lambda data: msgspec.json.decode(data, type=_NamedList), field=field):
                 found.extend((res.kind, o.metadata.namespace, o.metadata.name) for o in page.items
-                             if o.metadata.name == name)
+                             if o.metadata.name in names and (ns is None or o.metadata.namespace == ns))
         except (HttpError, msgspec.DecodeError, msgspec.ValidationError):
             return   # CRD absent (404), denied (403) or an odd answer: the target stays "not found"
 
-    run([lambda r=r, ns=ns, n=name: one(r, ns, n) for r in resources() for ns, name in sorted(wanted, key=str)])
+    if len(wanted) <= FEW:
+        calls = [(ns, {name}, f"metadata.name={name}") for ns, name in sorted(wanted, key=str)]
+    else:   # a fleet of missing names: one name-only list per namespace and kind, not one call per name
+        by_ns: dict[str | None, set[str]] = {}
+        for ns, name in wanted:
+            by_ns.setdefault(ns, set()).add(name)
+        if None in by_ns:
+            by_ns = {None: {n for names in by_ns.values() for n in names}}
+        calls = [(ns, names, "") for ns, names in sorted(by_ns.items(), key=str)]
+    run([lambda r=r, c=c: one(r, *c) for r in resources() for c in calls])
     for kind, ns, name in found:
         others.setdefault(name, []).append((kind, ns))
     return bool(found)
