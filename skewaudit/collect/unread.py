@@ -7,9 +7,9 @@ never lists kinds it does not read, so without this module the same target was
 "not found". :func:`probe` closes the gap at the smallest cost: only for targets that
 matched nothing, and only with name-filtered list calls (``fieldSelector
 metadata.name=NAME``; past :data:`FEW` names, one list per namespace, of names only) on
-the CRDs in :data:`UNREAD`, the serving kinds people point a spec at. A cluster without the CRD answers 404 and a denied list 403: both are
-quiet (the target stays "not found"), since a probe may only ever add a name, never
-an error. ``specs/rbac.yaml`` grants ``list`` on these plurals as an optional tier.
+the CRDs in :data:`UNREAD`, the serving kinds people point a spec at. A cluster
+without the CRD answers 404 and a denied list 403: both are quiet (the target stays
+"not found"), since a probe may only ever add a name, never an error. ``specs/rbac.yaml`` grants ``list`` on these plurals as an optional tier.
 """
 
 from __future__ import annotations
