@@ -184,17 +184,21 @@ def _argv(cfg: dict, where: str) -> Argv:
     return a
 
 
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)   # YAML `true` is no replica count
+
+
 def _serve_extra(cfg: dict, where: str, obj: str) -> dict[str, Fact]:
     out: dict[str, Fact] = {}
     dc = cfg.get("deployment_config") if isinstance(cfg.get("deployment_config"), dict) else {}
     auto = dc.get("autoscaling_config") if isinstance(dc.get("autoscaling_config"), dict) else {}
     base = f"{where}.deployment_config"
     for key, attr in (("minReplicas", "min_replicas"), ("maxReplicas", "max_replicas")):
-        if isinstance(auto.get(attr), int):
+        if _count(auto.get(attr)):
             out[key] = fact(obj, auto[attr], f"{base}.autoscaling_config.{attr}", note="Ray Serve autoscaling")
-    if isinstance(dc.get("num_replicas"), int):
+    if _count(dc.get("num_replicas")):
         out["serveReplicas"] = fact(obj, dc["num_replicas"], f"{base}.num_replicas")
-    if isinstance(dc.get("max_ongoing_requests"), int):
+    if _count(dc.get("max_ongoing_requests")):
         out["containerConcurrency"] = fact(obj, dc["max_ongoing_requests"], f"{base}.max_ongoing_requests",
                                            note="Ray Serve admission limit per replica")
     if isinstance(cfg.get("accelerator_type"), str):
