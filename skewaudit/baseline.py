@@ -78,6 +78,9 @@ _EXTRA_CHECK = {
     "minReplicas": "orchestration.hpa-bounds", "maxReplicas": "orchestration.hpa-bounds",
     "scaleMetric": "orchestration.hpa-metric", "scaleTarget": "orchestration.hpa-metric",
     "runtime": "runtime.baseline-changed", "modelFormat": "runtime.baseline-changed",
+    # LLMInferenceService prefill workload, Ray Serve replicas
+    "prefillReplicas": "orchestration.replicas", "prefillTensorParallel": "runtime.tensor-parallel",
+    "serveReplicas": "orchestration.replicas",
 }
 _TOP_CHECK = {
     "replicas": "orchestration.replicas", "pods": "orchestration.replicas", "rollout": "orchestration.rollout",

@@ -427,3 +427,22 @@ def test_rayservice_live_pods_of_its_cluster_carry_the_serve_facts(kube: FakeKub
     assert code == 1 and gc["status"] == "drift"
     assert gc["observed"][0]["prov"]["object"] == "Node/l4-node-1"
     assert gc["observed"][0]["pods"] == ["ray-serve-llm-raycluster-x7k2p-gpu-group-worker-abc"]
+
+
+def test_prefill_change_against_the_baseline(kube: FakeKube, kubeconfig: Path, tmp_path: Path, monkeypatch,
+                                             capsys) -> None:
+    case = CASES["llmisvc-pd"]
+    kube.load_yaml(_manifest(case))
+    snap = tmp_path / "good.json"
+    code, _, err = main_inprocess(monkeypatch, capsys, "snapshot", str(_spec(case)), "--kubeconfig", str(kubeconfig),
+                                  "-o", str(snap))
+    assert code == 0, err
+    text = _manifest(case).read_text()
+    i = text.index("  prefill:")
+    edited = tmp_path / "prefill.yaml"
+    edited.write_text(text[:i] + text[i:].replace("replicas: 2", "replicas: 1", 1))
+    kube.load_yaml(edited)
+    code, rep, err = _diff(monkeypatch, capsys, _spec(case), "--kubeconfig", str(kubeconfig), "--baseline", str(snap))
+    assert code == 1, err
+    (change,) = [r for r in rep["results"] if r["status"] == "drift"]
+    assert change["check"] == "orchestration.replicas" and "prefillReplicas" in change["field"]
