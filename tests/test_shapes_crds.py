@@ -446,3 +446,17 @@ def test_prefill_change_against_the_baseline(kube: FakeKube, kubeconfig: Path, t
     assert code == 1, err
     (change,) = [r for r in rep["results"] if r["status"] == "drift"]
     assert change["check"] == "orchestration.replicas" and "prefillReplicas" in change["field"]
+
+
+def test_knative_denied_leaves_other_workloads_hpa_facts_alone(kube: FakeKube, kubeconfig: Path, monkeypatch,
+                                                              capsys) -> None:
+    kube.load_yaml(CRDS.parent / "k8s" / "vllm-rollout.yaml")
+    kube.install_crd("serving.knative.dev/v1", "Service")
+    kube.deny("list", "services.serving.knative.dev")
+    code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--kubeconfig", str(kubeconfig), "-A",
+                                    "--format", "json")
+    assert code == 0, err
+    issues = json.loads(out)["issues"]
+    (denied,) = [i for i in issues if i["scope"].startswith("KnativeService")]
+    assert denied["kind"] == "forbidden" and denied["area"] == "knative"
+    assert not [i for i in issues if i["area"] == "hpa"]

@@ -114,5 +114,6 @@ def apply(isvc: Any, extra: dict[str, Fact], ksvcs: list[KnativeService], obj: s
                                    note="KServe generated this Knative Service for the predictor")
 
 
+# Its own issue area: Knative denied (403) says nothing about the HPAs of other workloads in the namespace.
 KINDS = (ExtKind(KIND, "serving.knative.dev", "v1", "services", KnativeService, KnativeServiceList,
-                 api_kind="Service", area="hpa"),)
+                 api_kind="Service", area="knative"),)
