@@ -460,3 +460,13 @@ def test_knative_denied_leaves_other_workloads_hpa_facts_alone(kube: FakeKube, k
     (denied,) = [i for i in issues if i["scope"].startswith("KnativeService")]
     assert denied["kind"] == "forbidden" and denied["area"] == "knative"
     assert not [i for i in issues if i["area"] == "hpa"]
+
+
+def test_llmisvc_base_refs_are_named_as_not_read(tmp_path: Path, monkeypatch, capsys) -> None:
+    text = _manifest(CASES["llmisvc-pd"]).read_text().replace("  replicas: 1\n  model:", "  replicas: 1\n  baseRefs:\n"
+                                                              "    - name: my-vllm-config\n  model:", 1)
+    p = tmp_path / "refs.yaml"
+    p.write_text(text)
+    code, issues, _ = _collect_issues(monkeypatch, capsys, p)
+    (issue,) = [i for i in issues if i["kind"] == "not-collected"]
+    assert code == 0 and "LLMInferenceServiceConfig my-vllm-config, which is not read" in issue["message"]

@@ -30,7 +30,7 @@ from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import container_obs, plain_source, template_obs
 from skewaudit.collect.kinds import ExtKind
 from skewaudit.collect.synth import Argv, engine_container, fact
-from skewaudit.model.observed import Fact, SourceKind, WorkloadObs
+from skewaudit.model.observed import CollectionIssue, Fact, SourceKind, WorkloadObs
 
 KIND = "LLMInferenceService"
 POD_LABEL = "app.kubernetes.io/name"
@@ -71,6 +71,7 @@ class LLMInferenceServiceSpec(Workload):
     model: LLMModel = msgspec.field(default_factory=LLMModel)
     prefill: Workload | None = None
     router: dict[str, Any] | None = None
+    base_refs: list[k.NameRef] = []
 
 
 class LLMInferenceService(k._K):
@@ -176,6 +177,11 @@ def build(j: Any, c: Any, common: dict[str, Any]) -> WorkloadObs:
     if o.spec.worker is not None:
         extra["multiNode"] = fact(obj, True, "spec.worker", note="multi-node: KServe renders a LeaderWorkerSet; "
                                   "the worker pods' facts are not joined")
+    refs = [r.name for r in o.spec.base_refs if r.name]
+    if refs:
+        j.issues.append(CollectionIssue(scope=obj, kind="not-collected", area="llminferenceserviceconfig", message=(
+            f"spec.baseRefs names LLMInferenceServiceConfig {', '.join(refs)}, which is not read: what it sets "
+            "(image, args, env) is not in these facts, which assume kserve-config-llm-template")))
     replicas = fact(obj, o.spec.replicas, "spec.replicas", default=1, why_default="Kubernetes default")
     return WorkloadObs(**common, template=template, replicas=replicas, pods=pods, hpa=hpa,
                        selector={POD_LABEL: name, COMPONENT: DECODE}, services=j.services(ns, template_labels(o)),
