@@ -469,4 +469,4 @@ def test_llmisvc_base_refs_are_named_as_not_read(tmp_path: Path, monkeypatch, ca
     p.write_text(text)
     code, issues, _ = _collect_issues(monkeypatch, capsys, p)
     (issue,) = [i for i in issues if i["kind"] == "not-collected"]
-    assert code == 0 and "LLMInferenceServiceConfig my-vllm-config, which is not read" in issue["message"]
+    assert code == 0 and "LLMInferenceServiceConfig my-vllm-config (spec.baseRefs) is not read" in issue["message"]

@@ -72,6 +72,7 @@ class LLMInferenceServiceSpec(Workload):
     prefill: Workload | None = None
     router: dict[str, Any] | None = None
     base_refs: list[k.NameRef] = []
+    runtime: str | None = None
 
 
 class LLMInferenceService(k._K):
@@ -177,11 +178,12 @@ def build(j: Any, c: Any, common: dict[str, Any]) -> WorkloadObs:
     if o.spec.worker is not None:
         extra["multiNode"] = fact(obj, True, "spec.worker", note="multi-node: KServe renders a LeaderWorkerSet; "
                                   "the worker pods' facts are not joined")
-    refs = [r.name for r in o.spec.base_refs if r.name]
+    refs = [f"LLMInferenceServiceConfig {r.name} (spec.baseRefs)" for r in o.spec.base_refs if r.name]
+    refs += [f"ServingRuntime {o.spec.runtime} (spec.runtime)"] if o.spec.runtime else []
     if refs:
         j.issues.append(CollectionIssue(scope=obj, kind="not-collected", area="llminferenceserviceconfig", message=(
-            f"spec.baseRefs names LLMInferenceServiceConfig {', '.join(refs)}, which is not read: what it sets "
-            "(image, args, env) is not in these facts, which assume kserve-config-llm-template")))
+            f"{', '.join(refs)} is not read: what it sets (image, args, env) is not in these facts, which "
+            "assume kserve-config-llm-template")))
     replicas = fact(obj, o.spec.replicas, "spec.replicas", default=1, why_default="Kubernetes default")
     return WorkloadObs(**common, template=template, replicas=replicas, pods=pods, hpa=hpa,
                        selector={POD_LABEL: name, COMPONENT: DECODE}, services=j.services(ns, template_labels(o)),
