@@ -133,7 +133,7 @@ def render(rec: EvalRecord, *, for_audit: bool = False, name: str | None = None,
         engine_lines += _line("      ", "quantization", v.get("quantization"))
     elif v.get("model_quantization"):
         engine_lines += _line("      ", "quantization", v.get("model_quantization"))
-    elif "max_position_embeddings" in v:
+    elif "model_unquantized" in v:
         # The model directory was read and its config.json has no quantization_config: the weights
         # evaluated were unquantized, so serving must be too (vLLM would auto-detect a quantized checkpoint).
         engine_lines.append("      quantization: none  # from config.json (no quantization_config) and no "
@@ -153,6 +153,11 @@ def render(rec: EvalRecord, *, for_audit: bool = False, name: str | None = None,
         val_lines.append("    modelGenerationDefaults:")
         val_lines += [f"      {_camel(k)}: {_yaml(x.value)}  # from {x.source}"
                       for k, x in sorted(rec.model_defaults.items()) if isinstance(x.value, (bool, int, float))]
+    if rec.libraries:
+        val_lines.append("    libraries:  # at evaluation; runtime.library-versions compares what the serving image pins")
+        for lib, x in sorted(rec.libraries.items()):
+            val_lines += [f"      {lib}:", f"        version: {json.dumps(str(x.value))}",
+                          f"        source: {_yaml(x.source)}"]
     if val_lines:
         out += ["  validation:", f"    source: {_yaml(rec.sources[0])}" if rec.sources else "    # source unknown",
                 *val_lines]
