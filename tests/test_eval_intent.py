@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 
 from clirun import EXAMPLES, skewaudit
-
-EVAL = Path(__file__).parent / "fixtures" / "eval"
-VLLM = EVAL / "lm-eval-vllm-results.json"
-HF = EVAL / "lm-eval-hf-results.json"
-REV = "1605565b47bb9346c5515c34102e054115b4f98b"
-MODEL_DIR = EVAL / "models--meta-llama--Llama-3.1-70B-Instruct" / "snapshots" / REV
-MANIFEST = EXAMPLES / "manifests" / "llama-3.1-70b-vllm.yaml"
-DRIFTED = EXAMPLES / "manifests" / "llama-3.1-70b-vllm-drifted.yaml"
+from evalrecords import DRIFTED, EVAL, HF, MANIFEST, MODEL_DIR, REV, VLLM
 
 
 def _fill_hardware(path: Path) -> None:

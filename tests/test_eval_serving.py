@@ -14,14 +14,7 @@ from pathlib import Path
 import pytest
 
 from clirun import EXAMPLES, skewaudit
-
-EVAL = Path(__file__).parent / "fixtures" / "eval"
-VLLM = EVAL / "lm-eval-vllm-results.json"
-HF = EVAL / "lm-eval-hf-results.json"
-MODEL_DIR = EVAL / "models--meta-llama--Llama-3.1-70B-Instruct" / "snapshots" / "1605565b47bb9346c5515c34102e054115b4f98b"
-MANIFEST = EXAMPLES / "manifests" / "llama-3.1-70b-vllm.yaml"
-TGI = EVAL / "serving" / "llama-3.1-70b-tgi.yaml"
-SGLANG = EVAL / "serving" / "llama-3.1-70b-sglang.yaml"
+from evalrecords import EVAL, HF, MANIFEST, MODEL_DIR, SGLANG, TGI, VLLM
 
 
 def _results(record: Path, manifest: Path, target: str, *extra: str | Path) -> dict[tuple[str, str], dict]:
