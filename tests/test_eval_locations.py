@@ -82,3 +82,13 @@ def test_a_record_value_the_spec_refuses_is_one_line_at_the_record(tmp_path):
     file, line, col = where.rsplit(":", 2)
     assert file == str(bad)
     assert bad.read_text().splitlines()[int(line) - 1][int(col) - 1:].startswith("max_length=-4")
+
+
+def test_mlflow_pins_are_located_at_their_requirements_line():
+    mlflow = HF.parent / "mlflow-model"
+    code, out, err = _diff(HF, MANIFEST, "--eval-mlflow-model", str(mlflow), "--format", "json")
+    assert code == 1, err
+    vllm = next(x for x in json.loads(out)["results"] if x["field"] == "spec.validation.libraries.vllm.version")
+    assert vllm["status"] == "drift" and "requirements.txt vllm==0.6.4.post1" in vllm["message"]
+    assert vllm["location"]["file"] == str(mlflow / "requirements.txt")
+    assert _at(vllm["location"]) == "vllm==0.6.4.post1"

@@ -64,6 +64,9 @@ def diff(
         "JSON) instead of, or besides, hand-written specs.")] = None,
     eval_model_dir: Annotated[Optional[str], typer.Option(
         "--eval-model-dir", help="With --intent-from-eval: the evaluated model's snapshot directory.")] = None,
+    eval_mlflow_model: Annotated[Optional[str], typer.Option(
+        "--eval-mlflow-model", help="With --intent-from-eval: the evaluated MLflow model directory (MLmodel, "
+        "requirements.txt pins).")] = None,
     eval_target: Annotated[Optional[str], typer.Option(
         "--eval-target", help="With --intent-from-eval: the workload serving the evaluated model, NAME or "
         "KIND/NAME (default: a workload named like the model).")] = None,
@@ -88,7 +91,7 @@ def diff(
 
         # The intent lives in memory only: its findings point into the record each value came from.
         # `skewaudit init --from-eval` writes the same spec to keep and review.
-        intent, warnings = audit_spec(intent_from_eval, eval_model_dir, eval_target)
+        intent, warnings = audit_spec(intent_from_eval, eval_model_dir, eval_mlflow_model, eval_target)
         for w in warnings:
             sys.stderr.write(printable(w) + "\n")
         loaded.append(intent)

@@ -16,11 +16,13 @@ from skewaudit.evalintent.spec import render, sources
 from skewaudit.model.finding import Location
 
 
-def audit_spec(results: str, model_dir: str | None = None, target: str | None = None) -> tuple[Any, list[str]]:
-    """(the loaded spec, warning lines) for auditing serving against ``results`` (and ``model_dir``)."""
+def audit_spec(results: str, model_dir: str | None = None, mlflow_model: str | None = None,
+               target: str | None = None) -> tuple[Any, list[str]]:
+    """(the loaded spec, warning lines) for auditing serving against ``results`` (and the model and
+    MLflow directories)."""
     from skewaudit.specfile import load_text
 
-    rec = eval_record.read(results, model_dir)
+    rec = eval_record.read(results, model_dir, mlflow_model)
     fields = sources(rec)
 
     def relocate(path: str) -> Location | None:
