@@ -92,3 +92,16 @@ def test_mlflow_pins_are_located_at_their_requirements_line():
     assert vllm["status"] == "drift" and "requirements.txt vllm==0.6.4.post1" in vllm["message"]
     assert vllm["location"]["file"] == str(mlflow / "requirements.txt")
     assert _at(vllm["location"]) == "vllm==0.6.4.post1"
+
+
+def test_values_from_the_mlmodel_point_at_its_yaml_key(tmp_path):
+    mlflow = HF.parent / "mlflow-model"
+    record = tmp_path / "results.json"
+    record.write_text(HF.read_text().replace(",revision=1605565b47bb9346c5515c34102e054115b4f98b", ""))
+    r = skewaudit("diff", "--intent-from-eval", record, "--eval-mlflow-model", mlflow, "--eval-target",
+                  "deployment/llama-3-1-70b", "--manifest", MANIFEST, "--format", "json", "--show-matches")
+    assert r.code in (0, 1), r.err
+    rev = next(x for x in json.loads(r.out)["results"] if x["check"] == "model.revision")
+    assert rev["status"] == "match" and rev["location"]["file"] == str(mlflow / "MLmodel")
+    assert rev["location"]["key"] == "flavors.transformers.source_model_revision"
+    assert _at(rev["location"]).startswith("source_model_revision: 1605565b")

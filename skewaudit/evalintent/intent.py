@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from skewaudit.evalintent import record as eval_record
-from skewaudit.evalintent.locate import location
+from skewaudit.evalintent.locate import locations
 from skewaudit.evalintent.spec import render, sources
 from skewaudit.model.finding import Location
 
@@ -23,11 +23,13 @@ def audit_spec(results: str, model_dir: str | None = None, mlflow_model: str | N
     from skewaudit.specfile import load_text
 
     rec = eval_record.read(results, model_dir, mlflow_model)
-    fields = sources(rec)
+    fields = {path: v.at for path, v in sources(rec).items() if v.at is not None}
+    # Every result of the audit is stamped with a location: place them all now, one read per file.
+    placed = locations(fields.values())
 
     def relocate(path: str) -> Location | None:
-        v = fields.get(path)
-        return location(v.at) if v is not None and v.at is not None else None
+        at = fields.get(path)
+        return placed[at] if at is not None else None
 
     specs, warnings = load_text(render(rec, for_audit=True, target=target), results, relocate)
     return specs[0], warnings
