@@ -191,3 +191,17 @@ def test_sglang_chat_template_overrides_are_unverifiable_with_the_reason(tmp_pat
     clean = _results(VLLM, SGLANG, "deployment/llama-3-1-70b-sglang")[("model.chat-template",
                                                                       "spec.validation.chatTemplateSha")]
     assert clean["status"] == "match"
+
+
+def test_validate_warns_when_the_spec_allows_an_engine_version_never_evaluated(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text((EXAMPLES / "llama-3.1-70b-vllm.yaml").read_text())
+    r = skewaudit("validate", spec, "--mlflow-model", EVAL / "mlflow-model")
+    assert r.code == 0, r.err
+    line = next(x for x in r.err.splitlines() if "spec.runtime.engine.version" in x)
+    assert line.startswith(f"{spec}:") and ": warning: " in line
+    assert 'spec vllm 0.10.0, evaluated with vllm 0.6.4.post1 (requirements.txt vllm==0.6.4.post1)' in line
+    # a constraint the evaluated version satisfies: no warning
+    spec.write_text(spec.read_text().replace('version: "0.10.0"', 'version: ">=0.6,<0.11"'))
+    r = skewaudit("validate", spec, "--mlflow-model", EVAL / "mlflow-model")
+    assert r.code == 0 and "spec.runtime.engine.version" not in r.err, r.err
