@@ -96,6 +96,8 @@ def _read_json(path: Path, what: str) -> Any:
         raise InputError(f"{path}: cannot read {what}: {e}") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: {what} nests too deeply to read") from None
 
 
 def parse_model_args(text: Any, where: str) -> dict[str, Any]:
@@ -276,6 +278,8 @@ def read_mlflow(path: Path, rec: EvalRecord) -> None:
         doc = yaml.safe_load(_read_text(mlmodel, "an MLmodel file"))
     except yaml.YAMLError as e:
         raise InputError(f"{mlmodel}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except RecursionError:
+        raise InputError(f"{mlmodel}: the MLmodel file nests too deeply to read") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("flavors"), dict):
         raise InputError(f"{mlmodel}: not an MLmodel file (no 'flavors' mapping)")
     rec.sources.append(str(mlmodel))
