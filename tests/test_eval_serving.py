@@ -205,3 +205,13 @@ def test_validate_warns_when_the_spec_allows_an_engine_version_never_evaluated(t
     spec.write_text(spec.read_text().replace('version: "0.10.0"', 'version: ">=0.6,<0.11"'))
     r = skewaudit("validate", spec, "--mlflow-model", EVAL / "mlflow-model")
     assert r.code == 0 and "spec.runtime.engine.version" not in r.err, r.err
+
+
+def test_a_malformed_mlflow_transformers_version_is_one_line_exit_2(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text((EVAL / "mlflow-model" / "MLmodel").read_text().replace(
+        "transformers_version: 4.46.3", "transformers_version: {major: 4}"))
+    r = skewaudit("init", "--mlflow-model", model)
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert "MLmodel" in r.err and "flavors.transformers.transformers_version must be a version string" in r.err

@@ -153,7 +153,8 @@ def read_lm_eval(path: Path, rec: EvalRecord) -> None:
     rec.put("model_id", data.get("model_name"), f"{name} model_name", top("model_name"))
     rec.put("revision", args.get("revision"), f"{src}.revision", arg("revision"))
     rec.put("dtype", _dtype(args.get("dtype")), f"{src}.dtype", arg("dtype"))
-    rec.put("dtype", _dtype(cfg.get("model_dtype")), f"{name} config.model_dtype", Where(file, ("config", "model_dtype")))
+    rec.put("dtype", _dtype(cfg.get("model_dtype")), f"{name} config.model_dtype",
+            Where(file, ("config", "model_dtype")))
     for key in ("max_length", "max_model_len"):
         if isinstance(args.get(key), int):
             rec.put("max_length", args[key], f"{src}.{key}", arg(key))
@@ -297,8 +298,10 @@ def read_mlflow(path: Path, rec: EvalRecord) -> None:
     rec.put("task", tf.get("task"), *flavor("task"))
     rec.put("run_id", doc.get("run_id"), "MLmodel run_id", Where(m, ("run_id",)))
     version = tf.get("transformers_version")
-    rec.library("transformers", str(version) if isinstance(version, (int, float)) else version,
-                *flavor("transformers_version"))
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        version = str(version)    # an unquoted 4.46 in YAML is a float
+    key = "flavors.transformers.transformers_version"
+    rec.library("transformers", _version({key: version}, key, mlmodel), *flavor("transformers_version"))
     req = path / "requirements.txt"
     if req.exists():
         for n, line in enumerate(_read_text(req, "a requirements file").splitlines(), 1):
