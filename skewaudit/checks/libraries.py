@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from skewaudit.checks._base import Ctx, Instance, Obs, check, compare, runtime_fact
+from skewaudit.checks.runtime import ENGINE_IMAGES  # images whose tag is the engine's own release
 from skewaudit.model.finding import Status
 
 # What each engine release installs. ("==", v): pinned; (">=", v): a floor only.
@@ -49,8 +50,6 @@ PINS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
 }
 ENGINE_LIBRARIES = {"vllm": "vllm", "sglang": "sglang"}      # pip name -> engine, for the engine's own version
 _NAMES = {"vllm": "vLLM", "sglang": "SGLang", "tgi": "TGI"}
-# Image names (last path part) whose tag is the engine's own release.
-OFFICIAL_IMAGES = {"vllm": ("vllm-openai",), "tgi": ("text-generation-inference",), "sglang": ("sglang",)}
 _RELEASE = re.compile(r"^v?(\d+(?:\.\d+){1,3}(?:\.post\d+)?)")
 
 
@@ -69,7 +68,7 @@ def engine_release(inst: Instance) -> tuple[str | None, str | None, str]:
     rt = runtime_fact(inst, "engine_version")
     if rt is not None and release(str(rt.value)):
         return engine, release(str(rt.value)), f"reported by the engine ({rt.value})"
-    official = OFFICIAL_IMAGES.get(engine)
+    official = ENGINE_IMAGES.get(engine)
     repo = (c.image.repository or "").rsplit("/", 1)[-1]
     if not official or repo not in official:
         return engine, None, (f"image {c.image.ref} is not an official {_NAMES.get(engine, engine)} image: its tag "
