@@ -336,7 +336,7 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
         out.append(Result(
             check=check_id, category=info.category, status=status, level=level, spec=ctx.spec.metadata.name,
             field=d.field, target=target, message=message, expected=d.expected, observed=list(d.observed),
-            location=Location(file=loc.file, line=loc.line, col=loc.col) if loc else Location(file=loaded.file),
+            location=loc if loc else Location(file=loaded.file),
             scope=d.scope, reason=reason,
             hint=fill_template(info.remediation, values) if problem else None,
             next_steps=list(info.next_steps) if problem else [],

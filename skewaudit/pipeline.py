@@ -122,11 +122,13 @@ def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: 
                      fail_on: str, fail_on_unverifiable: bool, inline_ignores: bool, show_matches: bool,
                      fail_on_unpinned: bool = False,
                      baseline: str | None, ignore: list[str], save_snapshot: str | None,
-                     data: list[str] | None = None, data_profile: str | None = None) -> int:
-    """Run one diff end to end and return its exit code."""
+                     data: list[str] | None = None, data_profile: str | None = None,
+                     loaded: list[Any] | None = None) -> int:
+    """Run one diff end to end and return its exit code. ``loaded``: specs already loaded (the
+    in-memory intent of ``diff --intent-from-eval``), audited after those of ``spec_paths``."""
     from skewaudit import audit
 
-    specs = load_specs(spec_paths) if spec_paths else []
+    specs = (load_specs(spec_paths) if spec_paths else []) + list(loaded or [])
     # Read the baseline first: a wrong path should fail before a slow live collection.
     base_snap = None
     if baseline:

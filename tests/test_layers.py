@@ -40,8 +40,9 @@ ALLOWED = {
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
     # Intent from the validation run reads local records and renders spec text; it never collects.
+    # It loads that spec in memory (specfile) with findings located in the record (model.finding.Location).
     "skewaudit.evalintent": ("skewaudit.evalintent", "skewaudit.errors", "skewaudit.normalize", "skewaudit.units",
-                             "skewaudit.playbook"),
+                             "skewaudit.playbook", "skewaudit.specfile", "skewaudit.model", "skewaudit.constraints"),
     # the accelerator table of other vendors (AMD, TPU, Gaudi, Neuron), beside gpus
     "skewaudit.accelerators": ("skewaudit.model", "skewaudit.units"),
     # Data skew is an engine of its own beside the checks: it produces the same findings and

@@ -56,7 +56,7 @@ def image_version(tag: str | None) -> str | None:
 # Image names (last path part) whose tag is the engine's own release: vllm/vllm-openai,
 # ghcr.io/huggingface/text-generation-inference, lmsysorg/sglang. Other images of a known
 # engine version themselves; their tag is not evidence of the engine version.
-_ENGINE_IMAGES = {"vllm": ("vllm-openai",), "tgi": ("text-generation-inference",), "sglang": ("sglang",)}
+ENGINE_IMAGES = {"vllm": ("vllm-openai",), "tgi": ("text-generation-inference",), "sglang": ("sglang",)}
 
 
 @check("runtime.engine-version")
@@ -78,7 +78,7 @@ def engine_version(ctx: Ctx):
         if v is None:
             return Obs(unverifiable=f"image {c.image.ref} has no version tag (a digest or 'latest' hides the version)")
         engine = c.engine.engine if c.engine is not None else None
-        official = _ENGINE_IMAGES.get(engine or "")
+        official = ENGINE_IMAGES.get(engine or "")
         if official and c.image.repository and c.image.repository.rsplit("/", 1)[-1] not in official:
             # A team's own image (registry/team/mistral-vllm:1.2): its tag versions the image, not the engine.
             return Obs(unverifiable=f"image {c.image.ref} is not an official {engine} image: its tag "

@@ -8,7 +8,7 @@ source flags; they are declared once here and turned into a
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TypedDict
 
 import typer
 
@@ -43,6 +43,27 @@ MaxInputBytes = Annotated[str, typer.Option("--max-input-bytes", envvar="SKEWAUD
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
                "all_namespaces", "exec_gpu", "workers", "timeout", "deadline", "max_input_bytes", "probe",
                "endpoint")
+
+
+class SourceArgs(TypedDict, total=False):
+    """The source flags, by name and type, as ``source_request`` takes them."""
+
+    manifest: Optional[list[str]]
+    snapshot: Optional[str]
+    local: bool
+    pid: Optional[int]
+    cmdline: Optional[str]
+    kubeconfig: Optional[str]
+    context: Optional[str]
+    namespace: Optional[str]
+    all_namespaces: bool
+    exec_gpu: bool
+    workers: int
+    timeout: float
+    deadline: Optional[float]
+    max_input_bytes: Optional[str]
+    probe: bool
+    endpoint: Optional[str]
 
 
 def source_args(values: dict) -> dict:

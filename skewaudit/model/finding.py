@@ -40,14 +40,17 @@ PROBLEM_STATUSES = (Status.DRIFT, Status.UNPINNED)
 
 
 class Location(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A position in a spec file, 1-based."""
+    """A position in a spec file, 1-based; or in a record the intent came from (an lm-eval results
+    JSON, an MLmodel), then ``key`` is the key path inside it (``config.model_args.dtype``)."""
 
     file: str
     line: int = 0
     col: int = 0
+    key: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        return f"{where} ({self.key})" if self.key else where
 
 
 class TargetRef(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -28,7 +28,9 @@ Each result:
   ``message``, ``expected`` (the intended value as the spec writes it),
   ``observed`` (distinct running values: ``[{value, prov: {source, object,
   path, container}, note, pods, count}]``), ``location`` (``{file, line,
-  col}``, 1-based), ``scope`` (e.g. ``2 of 4 pods``), ``reason``, ``hint``,
+  col}``, 1-based; ``key`` too when the intent came from a validation record:
+  the key path inside it, ``config.model_args.dtype``), ``scope`` (e.g.
+  ``2 of 4 pods``), ``reason``, ``hint``,
   ``next_steps``, ``commands``.
 
 ``gate``: ``threshold`` (``--fail-on``: ``drift`` = any level, the default;
