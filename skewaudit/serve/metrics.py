@@ -70,9 +70,8 @@ def families(state: RunState) -> Iterator[object]:
     yield from (findings, issues, failed, failing)
 
 
-def exposition(state: RunState) -> bytes:
-    """The whole exposition for ``state`` (what /metrics serves and --textfile writes)."""
-    from prometheus_client import CollectorRegistry, generate_latest
+def _registry(state: RunState):
+    from prometheus_client import CollectorRegistry
 
     class _Last:
         def collect(self):
@@ -80,4 +79,33 @@ def exposition(state: RunState) -> bytes:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Last())
-    return generate_latest(registry)
+    return registry
+
+
+def exposition(state: RunState) -> bytes:
+    """The whole exposition for ``state`` (what /metrics serves and --textfile writes)."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(_registry(state))
+
+
+def push(state: RunState, gateway: str, *, job: str, timeout: float) -> None:
+    """PUT ``state``'s metrics to a Pushgateway as group ``job`` (replacing that group's last push), within
+    ``timeout`` seconds; an unreachable or refusing gateway is EnvironmentUnavailable (exit 3)."""
+    import urllib.error
+
+    from prometheus_client import push_to_gateway
+
+    from skewaudit.errors import EnvironmentUnavailable
+
+    try:
+        push_to_gateway(gateway, job=job, registry=_registry(state), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        body = e.read(2048).decode("utf-8", "replace").strip()
+        raise EnvironmentUnavailable(f"pushgateway {gateway} answered {e.code}" + (f": {body}" if body else "")) \
+            from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        why = getattr(e, "reason", None) or e
+        if isinstance(why, TimeoutError) or "timed out" in str(why):
+            why = f"no answer within {timeout:g} s (--timeout)"
+        raise EnvironmentUnavailable(f"cannot push to pushgateway {gateway}: {why}") from None
