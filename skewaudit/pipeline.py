@@ -241,10 +241,7 @@ def data_comparisons(specs: list[Any], serving: list[str] | None,
     from skewaudit.dataskew.compare import Setup, compare
     from skewaudit.dataskew.sides import load_side
 
-    with_block = [s for s in specs if getattr(s.spec.spec, "data", None) is not None]
-    if not with_block:
-        names = ", ".join(s.file for s in specs)
-        raise InputError(f"--data/--data-profile: no spec declares a data baseline (spec.data.baseline) in {names}")
+    with_block = with_data_block(specs)
     kinds = {n: f.kind for s in with_block for n, f in (s.spec.spec.data.features or {}).items() if f.kind}
     serve = load_side(list(serving or []) + ([serving_profile] if serving_profile else []), kinds=kinds)
     out: list[DataComparison] = []
@@ -260,6 +257,15 @@ def data_comparisons(specs: list[Any], serving: list[str] | None,
                       location=lambda f, _l=loaded: _data_location(_l, f), spec=loaded.spec)
         out.append(DataComparison(spec=loaded, base=base, serve=serve, results=compare(base, serve, setup)))
     return out
+
+
+def with_data_block(specs: list[Any]) -> list[Any]:
+    """The specs that declare a data baseline; none is a usage error (``--data`` has nothing to compare)."""
+    with_block = [s for s in specs if getattr(s.spec.spec, "data", None) is not None]
+    if not with_block:
+        names = ", ".join(s.file for s in specs)
+        raise InputError(f"--data/--data-profile: no spec declares a data baseline (spec.data.baseline) in {names}")
+    return with_block
 
 
 def _data_location(loaded: Any, field: str) -> Any:
