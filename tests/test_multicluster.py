@@ -189,6 +189,21 @@ def test_several_contexts_with_a_baseline_is_a_usage_error(clusters, monkeypatch
     code, _, err = sa(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "--context", "prod-us", "--context",
                       "prod-eu", "--baseline", tmp_path / "x.json")
     assert code == 2 and "skewaudit compare" in err
+    code, _, err = sa(monkeypatch, capsys, "diff", spec, "--manifest", LIVE, "--context", "prod-us", "--context",
+                      "prod-eu")
+    assert code == 2 and "cannot be combined with --manifest" in err
+
+
+def test_diff_save_snapshot_writes_one_set_for_all_contexts(clusters, monkeypatch, capsys, tmp_path) -> None:
+    us, eu, kc, spec = clusters
+    eu.add(*live_docs())
+    saved = tmp_path / "saved.json"
+    code, _, err = diff_json(monkeypatch, capsys, kc, spec, "prod-us", "prod-eu", extra=("--save-snapshot", saved))
+    assert code == 0, err
+    doc = json.loads(saved.read_text())
+    assert doc["schema"] == "skewaudit.io/snapshot-set/v1" and doc["unreachable"] == {}
+    assert [s["context"] for s in doc["snapshots"]] == ["prod-us", "prod-eu"]
+    assert not [s for s in SECRETS if s in saved.read_text()]
 
 
 # --- snapshot and collect with several contexts -------------------------------------------------------
