@@ -111,7 +111,11 @@ def test_two_clean_clusters_pass_with_one_report_grouped_by_context(clusters, mo
     by_ctx = {c: sorted((r["check"], r["field"]) for r in report["results"] if r["target"]["context"] == c)
               for c in ("prod-us", "prod-eu")}
     assert by_ctx["prod-us"] and by_ctx["prod-us"] == by_ctx["prod-eu"]
-    assert {r["target"]["context"] for r in report["results"]} == {"prod-us", "prod-eu"}
+    seen = [r["target"]["context"] for r in report["results"]]   # grouped by context, in the order given
+    assert seen == sorted(seen, key=["prod-us", "prod-eu"].index) and set(seen) == {"prod-us", "prod-eu"}
+    code, out, err = sa(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "--context", "prod-us", "--context",
+                        "prod-eu", "--show-matches")
+    assert code == 0 and out.index("== context prod-us") < out.index("== context prod-eu") < out.index("CONTEXTS")
     assert report["gate"]["exit_code"] == 0 and report["context"] is None
 
 

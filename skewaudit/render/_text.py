@@ -146,6 +146,27 @@ def sort_key(result: Result) -> tuple:
             t.container or "", t.context or "", result.field)
 
 
+def report_key(report: Report):
+    """The result order of ``report``: :func:`sort_key`, within each context in the order given when the
+    report spans several (``diff --context A --context B``)."""
+    names = [c.name for c in getattr(report, "contexts", None) or []]
+    if not names:
+        return sort_key
+    rank = {n: i for i, n in enumerate(names)}
+    return lambda r: (rank.get(r.target.context or "", len(rank)), sort_key(r))
+
+
+def by_context(report: Report, results: list[Result]) -> list[tuple[str | None, list[Result]]]:
+    """``results`` split per context of a several-context report, in the order given; one group
+    (context None) otherwise."""
+    names = [c.name for c in getattr(report, "contexts", None) or []]
+    if not names:
+        return [(None, results)]
+    groups = [(n, [r for r in results if r.target.context == n]) for n in names]
+    rest = [r for r in results if r.target.context not in names]
+    return [g for g in groups if g[1]] + ([(None, rest)] if rest else [])
+
+
 def ordered(results: Iterable[Result], show_matches: bool = False) -> list[Result]:
     """Results to show, in report order (spec, category, check, target).
 

@@ -65,7 +65,7 @@ SUFFIX = ".json"
 def _ordered(report: Report) -> Report:
     # Same order as every other format, whatever order the report was built in.
     return msgspec.structs.replace(
-        report, results=sorted(report.results, key=_text.sort_key),
+        report, results=sorted(report.results, key=_text.report_key(report)),
         issues=sorted(report.issues, key=lambda i: (i.scope, i.kind, i.area, i.message)))
 
 

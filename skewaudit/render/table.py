@@ -300,7 +300,11 @@ def render(report: Report, *, width: int | None = None, color: bool | None = Non
     width = max(width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, MIN_WIDTH)
     color = _color(color)
     results = _text.ordered(report.results, show_matches=show_matches)
-    lines = _body(results, width, report) if results else []
+    lines = []
+    for context, group in _text.by_context(report, results) if results else []:
+        if context is not None:   # several clusters: one block per context, in the order given
+            lines.append([(f"== context {_text.clean(context)}", _STYLE["category"])])
+        lines += _body(group, width, report)
     issues = _text.issue_text(report)
     if issues:
         lines.append([("COLLECTION ISSUES", _STYLE["category"])])
