@@ -6,7 +6,9 @@ GPU class and count and image digest, each with where it came from, then the
 collection issues. ``--format json|yaml`` prints the whole snapshot instead.
 Targets come from the ModelSpecs given (their ``target`` sections), or from
 ``--kind/--name/--selector``, which also override the specs' targets; with
-neither, every serving workload in scope is collected.
+neither, every serving workload in scope is collected. Several ``--context``
+show a section per context (``json``/``yaml``: a snapshot set); a context that
+cannot be read is named there and the exit code is 3.
 """
 
 from __future__ import annotations
