@@ -11,9 +11,11 @@ import subprocess
 import threading
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
+import yaml
 
-from clirun import skewaudit
+from clirun import ROOT, skewaudit
 from test_serve import SPEC, cluster, get, samples, wait_for  # noqa: F401 - cluster is a fixture
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
@@ -85,6 +87,30 @@ def test_once_pushes_the_run_to_a_real_pushgateway(cluster, gateway) -> None:
     assert got[("skewaudit_last_run_success", ())] == 0
     assert got[("skewaudit_runs_total", (("result", "error"),))] == 1
     assert not [k for k in got if k[0] == "skewaudit_findings"]
+
+
+CRONJOB = ROOT / "deploy" / "examples" / "cronjob-pushgateway.yaml"
+
+
+def test_the_cronjob_example_is_valid() -> None:
+    from kube_server import VERSION_INFO
+
+    doc = yaml.safe_load(CRONJOB.read_text())
+    kubernetes_validate.validate(doc, f"{VERSION_INFO['major']}.{VERSION_INFO['minor']}", strict=True)
+
+
+@needs_gateway
+def test_the_cronjob_examples_arguments_push(cluster, gateway) -> None:
+    """The example's own arguments, run by the real CLI: the spec directory and gateway URL pointed here."""
+    kube, kc = cluster
+    doc = yaml.safe_load(CRONJOB.read_text())
+    args = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:2] == ["serve", "/etc/skewaudit/specs"]
+    args = [str(SPEC) if a == "/etc/skewaudit/specs" else f"--pushgateway={gateway}" if a.startswith("--pushgateway=")
+            else a for a in args[1:]]
+    r = skewaudit("serve", *args, "--kubeconfig", kc)
+    assert (r.code, r.out) == (0, ""), r.err
+    assert pushed(gateway)[("skewaudit_gate_failed", ())] == 1
 
 
 @needs_gateway
