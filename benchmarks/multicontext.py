@@ -13,8 +13,8 @@ warm-up (``fleet.measure``: wall and CPU seconds and peak RSS from ``os.wait4`` 
    (the same specs audited in each cluster, plus the cross-context comparison);
 2. ``skewaudit compare --context c1 --context c2 -A --format json`` (every workload, no spec).
 
-Contexts are collected one after the other, so the cost should grow about linearly with the
-number of contexts; the ``per_ctx`` column (median wall / contexts) shows it. Prints a table and
+Contexts are collected one after the other; the ``per_ctx`` column (median wall / contexts) shows
+what each extra cluster costs next to the start-up paid once. Prints a table and
 last one line::
 
     RESULT pods=N specs=M ctx1_s=… ctx2_s=… ctx4_s=… ctx4_per_ctx_s=… compare_s=… ctx4_peak_mb=…

@@ -43,6 +43,7 @@ class Side:
     snapshot: Any = None      # model.observed.Snapshot, None when it could not be read
     reason: str = ""          # why it could not be read
     where: str = ""           # what findings point at: "context prod", or the snapshot file
+    deadline: bool = False    # the run's --deadline passed while reading it
 
     def __post_init__(self) -> None:
         self.where = self.where or f"context {self.name}"
@@ -76,25 +77,50 @@ def several(source: dict[str, Any]) -> bool:
 
 def collect_sides(contexts: list[str], source: dict[str, Any],
                   collect_one: Callable[[dict[str, Any]], Any]) -> list[Side]:
-    """Collect each context with ``collect_one(source_for_that_context)``; an unreadable one is recorded.
+    """Collect each context in turn with ``collect_one(source_for_that_context)``; an unreadable one
+    is recorded and the next one read.
 
-    The deadline is armed once, by the first context, so it bounds the whole run."""
+    The flags are checked and the deadline armed once, up front, so one ``--deadline`` bounds all the
+    contexts together; when it passes, the run ends (exit 3, naming the context and what it waited for).
+    One after the other, not in threads: against loopback servers on two cores, four contexts at once
+    took longer and 40 % more memory (benchmarks/README.md)."""
+    from skewaudit import deadline as run_deadline
     from skewaudit import redact
+    from skewaudit.commands._options import source_request
 
-    sides: list[Side] = []
-    for i, ctx in enumerate(contexts):
-        src = {**source, "context": ctx}
-        if i:
-            src["deadline"] = None
+    source_request(**{**source, "context": contexts[0]})
+
+    def one(ctx: str) -> Side:
         try:
-            sides.append(Side(ctx, collect_one(src)))
+            return Side(ctx, collect_one({**source, "context": ctx, "deadline": None}))
+        except run_deadline.DeadlineReached as e:
+            return Side(ctx, reason=redact.scrub(e.message), deadline=True)
         except EnvironmentUnavailable as e:
             # The message may quote a kubeconfig server URL with credentials in it: scrubbed before it
             # reaches the report. Said at once on stderr too (a long run shows it early).
             why = redact.scrub(e.message)
-            sides.append(Side(ctx, reason=why))
             sys.stderr.write(printable(f"error: context {ctx}: {why}") + "\n")
+            return Side(ctx, reason=why)
+
+    sides = []
+    for ctx in contexts:
+        side = one(ctx)
+        if side.deadline:
+            # --deadline bounds the whole run, not one context: it ends here, exit 3, naming what it waited for.
+            raise run_deadline.DeadlineReached(f"context {side.name}: {side.reason}")
+        sides.append(side)
     return sides
+
+
+def spec_collector(specs: list[Any], source: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    """``collect_one`` for specs: ``-n`` applied to the specs themselves (the audit looks workloads up
+    by it), each context collecting through its own shallow copies (their ``target.context`` differs)."""
+    import copy
+
+    from skewaudit.pipeline import collect_for, retarget
+
+    retarget(specs, source.get("namespace"), None)
+    return lambda src: collect_for([copy.copy(s) for s in specs], src)
 
 
 def snapshot_sides(path: str, source: dict[str, Any]) -> list[Side]:

@@ -177,7 +177,7 @@ def _sides(specs: list[Any], source: dict[str, Any], baseline: str | None) -> li
         if baseline:
             raise InputError("--baseline compares one cluster with its last-good snapshot; with several --context, "
                              "run 'skewaudit compare --snapshot LAST-GOOD --context C' per cluster")
-        return multi.collect_sides(multi.contexts_of(source), source, lambda src: collect_for(specs, src))
+        return multi.collect_sides(multi.contexts_of(source), source, multi.spec_collector(specs, source))
     if source.get("snapshot"):
         sides = multi.snapshot_sides(source["snapshot"], source)
         if len(sides) > 1 and baseline:

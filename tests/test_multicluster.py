@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -177,6 +179,19 @@ def test_an_unreachable_context_is_exit_3_and_the_others_still_report(clusters, 
         code, out, err = sa(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "--context", "prod-us",
                             "--context", "prod-ap", "--timeout", "5", *extra)
         assert code == 3 and "prod-ap" in out, extra
+
+
+def test_the_deadline_bounds_all_contexts_together(clusters, monkeypatch, capsys) -> None:
+    us, eu, kc, spec = clusters
+    eu.add(*live_docs())
+    eu.fault(r"/pods$", "hang", hold=120)     # prod-eu accepts the pod list and never answers
+    started = time.monotonic()
+    code, out, err = sa(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "--context", "prod-us", "--context",
+                        "prod-eu", "--timeout", "100", "--deadline", "10")
+    assert code == 3 and out == ""
+    # prod-eu, or on a badly loaded machine prod-us first: the run ends either way, naming what it waited for
+    assert re.match(r"error: context prod-(eu|us): deadline of 10 s reached while ", err) and err.count("\n") == 1
+    assert time.monotonic() - started < 90   # generous: the hang holds 120 s, the timeout 100 s
 
 
 def test_drift_elsewhere_exits_1_and_still_names_the_unreachable_context(clusters, monkeypatch, capsys) -> None:

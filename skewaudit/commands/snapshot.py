@@ -45,7 +45,7 @@ def snapshot(
         if output != "-":
             typer.echo(f"{output}: {_counts(snap)}", err=True)
         return
-    sides = multi.collect_sides(multi.contexts_of(source), source, lambda src: collect_for(loaded, src))
+    sides = multi.collect_sides(multi.contexts_of(source), source, multi.spec_collector(loaded, source))
     multi.save(sides, output)
     if output != "-":
         for side in sides:
