@@ -145,6 +145,13 @@ def test_drift_in_one_cluster_names_both_contexts_and_values(clusters, monkeypat
     assert cross["location"] == {"file": "context prod-us"}
     assert {c["name"]: c["exit_code"] for c in report["contexts"]} == {"prod-us": 0, "prod-eu": 1}
     code, out, err = sa(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "--context", "prod-us",
+                        "--context", "prod-eu", "-F", "sarif")
+    run_ = json.loads(out)["runs"][0]
+    dtype = sorted(r["message"]["text"] for r in run_["results"] if r["ruleId"] == "runtime.dtype")
+    assert dtype == ["[context prod-eu] dtype: intended bfloat16, running float16",
+                     "dtype of container vllm: prod-us runs bfloat16, prod-eu runs float16"]
+    assert run_["properties"]["contexts"][1].startswith("context prod-eu: 2 drifted")
+    code, out, err = sa(monkeypatch, capsys, "diff", spec, "--kubeconfig", kc, "--context", "prod-us",
                         "--context", "prod-eu")
     assert code == 1
     text = " ".join(out.split())
