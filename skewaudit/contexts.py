@@ -43,7 +43,6 @@ class Side:
     snapshot: Any = None      # model.observed.Snapshot, None when it could not be read
     reason: str = ""          # why it could not be read
     where: str = ""           # what findings point at: "context prod", or the snapshot file
-    deadline: bool = False    # the run's --deadline passed while reading it
 
     def __post_init__(self) -> None:
         self.where = self.where or f"context {self.name}"
@@ -89,26 +88,19 @@ def collect_sides(contexts: list[str], source: dict[str, Any],
     from skewaudit.commands._options import source_request
 
     source_request(**{**source, "context": contexts[0]})
-
-    def one(ctx: str) -> Side:
+    sides = []
+    for ctx in contexts:
         try:
-            return Side(ctx, collect_one({**source, "context": ctx, "deadline": None}))
+            sides.append(Side(ctx, collect_one({**source, "context": ctx, "deadline": None})))
         except run_deadline.DeadlineReached as e:
-            return Side(ctx, reason=redact.scrub(e.message), deadline=True)
+            # --deadline bounds the whole run, not one context: it ends here, exit 3, naming what it waited for.
+            raise run_deadline.DeadlineReached(f"context {ctx}: {e.message}") from None
         except EnvironmentUnavailable as e:
             # The message may quote a kubeconfig server URL with credentials in it: scrubbed before it
             # reaches the report. Said at once on stderr too (a long run shows it early).
             why = redact.scrub(e.message)
             sys.stderr.write(printable(f"error: context {ctx}: {why}") + "\n")
-            return Side(ctx, reason=why)
-
-    sides = []
-    for ctx in contexts:
-        side = one(ctx)
-        if side.deadline:
-            # --deadline bounds the whole run, not one context: it ends here, exit 3, naming what it waited for.
-            raise run_deadline.DeadlineReached(f"context {side.name}: {side.reason}")
-        sides.append(side)
+            sides.append(Side(ctx, reason=why))
     return sides
 
 
