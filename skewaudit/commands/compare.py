@@ -21,12 +21,15 @@ def compare(
     workload: Annotated[Optional[str], typer.Argument(
         help="Only this workload: NAME or KIND/NAME (default: every serving workload in scope).",
         show_default=False)] = None,
-    context: o.Contexts = None,
+    context: Annotated[Optional[list[str]], typer.Option(
+        "--context", autocompletion=_c.kube_contexts, help="A side read live from this kubeconfig context. "
+        "Repeatable.")] = None,
     snapshots: Annotated[Optional[list[str]], typer.Option(
         "--snapshot", help="A side read from a snapshot file (skewaudit snapshot -o FILE; a snapshot set of two "
         "contexts is both sides). Repeatable; snapshot sides come before --context sides.")] = None,
     kubeconfig: o.Kubeconfig = None,
-    namespace: o.Namespace = None,
+    namespace: Annotated[Optional[str], typer.Option(
+        "--namespace", "-n", help="Namespace to compare on both sides (default: each context's own).")] = None,
     all_namespaces: o.AllNamespaces = False,
     exec_gpu: o.ExecGpu = False,
     probe: o.Probe = False,
