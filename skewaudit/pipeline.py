@@ -49,7 +49,9 @@ def collect_for(specs: list[Any], source: dict[str, Any]):
     ``-n``/``--context`` given here override the specs' targets (see :func:`retarget`)."""
     from skewaudit.collect import gather
     from skewaudit.commands._options import source_request
+    from skewaudit.contexts import single
 
+    source = single(source)
     retarget(specs, source.get("namespace"), source.get("context"))
     targets = tuple(t for t in (s.spec.target_request() for s in specs) if t is not None)
     if source.get("namespace") is None and not source.get("all_namespaces"):
@@ -127,29 +129,63 @@ def audit_and_render(*, spec_paths: list[str], source: dict[str, Any], formats: 
     """Run one diff end to end and return its exit code. ``loaded``: specs already loaded (the
     in-memory intent of ``diff --intent-from-eval``), audited after those of ``spec_paths``."""
     from skewaudit import audit
+    from skewaudit import contexts as multi
 
     specs = (load_specs(spec_paths) if spec_paths else []) + list(loaded or [])
+    sides = _sides(specs, source, baseline)
     # Read the baseline first: a wrong path should fail before a slow live collection.
     base_snap = None
     if baseline:
         from skewaudit import baseline as base
 
         base_snap = base.load(baseline)
-    snapshot = collect_for(specs, source)
-    if save_snapshot:
-        from skewaudit.collect import snapshot as snap_io
+    if sides is not None and len(sides) > 1:
+        # Several clusters (--context A --context B, or a snapshot set): one report grouped by context.
+        if save_snapshot:
+            multi.save(sides, save_snapshot)
+        report = multi.audit(specs, sides, inline_ignores=inline_ignores, ignore=ignore)
+    else:
+        if sides is not None:   # one snapshot file, already read
+            retarget(specs, source.get("namespace"), None)
+            if sides[0].snapshot is None:
+                from skewaudit.errors import EnvironmentUnavailable
 
-        snap_io.save(snapshot, save_snapshot)
-    report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores)) if specs else None
+                raise EnvironmentUnavailable(f"context {sides[0].name} could not be read: {sides[0].reason}")
+            snapshot = sides[0].snapshot
+        else:
+            snapshot = collect_for(specs, source)
+        if save_snapshot:
+            from skewaudit.collect import snapshot as snap_io
+
+            snap_io.save(snapshot, save_snapshot)
+        report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores)) if specs else None
     if base_snap is not None:
         report = base.merge(report, base.compare(base_snap, snapshot, ignore=ignore, specs=specs), baseline)
     if (data or data_profile) and report is not None:
         report = with_data(report, data_results_for_specs(specs, data, data_profile))
     # The gate is decided before rendering: every format states the verdict the exit code carries.
-    report = audit.apply_gate(report, fail_on, fail_on_unpinned=fail_on_unpinned,
-                              fail_on_unverifiable=fail_on_unverifiable, specs=specs)
+    report = multi.gate(report, fail_on, fail_on_unpinned=fail_on_unpinned,
+                        fail_on_unverifiable=fail_on_unverifiable, specs=specs)
     render_outputs(report, formats, outputs, show_matches)
     return audit.exit_code(report)
+
+
+def _sides(specs: list[Any], source: dict[str, Any], baseline: str | None) -> list[Any] | None:
+    """The sides of a several-cluster run (or of a ``--snapshot`` file, read once); None for one live or
+    offline source."""
+    from skewaudit import contexts as multi
+
+    if multi.several(source):
+        if baseline:
+            raise InputError("--baseline compares one cluster with its last-good snapshot; with several --context, "
+                             "run 'skewaudit compare --snapshot LAST-GOOD --context C' per cluster")
+        return multi.collect_sides(multi.contexts_of(source), source, multi.spec_collector(specs, source))
+    if source.get("snapshot"):
+        sides = multi.snapshot_sides(source["snapshot"], source)
+        if len(sides) > 1 and baseline:
+            raise InputError(f"--baseline compares one cluster; {source['snapshot']} holds {len(sides)} contexts")
+        return sides
+    return None
 
 
 # --- data skew (skewaudit.dataskew): the same findings, formats and gate ---------------------
@@ -207,10 +243,7 @@ def data_comparisons(specs: list[Any], serving: list[str] | None,
     from skewaudit.dataskew.compare import Setup, compare
     from skewaudit.dataskew.sides import load_side
 
-    with_block = [s for s in specs if getattr(s.spec.spec, "data", None) is not None]
-    if not with_block:
-        names = ", ".join(s.file for s in specs)
-        raise InputError(f"--data/--data-profile: no spec declares a data baseline (spec.data.baseline) in {names}")
+    with_block = with_data_block(specs)
     kinds = {n: f.kind for s in with_block for n, f in (s.spec.spec.data.features or {}).items() if f.kind}
     serve = load_side(list(serving or []) + ([serving_profile] if serving_profile else []), kinds=kinds)
     out: list[DataComparison] = []
@@ -226,6 +259,15 @@ def data_comparisons(specs: list[Any], serving: list[str] | None,
                       location=lambda f, _l=loaded: _data_location(_l, f), spec=loaded.spec)
         out.append(DataComparison(spec=loaded, base=base, serve=serve, results=compare(base, serve, setup)))
     return out
+
+
+def with_data_block(specs: list[Any]) -> list[Any]:
+    """The specs that declare a data baseline; none is a usage error (``--data`` has nothing to compare)."""
+    with_block = [s for s in specs if getattr(s.spec.spec, "data", None) is not None]
+    if not with_block:
+        names = ", ".join(s.file for s in specs)
+        raise InputError(f"--data/--data-profile: no spec declares a data baseline (spec.data.baseline) in {names}")
+    return with_block
 
 
 def _data_location(loaded: Any, field: str) -> Any:

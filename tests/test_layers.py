@@ -34,6 +34,7 @@ ALLOWED = {
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
+    "skewaudit.sides": (),          # the wording of two-sided comparisons: plain text, imports nothing
     "skewaudit.redact": ("skewaudit.redact", "skewaudit.fsutil", "skewaudit.errors"),
     "skewaudit.errors": (),
     "skewaudit.deadline": ("skewaudit.errors",),

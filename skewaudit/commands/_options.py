@@ -23,6 +23,10 @@ Pid = Annotated[Optional[int], typer.Option("--pid", help="Local mode: read the 
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Local mode: the engine command line, as text.")]
 Kubeconfig = Annotated[Optional[str], typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to a kubeconfig file.")]
 Context = Annotated[Optional[str], typer.Option("--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's target.context).")]
+Contexts = Annotated[Optional[list[str]], typer.Option(
+    "--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's "
+    "target.context). Repeat for several clusters in one run: one report grouped by context, the same specs "
+    "audited in each, replicas compared across them.")]
 Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace: overrides the spec's target.namespace (default: the spec's, else the context's).")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
 ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs get, and create on clusters 1.30+, on pods/exec).")]

@@ -21,7 +21,7 @@ def diff(
     pid: o.Pid = None,
     cmdline: o.Cmdline = None,
     kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
+    context: o.Contexts = None,
     namespace: o.Namespace = None,
     all_namespaces: o.AllNamespaces = False,
     exec_gpu: o.ExecGpu = False,

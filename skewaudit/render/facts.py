@@ -42,14 +42,19 @@ def render(snapshot: Snapshot, fmt: str) -> bytes:
     if fmt == "json":
         return msgspec.json.format(msgspec.json.encode(snapshot), indent=1) + b"\n"
     if fmt == "yaml":
-        import yaml
-
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        return yaml.dump(msgspec.to_builtins(snapshot), Dumper=dumper, sort_keys=False, allow_unicode=True,
-                         default_flow_style=False, encoding="utf-8")
+        return dump_yaml(msgspec.to_builtins(snapshot))
     if fmt == "table":
         return table(snapshot).encode()
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def dump_yaml(obj: Any) -> bytes:
+    """Plain data (a snapshot, a snapshot set) as block YAML, keys in their order, UTF-8 bytes."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(obj, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     encoding="utf-8")
 
 
 def _v(value: Any) -> str:
