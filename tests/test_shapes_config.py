@@ -153,7 +153,7 @@ def _unverifiable_because(rep: dict, check: str) -> str:
     ("not-projected", lambda d: [s["volumes"][0]["configMap"]["items"][0].__setitem__("path", "other.yaml")
                                  for s in _pods_and_templates(d)], "projects only other.yaml (items)"),
     ("secret-volume", lambda d: [s["volumes"].__setitem__(0, {"name": "vllm-config", "secret": {"secretName": "c"}})
-                                 for s in _pods_and_templates(d)], "secret volume 'vllm-config': Secrets are never read"),
+                                 for s in _pods_and_templates(d)], "Secret volume 'vllm-config': Secrets are never read"),
     ("configmap-missing", lambda d: d.remove(obj(d, "ConfigMap")), "not read (no ConfigMaps in the input)"),
     ("not-yaml", lambda d: obj(d, "ConfigMap")["data"].__setitem__("serve.yaml", "tensor-parallel-size: [2\n"),
      "not valid YAML"),

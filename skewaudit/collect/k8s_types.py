@@ -170,7 +170,7 @@ class ConfigMapVolumeSource(_K):
 
 
 class MountSource(_K):
-    kind: str = ""                                  # configMap | secret | emptyDir | … (the volume's type)
+    kind: str = ""                                  # configMap | secret
     config_map: ConfigMapVolumeSource | None = None
 
 
@@ -185,18 +185,11 @@ class VolumeMount(_K):
 
 
 class Volume(_K):
-    """``volumes[]``: only ConfigMap sources are read; the type of any other is named."""
+    """``volumes[]``: ConfigMap sources are read; a Secret's is only named."""
 
     name: str = ""
     config_map: ConfigMapVolumeSource | None = None
     secret: dict[str, Any] | None = None
-    projected: dict[str, Any] | None = None
-    persistent_volume_claim: dict[str, Any] | None = None
-    empty_dir: dict[str, Any] | None = None
-    host_path: dict[str, Any] | None = None
-    csi: dict[str, Any] | None = None
-    ephemeral: dict[str, Any] | None = None
-    image: dict[str, Any] | None = None
 
 
 class Container(_K):

@@ -10,9 +10,9 @@ Kubernetes semantics (core/v1 ``Volume``, ``VolumeMount``):
   ``mountPath`` itself;
 * the longest mount path that contains the file wins (a mount shadows what is below it).
 
-A file no mount covers is baked into the image: unverifiable, never a pass. A file on a
-Secret, PVC or emptyDir volume is named by its volume type and is unverifiable too
-(Secrets are never read). The ConfigMap's text is untrusted input: the same YAML guards
+A file no ConfigMap mount covers is baked into the image (or on a volume skewaudit does not
+read: emptyDir, PVC): unverifiable, never a pass; a file on a Secret volume says so (Secrets
+are never read). The ConfigMap's text is untrusted input: the same YAML guards
 as manifests (:mod:`skewaudit.yamlsafe`), and only a mapping is accepted.
 
 :func:`attach` folds each pod's volumes into its containers' mounts when the pod spec is
@@ -27,24 +27,25 @@ from typing import Callable
 from skewaudit.collect import k8s_types as k
 from skewaudit.runtimes import ConfigFile
 
-_VOLUME_TYPES = ("config_map", "secret", "projected", "persistent_volume_claim", "empty_dir", "host_path", "csi",
-                 "ephemeral", "image")
-_CAMEL = {"config_map": "configMap", "persistent_volume_claim": "persistentVolumeClaim", "empty_dir": "emptyDir",
-          "host_path": "hostPath"}
-
-
 def attach(spec: k.PodSpec) -> None:
-    """Record on each container mount the volume it names (in place; idempotent)."""
-    if not spec.volumes:
-        return
+    """Record on each container mount the volume it names, keeping only ConfigMap and Secret
+    mounts (in place; idempotent). Other mounts (emptyDir, PVCs, the ServiceAccount token the
+    admission plugin adds to every pod) say nothing skewaudit can read, and dropping them
+    keeps a running pod's container equal to its template's, which is how the current
+    revision is told apart."""
     by_name = {v.name: v for v in spec.volumes}
     for c in (*spec.containers, *spec.init_containers):
+        if not c.volume_mounts:
+            continue
+        kept = []
         for vm in c.volume_mounts:
             vol = by_name.get(vm.name)
-            if vol is None or vm.source is not None:
-                continue
-            kind = next((t for t in _VOLUME_TYPES if getattr(vol, t) is not None), "")
-            vm.source = k.MountSource(kind=_CAMEL.get(kind, kind) or "unknown", config_map=vol.config_map)
+            if vm.source is None and vol is not None and (vol.config_map is not None or vol.secret is not None):
+                vm.source = k.MountSource(kind="configMap" if vol.config_map is not None else "secret",
+                                          config_map=vol.config_map)
+            if vm.source is not None:
+                kept.append(vm)
+        c.volume_mounts = kept
 
 
 def configmap_names(c: k.Container) -> list[str]:
@@ -69,14 +70,12 @@ def locate(path: str, mounts: list[k.VolumeMount]) -> tuple[k.VolumeMount, str] 
         if rel is not None and (best is None or len(mp) > len(posixpath.normpath(best[0].mount_path or "/"))):
             best = (vm, rel)
     if best is None:
-        return f"no volume is mounted at {path}: the file is baked into the image, its values are not visible"
+        return (f"no ConfigMap is mounted at {path}: the file is baked into the image (or on a volume "
+                "skewaudit does not read), its values are not visible")
     vm, rel = best
     src = vm.source
-    if src is None:
-        return f"{path} is on volume {vm.name!r}, which the pod does not define"
-    if src.config_map is None:
-        what = "Secrets are never read" if src.kind == "secret" else "its contents are not visible"
-        return f"{path} is on the {src.kind} volume {vm.name!r}: {what}"
+    if src is None or src.config_map is None:
+        return f"{path} is on the Secret volume {vm.name!r}: Secrets are never read"
     if not rel:
         return f"{path} is the mount point of ConfigMap volume {vm.name!r} (a directory), not a file"
     items = src.config_map.items

@@ -17,7 +17,7 @@ import re
 import shlex
 
 from skewaudit.model.observed import EngineFacts, Fact, Prov, SourceKind
-from skewaudit.runtimes import ConfigFile, ContainerInput, FactSet, begin
+from skewaudit.runtimes import ContainerInput, FactSet, begin
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, image_tag, locate, scan
 
 ENGINE = "vllm"
@@ -281,10 +281,9 @@ def _config_file(fs: FactSet, ci: ContainerInput) -> None:
     read (baked into the image, on a Secret volume, its ConfigMap not read) leaves what the
     command line does not set unverifiable, with the reason."""
     path = fs.config_file
-    if not path:
+    if not path or ci.read_config is None:   # no volumes known (a local process): the file stays unseen
         return
-    cf = ci.read_config(path) if ci.read_config is not None else ConfigFile(
-        None, reason="the container's volumes are not known here")
+    cf = ci.read_config(path)
     if cf.values is None:
         fs.config_loaded("--config", False, cf.reason or "not readable")
         return
