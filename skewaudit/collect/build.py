@@ -42,7 +42,7 @@ from skewaudit.collect.pods import PodRec, PodStore
 from skewaudit.collect.request import Target
 from skewaudit.model.observed import (
     CollectionIssue, ContainerObs, Fact, HpaObs, NodeObs, PodObs, PodTemplateObs, Prov, ServiceObs,
-    ServicePort, SourceKind, WorkloadObs,
+    AutoscaleTarget, ServicePort, SourceKind, WorkloadObs,
 )
 
 # Node labels worth keeping (NodeObs contract); everything else is noise here.
@@ -343,14 +343,33 @@ def _metric(m: k.MetricSpec) -> str:
     return m.type
 
 
+_TARGET_FIELD = {"Utilization": "averageUtilization", "AverageValue": "averageValue", "Value": "value"}
+
+
+def _scale_target(m: k.MetricSpec, i: int) -> AutoscaleTarget | None:
+    """One HPA metric's target value and the field it is written in."""
+    field, src = next(((f, s) for f, s in (("resource", m.resource), ("containerResource", m.container_resource),
+                                           ("pods", m.pods), ("object", m.object), ("external", m.external))
+                       if s is not None), ("", None))
+    if src is None:
+        return None
+    name = src.name if isinstance(src, k.ResourceMetricSource) else (src.metric.name if src.metric else "")
+    t = src.target or k.MetricTarget()
+    val = {"Utilization": t.average_utilization, "AverageValue": t.average_value, "Value": t.value}.get(t.type)
+    return AutoscaleTarget(name, t.type, quantity_str(val) if val is not None else None,
+                       f"spec.metrics[{i}].{field}.target.{_TARGET_FIELD.get(t.type, 'type')}")
+
+
 def hpa_obs(h: k.HorizontalPodAutoscaler) -> HpaObs:
     ref = h.spec.scale_target_ref
     # autoscaling/v2 defaulting: no metrics means 80% CPU utilization
     metrics = [_metric(m) for m in h.spec.metrics] or ["Resource/cpu Utilization=80"]
+    targets = [t for i, m in enumerate(h.spec.metrics) if (t := _scale_target(m, i)) is not None] or [
+        AutoscaleTarget("cpu", "Utilization", "80", "spec.metrics")]
     st = h.status or k.HPAStatus()
     return HpaObs(name=h.metadata.name, namespace=h.metadata.namespace,
                   min_replicas=h.spec.min_replicas if h.spec.min_replicas is not None else 1,
-                  max_replicas=h.spec.max_replicas, metrics=metrics, target=f"{ref.kind}/{ref.name}",
+                  max_replicas=h.spec.max_replicas, metrics=metrics, target=f"{ref.kind}/{ref.name}", targets=targets,
                   current_replicas=st.current_replicas, desired_replicas=st.desired_replicas)
 
 

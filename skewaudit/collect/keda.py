@@ -23,7 +23,7 @@ import msgspec
 
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.kinds import ExtKind
-from skewaudit.model.observed import HpaObs
+from skewaudit.model.observed import AutoscaleTarget, HpaObs
 
 KIND = "ScaledObject"
 GROUP = "keda.sh"
@@ -124,6 +124,21 @@ def trigger_metric(t: Trigger) -> str:
     return f"{kind}/{name}" + (f" {mtype}={target}" if target else "")
 
 
+def scale_target(t: Trigger, i: int) -> AutoscaleTarget:
+    """One trigger's metric and target value, naming the metadata field that holds it."""
+    md = t.metadata
+    kind = t.type.strip().lower()
+    if kind in ("cpu", "memory"):
+        return AutoscaleTarget(kind, t.metric_type or _s(md.get("type")) or "Utilization", _s(md.get("value")) or None,
+                           f"spec.triggers[{i}].metadata.value")
+    key = next((k for k in ("threshold", "targetValue", "value", "lagThreshold") if md.get(k) is not None), "threshold")
+    query = _s(md.get("query")) or None
+    name = (promql_metric(query) if query else None) or _s(md.get("metricName")) or kind
+    return AutoscaleTarget(name, t.metric_type or "AverageValue", _s(md.get(key)) or None,
+                       f"spec.triggers[{i}].metadata.{key}", activation=_s(md.get("activationThreshold")) or None,
+                       query=query)
+
+
 def target_of(so: ScaledObject) -> tuple[str, str]:
     ref = so.spec.scale_target_ref
     return ref.kind or "Deployment", ref.name
@@ -140,6 +155,7 @@ def hpa_obs(so: ScaledObject, status: k.HPAStatus | None = None) -> HpaObs:
                   min_replicas=MIN_DEFAULT if spec.min_replica_count is None else spec.min_replica_count,
                   max_replicas=MAX_DEFAULT if spec.max_replica_count is None else spec.max_replica_count,
                   metrics=[trigger_metric(t) for t in spec.triggers], target=f"{kind}/{name}",
+                  targets=[scale_target(t, i) for i, t in enumerate(spec.triggers)],
                   current_replicas=st.current_replicas, desired_replicas=st.desired_replicas, defaulted=defaulted)
 
 

@@ -380,6 +380,18 @@ class NodeObs(msgspec.Struct, frozen=True, omit_defaults=True):
     capacity: dict[str, str] = {}
 
 
+class AutoscaleTarget(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One metric an autoscaler scales on and its target, where it is written: an HPA's
+    ``spec.metrics[i]…target.averageValue`` or a KEDA trigger's ``metadata.threshold``."""
+
+    metric: str                        # "vllm:num_requests_waiting", "cpu"
+    type: str = ""                     # AverageValue | Value | Utilization
+    value: str | None = None           # the target as written ("5", "80"); None when absent
+    path: str = ""
+    activation: str | None = None      # KEDA activationThreshold (scale from zero above it)
+    query: str | None = None           # KEDA Prometheus query
+
+
 class HpaObs(msgspec.Struct, frozen=True, omit_defaults=True):
     """An autoscaling/v2 HPA (or KServe/KEDA equivalent) targeting the workload.
 
@@ -401,6 +413,7 @@ class HpaObs(msgspec.Struct, frozen=True, omit_defaults=True):
     min_replicas: int | None = None
     max_replicas: int | None = None
     metrics: list[str] = []
+    targets: list[AutoscaleTarget] = []  # the metrics again, structured: target values and their fields
     target: str = ""                 # "Deployment/llama"
     current_replicas: int | None = None
     desired_replicas: int | None = None
