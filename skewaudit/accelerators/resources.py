@@ -116,3 +116,17 @@ def accelerator_requests(limits: dict[str, Any], requests: dict[str, Any]) -> li
 
 
 RESOURCE_PREFIXES: tuple[str, ...] = (*_EXACT, *(p for p, _, _ in _PREFIX))
+
+
+# DRA DeviceClass names of the vendors' DRA drivers (NVIDIA k8s-dra-driver-gpu: gpu.nvidia.com,
+# mig.nvidia.com; Intel resource-drivers-for-kubernetes: gpu.intel.com, gaudi.intel.com; AMD
+# k8s-gpu-dra-driver: gpu.amd.com). A class is named by its admin, so the domain's vendor
+# word decides; None when there is none.
+_DRA_WORDS = (("nvidia", "nvidia"), ("amd", "amd"), ("gaudi", "intel"), ("habana", "intel"), ("intel", "intel"),
+              ("tpu", "google"), ("google", "google"), ("neuron", "aws"), ("amazon", "aws"))
+
+
+def dra_class_vendor(device_class: str | None) -> str | None:
+    """The vendor a DRA DeviceClass name points at (``gpu.nvidia.com`` -> ``nvidia``), or None."""
+    name = (device_class or "").lower()
+    return next((v for word, v in _DRA_WORDS if word in name), None)

@@ -211,14 +211,37 @@ def _count_obs(ctx: Ctx, inst: Instance, vendor: str | None) -> Obs:
         return Obs(prov=prov(unmodelled[0].path), unverifiable=f"requests {names}, a resource skewaudit does not "
                    "model: the accelerator count cannot be verified")
     if c.claims:
-        claims = ctx.workload.template.resource_claims
-        shown = ", ".join(f"{n} ({claims[n]})" if n in claims else n for n in c.claims)
-        return Obs(prov=prov("resources.claims"), unverifiable=f"devices come from Dynamic Resource Allocation "
-                   f"claim {shown}: the device count is decided by the claim, not visible in the pod spec")
+        return _claim_obs(ctx, c, vendor, prov("resources.claims"))
     if ctx.issue("resources"):   # a request the collector dropped as invalid: not "no request"
         return Obs(prov=prov("resources"), unverifiable=ctx.issue("resources"))
     res, unit = _NONE_UNIT.get(vendor or "", ("an accelerator resource", "accelerator"))
     return Obs(value=0, prov=prov("resources"), note=f"no {res} request: the pod gets no {unit}")
+
+
+def _claim_obs(ctx: Ctx, c, vendor: str | None, where: Prov) -> Obs:
+    """The devices a container's DRA claims ask for, from their ResourceClaimTemplates; unverifiable
+    (naming the claim and why) when a template is not read, is allocationMode All or a prioritized list."""
+    from skewaudit import accelerators
+
+    t = ctx.workload.template
+    claims = t.resource_claims
+    shown = ", ".join(f"{n} ({claims[n]})" if n in claims else n for n in c.claims)
+    found = [t.claim_devices.get(n) for n in c.claims]
+    if not found or any(d is None for d in found):
+        return Obs(prov=where, unverifiable=f"devices come from Dynamic Resource Allocation claim {shown}: the "
+                   "device count is decided by the claim, not visible in the pod spec")
+    bad = next((d for d in found if d.count is None), None)
+    if bad is not None:
+        return Obs(prov=Prov(source="resource-claim", object=bad.template, path=bad.path),
+                   unverifiable=f"claim {shown}: {bad.reason}")
+    first = found[0]
+    prov = Prov(source="resource-claim", object=first.template, path=first.path)
+    classes = sorted({d.device_class for d in found if d.device_class})
+    vendors = {accelerators.dra_class_vendor(cl) for cl in classes}
+    parts = [f"DRA claim {shown}: {', '.join(classes) or 'no device class'}"] + [d.note for d in found if d.note]
+    if vendor is not None and vendors and vendors != {vendor}:
+        parts.append(f"device class {', '.join(classes)} is not the intended vendor's ({vendor})")
+    return Obs(value=sum(d.count or 0 for d in found), prov=prov, note="; ".join(parts))
 
 
 @check("hardware.gpu-count")
@@ -353,6 +376,9 @@ def parallelism_fits(ctx: Ctx):
             # Parallelism counts NeuronCores; the pod asks for devices. The node's allocatable
             # says how many cores a device has (2 on Inferentia2/Trainium1); without it, skip.
             gpus_req = _neuron_cores(inst, gpus_req)
+        if r is None and c.claims:   # DRA: the count its ResourceClaimTemplates ask for, when they say
+            claimed = _claim_obs(ctx, c, None, Prov(source="pod-spec"))
+            gpus_req = claimed.value if not claimed.unverifiable else None
         if tp is None or gpus_req is None:
             continue
         key = (int(tp) * int(pp), gpus_req * nodes)

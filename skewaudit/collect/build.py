@@ -31,7 +31,7 @@ from typing import Any, Iterable
 import msgspec
 
 from skewaudit.collect import k8s_types as k
-from skewaudit.collect import keda
+from skewaudit.collect import dra, keda
 from skewaudit.collect import kinds, routes
 from skewaudit.collect.containers import (
     ConfigMaps, _obj, _redact_value, labels_obs, _retarget, _with_status, container_obs, looks_serving, plain_source,
@@ -563,7 +563,7 @@ def build(inv: Inventory, selected: list[Candidate]) -> tuple[list[WorkloadObs],
     pods return every node of the input (placement can still be checked).
     """
     j = _Join(inv)
-    out = [_workload(j, c) for c in selected]
+    out = dra.with_claims([_workload(j, c) for c in selected], inv.crds, inv.issues)
     nodes = {n: inv.nodes[n] for n in sorted(j.nodes_used) if n in inv.nodes}
     if not inv.pods_listed:
         nodes = dict(sorted(inv.nodes.items()))

@@ -69,9 +69,9 @@ class ExtKind:
 def _registry() -> tuple[ExtKind, ...]:
     # Imported here, not at module level: the family modules import build helpers,
     # and build consults this table.
-    from skewaudit.collect import keda, lws, rollouts, routes
+    from skewaudit.collect import dra, keda, lws, rollouts, routes
 
-    return (*keda.KINDS, *lws.KINDS, *rollouts.KINDS, *routes.KINDS)
+    return (*keda.KINDS, *lws.KINDS, *rollouts.KINDS, *routes.KINDS, *dra.KINDS)
 
 
 _CACHE: dict[str, object] = {}

@@ -50,6 +50,7 @@ class SourceKind:
     PROCESS = "process"            # /proc/PID or --cmdline in local mode
     DERIVED = "derived"            # computed from other facts (e.g. tp*pp)
     RUNTIME = "runtime"            # what the engine reports on its own HTTP endpoints (--probe)
+    CLAIM = "resource-claim"       # a DRA ResourceClaimTemplate's device requests
     UNKNOWN = "unknown"
 
 
@@ -452,6 +453,19 @@ class ServiceObs(msgspec.Struct, frozen=True, omit_defaults=True):
     routes: list[RouteObs] = []       # HTTPRoutes, Ingresses, VirtualServices that route to it
 
 
+class ClaimDevices(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What one DRA claim of a pod asks for, read from its ResourceClaimTemplate: the device
+    count and class, or ``count`` None and the reason it cannot be told (allocationMode All,
+    a prioritized list, the template not read)."""
+
+    template: str                      # "ResourceClaimTemplate/ns/name"
+    count: int | None = None
+    device_class: str | None = None    # deviceClassName ("gpu.nvidia.com")
+    path: str = ""                     # spec.spec.devices.requests[0].exactly.count
+    note: str | None = None            # e.g. "count not set: 1 (ExactCount default)"
+    reason: str | None = None
+
+
 class PodTemplateObs(msgspec.Struct, frozen=True, omit_defaults=True):
     """The intended pod shape a controller stamps out (or a bare pod's spec)."""
 
@@ -467,6 +481,7 @@ class PodTemplateObs(msgspec.Struct, frozen=True, omit_defaults=True):
     service_account: str | None = None
     # DRA (spec.resourceClaims): claim name -> "ResourceClaimTemplate/NAME" or "ResourceClaim/NAME"
     resource_claims: dict[str, str] = {}
+    claim_devices: dict[str, ClaimDevices] = {}   # claim name -> its template's devices (DRA)
 
 
 class WorkloadObs(msgspec.Struct, frozen=True, omit_defaults=True):
