@@ -363,3 +363,37 @@ def test_dra_templates_forbidden_live_is_unverifiable_with_the_issue(kube: FakeK
     (issue,) = rep["issues"]
     assert (issue["kind"], issue["area"]) == ("forbidden", "resourceclaims")
     assert drifts(rep) == [] and "was not read" in _unverifiable_because(rep, "hardware.gpu-count")
+
+
+# --- Gaudi as its own class, from NFD's PCI device label ---------------------------------------
+
+SHAPES = AROUND.parent / "shapes"
+
+
+def _gaudi(tmp_path: Path, pci_label: str, monkeypatch, capsys) -> tuple[int, dict]:
+    text = (SHAPES / "gaudi-vllm.yaml").read_text().replace("feature.node.kubernetes.io/pci-1200_1da3.present",
+                                                            pci_label)
+    m = tmp_path / "gaudi.yaml"
+    m.write_text(text)
+    return report(SHAPES / "specs" / "gaudi-vllm.yaml", "--manifest", m, monkeypatch=monkeypatch, capsys=capsys)
+
+
+def test_gaudi2_node_by_pci_device_matches_the_spec(tmp_path: Path, monkeypatch, capsys) -> None:
+    label = "feature.node.kubernetes.io/pci-1200_1da3_1020.present"
+    code, rep = _gaudi(tmp_path, label, monkeypatch, capsys)
+    assert (code, drifts(rep)) == (0, [])
+    ev = _by(rep, "hardware.gpu-class")["observed"][0]
+    assert (ev["value"], ev["prov"]["path"]) == ("gaudi2", f"metadata.labels[{label}]")
+
+
+def test_gaudi3_node_is_another_class(tmp_path: Path, monkeypatch, capsys) -> None:
+    code, rep = _gaudi(tmp_path, "feature.node.kubernetes.io/pci-1da3_1060.present", monkeypatch, capsys)
+    (r,) = drifts(rep)
+    assert (code, r["check"], r["expected"], r["observed"][0]["value"]) == (1, "hardware.gpu-class", "gaudi2",
+                                                                             "gaudi3")
+    assert r["observed"][0]["prov"]["source"] == "node-label"
+
+
+def test_gaudi_vendor_only_pci_label_stays_unverifiable(tmp_path: Path, monkeypatch, capsys) -> None:
+    code, rep = _gaudi(tmp_path, "feature.node.kubernetes.io/pci-1200_1da3.present", monkeypatch, capsys)
+    assert (code, drifts(rep)) == (0, []) and _by(rep, "hardware.gpu-class")["status"] == "unverifiable"

@@ -51,7 +51,9 @@ NODE_LABEL_PREFIXES = ("nvidia.com/", "cloud.google.com/gke-", "karpenter.k8s.aw
                        "feature.node.kubernetes.io/pci-10de", "kubernetes.azure.com/accelerator",
                        # other vendors' accelerators (skewaudit.accelerators.classes)
                        "amd.com/gpu.", "beta.amd.com/gpu.", "feature.node.kubernetes.io/pci-1002",
-                       "feature.node.kubernetes.io/pci-1da3")
+                       "feature.node.kubernetes.io/pci-1da3",
+                       # NFD's default fields put the PCI class first: 1200 (processing accelerator) is Gaudi's
+                       "feature.node.kubernetes.io/pci-1200_1da3")
 
 RS_REVISION = "deployment.kubernetes.io/revision"
 
