@@ -414,9 +414,7 @@ class _Join:
         self.hpa_by_name: dict[tuple[str, str], k.HorizontalPodAutoscaler] = {}
         # KEDA: ScaledObjects by target; the HPA KEDA generates is attributed to its
         # ScaledObject (its status gives the replica counts) and never reported twice.
-        self.scaled: dict[tuple[str, str, str], keda.ScaledObject] = {}
-        for so in inv.crds.get(keda.KIND, []):
-            self.scaled[(so.metadata.namespace, *keda.target_of(so))] = so
+        self.scaled = keda.by_target(inv.crds.get(keda.KIND, []))
         keda_names = {(so.metadata.namespace, so.metadata.name) for so in self.scaled.values()}
         self.keda_status: dict[tuple[str, str], k.HPAStatus | None] = {}
         for h in inv.hpas:

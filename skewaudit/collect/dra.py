@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import _obj
 from skewaudit.collect.kinds import ExtKind
@@ -63,14 +64,8 @@ class TemplateSpec(k._K):
     spec: ClaimSpec = msgspec.field(default_factory=ClaimSpec)
 
 
-class ResourceClaimTemplate(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: TemplateSpec = msgspec.field(default_factory=TemplateSpec)
-
-
-class ResourceClaimTemplateList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[ResourceClaimTemplate] = []
+ResourceClaimTemplate, ResourceClaimTemplateList = crdkit.resource("ResourceClaimTemplate", TemplateSpec,
+                                                                  module=__name__)
 
 
 KINDS = (ExtKind(KIND, "resource.k8s.io", "v1", "resourceclaimtemplates", ResourceClaimTemplate,
@@ -102,7 +97,8 @@ def devices(t: ResourceClaimTemplate) -> ClaimDevices:
                 "a count only the node decides"))
         if mode != "ExactCount":
             return ClaimDevices(obj, device_class=cls, path=f"{base}.allocationMode",
-                                reason=f"{obj} request {r.name or i}: allocationMode {mode!r} is not one skewaudit knows")
+                                reason=f"{obj} request {r.name or i}: allocationMode {mode!r} is not one "
+                                       "skewaudit knows")
         if count is None:
             count = 1
             notes.append(f"request {r.name or i}: count not set, 1 (the ExactCount default)")

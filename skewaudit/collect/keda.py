@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.kinds import ExtKind
 from skewaudit.model.observed import AutoscaleTarget, HpaObs
@@ -52,14 +53,7 @@ class ScaledObjectSpec(k._K):
     triggers: list[Trigger] = []
 
 
-class ScaledObject(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: ScaledObjectSpec = msgspec.field(default_factory=ScaledObjectSpec)
-
-
-class ScaledObjectList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[ScaledObject] = []
+ScaledObject, ScaledObjectList = crdkit.resource("ScaledObject", ScaledObjectSpec, module=__name__)
 
 
 KINDS = (ExtKind(KIND, GROUP, "v1alpha1", "scaledobjects", ScaledObject, ScaledObjectList, role="around",
@@ -142,6 +136,12 @@ def scale_target(t: Trigger, i: int) -> AutoscaleTarget:
 def target_of(so: ScaledObject) -> tuple[str, str]:
     ref = so.spec.scale_target_ref
     return ref.kind or "Deployment", ref.name
+
+
+def by_target(scaled: list[ScaledObject]) -> dict[tuple[str, str, str], ScaledObject]:
+    """(namespace, kind, name) of the workload -> the ScaledObject that scales it (the last one read)."""
+    found = crdkit.index(scaled, lambda so: [((so.metadata.namespace, *target_of(so)), so)])
+    return {key: objs[-1] for key, objs in found.items()}
 
 
 def hpa_obs(so: ScaledObject, status: k.HPAStatus | None = None) -> HpaObs:
