@@ -141,6 +141,10 @@ def test_subpath_mount_reads_the_key_it_names(tmp_path: Path, monkeypatch, capsy
         "data[serve.yaml].tensor-parallel-size"
 
 
+# each level doubles the one before: 2**60 nodes once expanded
+ALIAS_BOMB = "b0: &b0 [x, x]\n" + "".join(f"b{i}: &b{i} [*b{i - 1}, *b{i - 1}]\n" for i in range(1, 60))
+
+
 def _unverifiable_because(rep: dict, check: str) -> str:
     r = _by(rep, check)
     assert r["status"] == "unverifiable", r
@@ -153,12 +157,17 @@ def _unverifiable_because(rep: dict, check: str) -> str:
     ("not-projected", lambda d: [s["volumes"][0]["configMap"]["items"][0].__setitem__("path", "other.yaml")
                                  for s in _pods_and_templates(d)], "projects only other.yaml (items)"),
     ("secret-volume", lambda d: [s["volumes"].__setitem__(0, {"name": "vllm-config", "secret": {"secretName": "c"}})
-                                 for s in _pods_and_templates(d)], "Secret volume 'vllm-config': Secrets are never read"),
+                                 for s in _pods_and_templates(d)],
+     "Secret volume 'vllm-config': Secrets are never read"),
     ("configmap-missing", lambda d: d.remove(obj(d, "ConfigMap")), "not read (no ConfigMaps in the input)"),
     ("not-yaml", lambda d: obj(d, "ConfigMap")["data"].__setitem__("serve.yaml", "tensor-parallel-size: [2\n"),
      "not valid YAML"),
     ("not-a-mapping", lambda d: obj(d, "ConfigMap")["data"].__setitem__("serve.yaml", "- 2\n- 3\n"),
      "not a mapping"),
+    # untrusted text: the manifest guards refuse it before any YAML loader builds it
+    ("too-deep", lambda d: obj(d, "ConfigMap")["data"].__setitem__("serve.yaml", "a: " + "[" * 300 + "]" * 300),
+     "nesting is deeper than 200 levels"),
+    ("alias-bomb", lambda d: obj(d, "ConfigMap")["data"].__setitem__("serve.yaml", ALIAS_BOMB), "refusing to"),
 ])
 def test_config_file_that_cannot_be_read_is_unverifiable_with_the_reason(case: str, change, reason: str,
                                                                           tmp_path: Path, monkeypatch,
@@ -455,3 +464,10 @@ def test_snapshot_then_baseline_names_the_edit(name: str, change, check: str, va
     code, out, _ = run(monkeypatch, capsys, "diff", "--baseline", snap, "--manifest", AROUND / f"{name}.yaml",
                        "--format", "json")
     assert code == 0 and [r for r in json.loads(out)["results"] if r["status"] == "drift"] == []
+
+
+def test_collect_shows_what_each_claim_asks_for(monkeypatch, capsys) -> None:
+    code, out, err = run(monkeypatch, capsys, "collect", "--manifest", AROUND / "dra-claims.yaml")
+    assert code == 0, err
+    line = next(ln for ln in out.splitlines() if "dra claim gpus" in ln)
+    assert "2 × gpu.nvidia.com" in line and f"{RCT} spec.spec.devices.requests[0].exactly.count" in line
