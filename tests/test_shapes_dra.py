@@ -72,6 +72,19 @@ def test_dra_v1beta1_request_and_the_count_default(tmp_path: Path, monkeypatch, 
     assert (code, ev["value"]) == (1, 1) and "the ExactCount default" in ev["note"]
 
 
+def test_dra_claim_with_gpus_and_a_channel_counts_the_gpus(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A claim with a GPU request and an NVIDIA compute-domain channel (k8s-dra-driver-gpu ComputeDomain, the
+    IMEX channel multi-node NVLink needs): the channel is no accelerator, the GPUs are counted."""
+    docs = docs_of("dra-claims")
+    obj(docs, "ResourceClaimTemplate")["spec"]["spec"]["devices"]["requests"].append(
+        {"name": "channel", "exactly": {"deviceClassName": "compute-domain-default-channel.nvidia.com"}})
+    code, rep = _dra(tmp_path, docs, monkeypatch, capsys)
+    assert (code, drifts(rep)) == (0, [])
+    ev = _by(rep, "hardware.gpu-count")["observed"][0]
+    assert ev["value"] == 2 and "counting gpu.nvidia.com only" in ev["note"]
+    assert _by(rep, "hardware.parallelism-fits")["status"] == "match"
+
+
 @pytest.mark.parametrize("case,change,reason", [
     ("all", lambda d: _request(d)["exactly"].update(allocationMode="All", count=None),
      "allocationMode All: every matching gpu.nvidia.com on the node"),

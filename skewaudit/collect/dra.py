@@ -73,12 +73,14 @@ KINDS = (ExtKind(KIND, "resource.k8s.io", "v1", "resourceclaimtemplates", Resour
 
 
 def devices(t: ResourceClaimTemplate) -> ClaimDevices:
-    """The devices one template asks for, summed over its requests (one class when they agree)."""
+    """The devices one template asks for, summed over its requests, and per class when the requests
+    name several (a GPU and a NIC request in one claim: the check counts the intended vendor's)."""
     obj = _obj(KIND, t.metadata.namespace, t.metadata.name)
     reqs = t.spec.spec.devices.requests
     if not reqs:
         return ClaimDevices(obj, reason=f"{obj} has no device requests")
-    total, classes, notes, path = 0, [], [], ""
+    total, notes, path = 0, [], ""
+    by_class: dict[str, int] = {}
     for i, r in enumerate(reqs):
         base = f"spec.spec.devices.requests[{i}]"
         if r.first_available:
@@ -103,11 +105,11 @@ def devices(t: ResourceClaimTemplate) -> ClaimDevices:
             count = 1
             notes.append(f"request {r.name or i}: count not set, 1 (the ExactCount default)")
         total += count
-        classes.append(cls)
+        by_class[cls or ""] = by_class.get(cls or "", 0) + count
         path = path or f"{base}.count"
-    named = sorted({c for c in classes if c})
+    named = sorted(c for c in by_class if c)
     return ClaimDevices(obj, count=total, device_class=named[0] if len(named) == 1 else ", ".join(named) or None,
-                        path=path, note="; ".join(notes) or None)
+                        path=path, by_class=by_class if len(by_class) > 1 else {}, note="; ".join(notes) or None)
 
 
 def _claims(t: PodTemplateObs, ns: str, templates: dict[tuple[str, str], ResourceClaimTemplate],

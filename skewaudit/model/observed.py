@@ -462,6 +462,7 @@ class ClaimDevices(msgspec.Struct, frozen=True, omit_defaults=True):
     count: int | None = None
     device_class: str | None = None    # deviceClassName ("gpu.nvidia.com")
     path: str = ""                     # spec.spec.devices.requests[0].exactly.count
+    by_class: dict[str, int] = {}      # devices per class when the requests name several (GPUs and NICs)
     note: str | None = None            # e.g. "count not set: 1 (ExactCount default)"
     reason: str | None = None
 

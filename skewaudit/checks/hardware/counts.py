@@ -93,12 +93,22 @@ def _claim_obs(ctx: Ctx, c, vendor: str | None, where: Prov) -> Obs:
                    unverifiable=f"claim {shown}: {bad.reason}")
     first = found[0]
     prov = Prov(source="resource-claim", object=first.template, path=first.path)
-    classes = sorted({d.device_class for d in found if d.device_class})
+    per_class: dict[str, int] = {}
+    for d in found:
+        for cl, n in (d.by_class or {d.device_class or "": d.count or 0}).items():
+            per_class[cl] = per_class.get(cl, 0) + n
+    classes = sorted(cl for cl in per_class if cl)
     vendors = {accelerators.dra_class_vendor(cl) for cl in classes}
     parts = [f"DRA claim {shown}: {', '.join(classes) or 'no device class'}"] + [d.note for d in found if d.note]
-    if vendor is not None and vendors and vendors != {vendor}:
+    total = sum(per_class.values())
+    mine = {cl: n for cl, n in per_class.items()
+            if (v := accelerators.dra_class_vendor(cl)) is not None and (vendor is None or v == vendor)}
+    if mine and len(per_class) > 1:   # GPUs and other devices (NICs, channels) in one claim: count the accelerators
+        total = sum(mine.values())
+        parts.append(f"counting {', '.join(sorted(mine))} only")
+    elif vendor is not None and vendors and vendors != {vendor}:
         parts.append(f"device class {', '.join(classes)} is not the intended vendor's ({vendor})")
-    return Obs(value=sum(d.count or 0 for d in found), prov=prov, note="; ".join(parts))
+    return Obs(value=total, prov=prov, note="; ".join(parts))
 
 
 @check("hardware.gpu-count")
