@@ -85,6 +85,28 @@ def test_dra_claim_with_gpus_and_a_channel_counts_the_gpus(tmp_path: Path, monke
     assert _by(rep, "hardware.parallelism-fits")["status"] == "match"
 
 
+def _containers(d: list[dict]) -> list[dict]:
+    return [x["spec"]["containers"][0] if x["kind"] == "Pod" else x["spec"]["template"]["spec"]["containers"][0]
+            for x in d if x["kind"] in ("Pod", "Deployment")]
+
+
+def test_container_using_one_request_of_a_claim_gets_that_request_only(tmp_path: Path, monkeypatch, capsys) -> None:
+    docs = docs_of("dra-claims")
+    _request(docs)["exactly"]["count"] = 1
+    obj(docs, "ResourceClaimTemplate")["spec"]["spec"]["devices"]["requests"].append(
+        {"name": "big", "exactly": {"deviceClassName": "gpu.nvidia.com", "count": 2}})
+    for c in _containers(docs):
+        c["resources"]["claims"] = [{"name": "gpus", "request": "big"}]
+    code, rep = _dra(tmp_path, docs, monkeypatch, capsys)
+    assert (code, drifts(rep)) == (0, [])   # 2 of request "big", not 1 + 2
+    ev = _by(rep, "hardware.gpu-count")["observed"][0]
+    assert (ev["value"], ev["prov"]["path"]) == (2, "spec.spec.devices.requests[1].exactly.count")
+    for c in _containers(docs):
+        c["resources"]["claims"] = [{"name": "gpus", "request": "nope"}]
+    code, rep = _dra(tmp_path, docs, monkeypatch, capsys)
+    assert f"{RCT} has no request of that name" in _unverifiable_because(rep, "hardware.gpu-count")
+
+
 @pytest.mark.parametrize("case,change,reason", [
     ("all", lambda d: _request(d)["exactly"].update(allocationMode="All", count=None),
      "allocationMode All: every matching gpu.nvidia.com on the node"),

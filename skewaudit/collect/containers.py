@@ -382,6 +382,7 @@ def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | N
         env=env_list, requests={key: quantity_str(v) for key, v in r.requests.items()},
         limits={key: quantity_str(v) for key, v in r.limits.items()},
         claims=[cl.name for cl in r.claims if cl.name],
+        claim_requests={cl.name: cl.request for cl in r.claims if cl.name and cl.request},
         ports=[Port(container_port=p.container_port, name=p.name, protocol=p.protocol) for p in c.ports],
         probes=probes, engine=engine)
 

@@ -29,7 +29,7 @@ from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import _obj
 from skewaudit.collect.kinds import ExtKind
-from skewaudit.model.observed import ClaimDevices, CollectionIssue, PodTemplateObs, WorkloadObs
+from skewaudit.model.observed import ClaimDevices, ClaimRequest, CollectionIssue, PodTemplateObs, WorkloadObs
 
 KIND = "ResourceClaimTemplate"
 AREA = "resourceclaims"
@@ -81,6 +81,7 @@ def devices(t: ResourceClaimTemplate) -> ClaimDevices:
         return ClaimDevices(obj, reason=f"{obj} has no device requests")
     total, notes, path = 0, [], ""
     by_class: dict[str, int] = {}
+    by_name: dict[str, ClaimRequest] = {}
     for i, r in enumerate(reqs):
         base = f"spec.spec.devices.requests[{i}]"
         if r.first_available:
@@ -107,9 +108,12 @@ def devices(t: ResourceClaimTemplate) -> ClaimDevices:
         total += count
         by_class[cls or ""] = by_class.get(cls or "", 0) + count
         path = path or f"{base}.count"
+        if r.name:
+            by_name[r.name] = ClaimRequest(count, cls, f"{base}.count")
     named = sorted(c for c in by_class if c)
     return ClaimDevices(obj, count=total, device_class=named[0] if len(named) == 1 else ", ".join(named) or None,
-                        path=path, by_class=by_class if len(by_class) > 1 else {}, note="; ".join(notes) or None)
+                        path=path, by_class=by_class if len(by_class) > 1 else {}, requests=by_name,
+                        note="; ".join(notes) or None)
 
 
 def _claims(t: PodTemplateObs, ns: str, templates: dict[tuple[str, str], ResourceClaimTemplate],

@@ -219,6 +219,7 @@ class ContainerObs(msgspec.Struct, frozen=True, omit_defaults=True):
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     claims: list[str] = []             # DRA resource claims the container uses (resources.claims[].name)
+    claim_requests: dict[str, str] = {}   # claim -> the one request of it the container uses (claims[].request)
     ports: list[Port] = []
     probes: list[Probe] = []
     engine: EngineFacts | None = None
@@ -453,6 +454,14 @@ class ServiceObs(msgspec.Struct, frozen=True, omit_defaults=True):
     routes: list[RouteObs] = []       # HTTPRoutes, Ingresses, VirtualServices that route to it
 
 
+class ClaimRequest(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One request of a DRA claim: its device count and class, and where the count is written."""
+
+    count: int
+    device_class: str | None = None
+    path: str = ""
+
+
 class ClaimDevices(msgspec.Struct, frozen=True, omit_defaults=True):
     """What one DRA claim of a pod asks for, read from its ResourceClaimTemplate: the device
     count and class, or ``count`` None and the reason it cannot be told (allocationMode All,
@@ -463,6 +472,7 @@ class ClaimDevices(msgspec.Struct, frozen=True, omit_defaults=True):
     device_class: str | None = None    # deviceClassName ("gpu.nvidia.com")
     path: str = ""                     # spec.spec.devices.requests[0].exactly.count
     by_class: dict[str, int] = {}      # devices per class when the requests name several (GPUs and NICs)
+    requests: dict[str, ClaimRequest] = {}   # by request name: a container may use one request of a claim
     note: str | None = None            # e.g. "count not set: 1 (ExactCount default)"
     reason: str | None = None
 

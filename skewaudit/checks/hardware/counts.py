@@ -94,7 +94,16 @@ def _claim_obs(ctx: Ctx, c, vendor: str | None, where: Prov) -> Obs:
     first = found[0]
     prov = Prov(source="resource-claim", object=first.template, path=first.path)
     per_class: dict[str, int] = {}
-    for d in found:
+    for name, d in zip(c.claims, found):
+        req = c.claim_requests.get(name)
+        if req is not None:   # resources.claims[].request: the container gets that request's devices only
+            one = d.requests.get(req)
+            if one is None:
+                return Obs(prov=where, unverifiable=f"claim {name} request {req}: {d.template} has no request "
+                           "of that name")
+            per_class[one.device_class or ""] = per_class.get(one.device_class or "", 0) + one.count
+            prov = Prov(source="resource-claim", object=d.template, path=one.path) if name == c.claims[0] else prov
+            continue
         for cl, n in (d.by_class or {d.device_class or "": d.count or 0}).items():
             per_class[cl] = per_class.get(cl, 0) + n
     classes = sorted(cl for cl in per_class if cl)
