@@ -86,6 +86,7 @@ _EXTRA_CHECK = {
 _TOP_CHECK = {
     "replicas": "orchestration.replicas", "pods": "orchestration.replicas", "rollout": "orchestration.rollout",
     "services": "serving.baseline-changed", "labels": "orchestration.baseline-changed",
+    "claims": "hardware.gpu-count",   # a DRA claim's device count or class
 }
 _PLACEMENT_CHECK = {"node_selector": "orchestration.node-selector", "node_affinity": "orchestration.node-selector",
                     "tolerations": "orchestration.tolerations"}

@@ -288,7 +288,10 @@ def tensor_parallel(ctx: Ctx):
 
     def observe(inst: Instance) -> Obs:
         ob = engine_obs(inst, "tensor_parallel_size", "tensor parallel size")
-        if ob.value is None and ob.prov is not None and ob.prov.source == "default" and inst.container is not None:
+        eng = inst.container.engine if inst.container is not None else None
+        # An unread --config file may set it: unverifiable, never "one shard per GPU".
+        if ob.value is None and ob.prov is not None and ob.prov.source == "default" and inst.container is not None \
+                and (eng is None or eng.config_file is None):
             gpus = inst.container.limits.get("nvidia.com/gpu")
             try:
                 n = units.gpu_count(gpus) if gpus is not None else None

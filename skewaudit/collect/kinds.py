@@ -76,10 +76,12 @@ class ExtKind:
 def _registry() -> tuple[ExtKind, ...]:
     # Imported here, not at module level: the family modules import build helpers,
     # and build consults this table.
-    from skewaudit.collect import keda, knative, llmisvc, lws, nimservice, rayservice, rollouts, routes
+    from skewaudit.collect import (
+        dra, keda, knative, llmisvc, lws, nimservice, rayservice, rollouts, routes,
+    )
 
     return (*keda.KINDS, *lws.KINDS, *rollouts.KINDS, *routes.KINDS, *knative.KINDS, *llmisvc.KINDS,
-            *rayservice.KINDS, *nimservice.KINDS)
+            *rayservice.KINDS, *nimservice.KINDS, *dra.KINDS)
 
 
 _CACHE: dict[str, object] = {}

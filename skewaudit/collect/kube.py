@@ -44,7 +44,7 @@ import msgspec
 
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
-from skewaudit.collect import kinds, unread
+from skewaudit.collect import kinds, mounts, unread
 from skewaudit.collect.containers import (
     _obj, canonical_quantities, drop_invalid_quantities, looks_serving, quantity_issue,
 )
@@ -580,7 +580,7 @@ class Collector:
         return [lambda n=ns, m=name: get(n, m) for ns, name in keys]
 
     def _cm_refs(self) -> set[tuple[str, str]]:
-        """(namespace, name) of every ConfigMap the kept workloads' env reads."""
+        """(namespace, name) of every ConfigMap the kept workloads' env reads or mounts."""
         inv, out = self.inv, set()
 
         def scan(ns: str, containers: Iterable[k.Container]) -> None:
@@ -592,6 +592,7 @@ class Collector:
                 for ef in c.env_from:
                     if ef.config_map_ref is not None and ef.config_map_ref.name:
                         out.add((ns, ef.config_map_ref.name))
+                out.update((ns, name) for name in mounts.configmap_names(c))   # --config FILE
         for objs in (inv.deployments, inv.statefulsets, inv.jobs,
                      [r for r in inv.replicasets if isinstance(r, k.ReplicaSet)]):
             for o in objs:

@@ -198,6 +198,12 @@ def _container_block(snap: Snapshot, w: WorkloadObs, c: ContainerObs, pods: list
     gc = _gpu_count(c)
     if gc is not None:
         b.add("gpu count", gc[0], Prov(source=SourceKind.POD_SPEC, object=w.object, path=gc[1]).where())
+    for claim in c.claims:   # DRA: what the claim's ResourceClaimTemplate asks for
+        d = w.template.claim_devices.get(claim)
+        if d is not None:
+            shown = f"{d.count} × {d.device_class or 'device'}" if d.count is not None else "- (unverifiable)"
+            b.add(f"dra claim {claim}", shown, Prov(source=SourceKind.CLAIM, object=d.template, path=d.path).where(),
+                  d.note if d.count is not None else d.reason)
     classes: dict[str, list[Fact]] = {}
     for p in pods:
         if not p.current:
