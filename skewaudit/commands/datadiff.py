@@ -10,8 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from skewaudit.commands import completion as _c
-
+from skewaudit.commands import _options as o
 from skewaudit.commands.profile import Columns, InputFormat, Jobs, Kind, Sample, Seed
 
 
@@ -29,13 +28,10 @@ def data_diff(
     seed: Seed = 0,
     input_format: InputFormat = None,
     jobs: Jobs = 0,
-    formats: Annotated[Optional[list[str]], typer.Option(
-        "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
-    outputs: Annotated[Optional[list[str]], typer.Option(
-        "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
-    fail_on: Annotated[str, typer.Option(
-        "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
-        help="Which drift exits 1: drift (any level, the default) | error | warning | info | never.")] = "drift",
+    max_input_bytes: o.MaxInputBytes = "256Mi",
+    formats: o.Formats = None,
+    outputs: o.Outputs = None,
+    fail_on: o.FailOn = "drift",
     fail_on_unverifiable: Annotated[bool, typer.Option(
         "--fail-on-unverifiable", help="Also exit 1 when a metric could not be computed.")] = False,
     show_matches: Annotated[bool, typer.Option("--show-matches", help="Table: also list metrics under threshold.")] = False,
@@ -52,6 +48,7 @@ def data_diff(
     from skewaudit import audit
     from skewaudit.pipeline import data_report, gated, render_outputs
 
+    o.apply_input_limit(max_input_bytes)
     check_sample(sample)
     kinds = parse_kinds(list(kind or []))
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None

@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
+
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to read (default: all).")]
 Kind = Annotated[Optional[list[str]], typer.Option(
     "--kind", help="Force a column's kind: COLUMN=numeric|categorical|text (repeatable). Strings averaging 64+ "
@@ -35,6 +37,7 @@ def profile(
     jobs: Jobs = 0,
     dask: Annotated[Optional[str], typer.Option(
         "--dask", help="Profile Parquet on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N].")] = None,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
 ) -> None:
     """Profile data per feature (counts, missing, quantile / frequent-item / distinct sketches, text lengths).
 
@@ -48,6 +51,7 @@ def profile(
     from skewaudit.dataskew.run import check_sample, parse_kinds, profile_sources, resolve_jobs
 
     start = time.perf_counter()
+    o.apply_input_limit(max_input_bytes)
     if data and data[0] == "merge":
         _merge(data[1:], output)
         return

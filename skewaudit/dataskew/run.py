@@ -102,13 +102,8 @@ def profile_piece(path: str, row_groups: list[int] | None, columns: list[str] | 
     builder = Builder(kinds=dict(kinds), sources=[path], sample=sample)
     rng = _rng(seed) if sample is not None and sample < 1 else None
     try:
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        groups = row_groups if row_groups is not None else list(range(pf.num_row_groups))
-        for batch in pf.iter_batches(batch_size=readers.BATCH_ROWS, row_groups=groups, columns=columns):
-            if batch.num_rows:
-                builder.add(_sampled(batch, rng, sample))
+        for batch in readers.parquet_batches(path, row_groups=row_groups, columns=columns):
+            builder.add(_sampled(batch, rng, sample))
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a corrupt file
