@@ -20,6 +20,9 @@ Sample = Annotated[Optional[float], typer.Option("--sample", help="Profile a Ber
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the row sample.")]
 Jobs = Annotated[int, typer.Option(
     "--jobs", "-j", min=0, help="Worker processes for Parquet files of several row-group pieces (0: one per core).")]
+Tokenizer = Annotated[Optional[str], typer.Option(
+    "--tokenizer", help="A local tokenizer.json (or a model directory holding one): text features also get lengths "
+    "in tokens (needs the 'tokens' extra; never downloaded). Without it lengths are in characters.")]
 InputFormat = Annotated[Optional[str], typer.Option(
     "--input-format", help="parquet, csv or jsonl (default: from the file name; a directory is Parquet; stdin is jsonl).")]
 
@@ -37,6 +40,7 @@ def profile(
     jobs: Jobs = 0,
     dask: Annotated[Optional[str], typer.Option(
         "--dask", help="Profile Parquet on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N].")] = None,
+    tokenizer: Tokenizer = None,
     max_input_bytes: o.MaxInputBytes = "256Mi",
 ) -> None:
     """Profile data per feature (counts, missing, quantile / frequent-item / distinct sketches, text lengths).
@@ -62,9 +66,11 @@ def profile(
     if dask:
         from skewaudit.dataskew.distributed import profile_on_dask
 
-        result = profile_on_dask(dask, sources, columns=cols, kinds=kinds, sample=sample, seed=seed)
+        result = profile_on_dask(dask, sources, columns=cols, kinds=kinds, sample=sample, seed=seed,
+                                 tokenizer=tokenizer)
     else:
-        result = profile_sources(sources, columns=cols, kinds=kinds, sample=sample, seed=seed, jobs=resolve_jobs(jobs))
+        result = profile_sources(sources, columns=cols, kinds=kinds, sample=sample, seed=seed, jobs=resolve_jobs(jobs),
+                                 tokenizer=tokenizer)
     store.save(result, output)
     if not result.rows:
         sys.stderr.write(f"note: {', '.join(s.label for s in sources)}: no rows\n")
