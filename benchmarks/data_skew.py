@@ -94,14 +94,22 @@ def generate(rows: int, path: Path, serving: bool, seed: int) -> None:
 
 # --- the tools, each a script run in its own process -------------------------------------
 
-PANDAS_LOAD = """
-import pyarrow.parquet as pq, pyarrow.compute as pc
-def load(path):
-    t = pq.read_table(path)
-    for c in {text}:
-        t = t.set_column(t.schema.get_field_index(c), c, pc.utf8_length(t[c]))
-    return t.to_pandas(strings_to_categorical=True)
-ref, cur = load({ref!r}), load({cur!r})
+# Text columns become their lengths row group by row group, so no tool holds 10M raw prompts it
+# never looks at (that memory would be the loader's, not the tool's).
+LOAD_TABLE = """
+import pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
+def load_table(path):
+    pf, parts = pq.ParquetFile(path), []
+    for i in range(pf.num_row_groups):
+        t = pf.read_row_group(i)
+        for c in {text}:
+            t = t.set_column(t.schema.get_field_index(c), c, pc.utf8_length(t[c]))
+        parts.append(t)
+    return pa.concat_tables(parts)
+"""
+PANDAS_LOAD = LOAD_TABLE + """
+ref = load_table({ref!r}).to_pandas(strings_to_categorical=True)
+cur = load_table({cur!r}).to_pandas(strings_to_categorical=True)
 """
 
 SCRIPTS = {
@@ -142,14 +150,9 @@ for c in cols:
 print(json.dumps({{"scores": scores}}))
 """,
     "numpy": """
-import numpy as np, pyarrow.parquet as pq, pyarrow.compute as pc
+import numpy as np
 from skewaudit.dataskew import metrics as mx
-def load(path):
-    t = pq.read_table(path)
-    for c in {text}:
-        t = t.set_column(t.schema.get_field_index(c), c, pc.utf8_length(t[c]))
-    return t
-ref, cur = load({ref!r}), load({cur!r})
+ref, cur = load_table({ref!r}), load_table({cur!r})
 scores = {{}}
 for c in ref.column_names:
     col_a, col_b = ref[c], cur[c]
@@ -181,7 +184,8 @@ def tool_command(tool: str, ref: Path, cur: Path, jobs: int = 0) -> list[str]:
                   f"--fail-on never --jobs {jobs}")
         return ["sh", "-c", script]
     if tool == "numpy":
-        body = "import json\n" + textwrap.dedent(SCRIPTS[tool]).format(text=TEXT, ref=str(ref), cur=str(cur))
+        body = ("import json\n" + LOAD_TABLE.format(text=TEXT)
+                + textwrap.dedent(SCRIPTS[tool]).format(text=TEXT, ref=str(ref), cur=str(cur)))
     else:
         body = ("import json\n" + PANDAS_LOAD.format(text=TEXT, ref=str(ref), cur=str(cur))
                 + textwrap.dedent(SCRIPTS[tool]).format())

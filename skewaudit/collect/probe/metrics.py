@@ -104,14 +104,7 @@ def histogram(samples: Samples, *names: str) -> TokenHistogram | None:
         buckets = samples.by_name.get(n + "_bucket")
         if not buckets:
             continue
-        acc: dict[float, float] = {}
-        for labels, v in buckets:
-            try:
-                le = float(labels.get("le", "nan"))
-            except ValueError:
-                continue
-            if not math.isnan(le) and not math.isnan(v):
-                acc[le] = acc.get(le, 0.0) + v
+        acc = _by_le(buckets)
         finite = sorted((le, c) for le, c in acc.items() if not math.isinf(le))
         total = acc.get(math.inf, finite[-1][1] if finite else 0.0)
         return TokenHistogram(metric=n, bounds=[le for le, _ in finite], cumulative=[c for _, c in finite],
@@ -119,17 +112,22 @@ def histogram(samples: Samples, *names: str) -> TokenHistogram | None:
     return None
 
 
-def _histogram_quantile(q: float, buckets: list[tuple[dict[str, str], float]]) -> float | None:
-    """``histogram_quantile`` over cumulative buckets summed across label sets."""
+def _by_le(buckets: list[tuple[dict[str, str], float]]) -> dict[float, float]:
+    """Cumulative bucket counts by upper bound (``le``), summed across label sets."""
     acc: dict[float, float] = {}
     for labels, v in buckets:
         try:
             le = float(labels.get("le", "nan"))
         except ValueError:
             continue
-        if not math.isnan(le):
+        if not math.isnan(le) and not math.isnan(v):
             acc[le] = acc.get(le, 0.0) + v
-    edges = sorted(acc.items())
+    return acc
+
+
+def _histogram_quantile(q: float, buckets: list[tuple[dict[str, str], float]]) -> float | None:
+    """``histogram_quantile`` over cumulative buckets summed across label sets."""
+    edges = sorted(_by_le(buckets).items())
     if not edges or edges[-1][1] <= 0:
         return None
     total = edges[-1][1]
