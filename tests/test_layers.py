@@ -48,8 +48,9 @@ ALLOWED = {
     "skewaudit.accelerators": ("skewaudit.model", "skewaudit.units"),
     # Data skew is an engine of its own beside the checks: it produces the same findings and
     # borrows the audit's stamping (suppression, hint templates) and the playbook.
+    # It reads profile files within the one input limit (skewaudit.limits).
     "skewaudit.dataskew": ("skewaudit.model", "skewaudit.dataskew", "skewaudit.errors", "skewaudit.fsutil",
-                           "skewaudit.playbook", "skewaudit.audit", "skewaudit.__version__"),
+                           "skewaudit.playbook", "skewaudit.audit", "skewaudit.__version__", "skewaudit.limits"),
 }
 # Third-party libraries and the only modules that may import them.
 OWNERS = {
@@ -62,6 +63,7 @@ OWNERS = {
     "pyarrow": ("skewaudit.dataskew.readers", "skewaudit.dataskew.profile", "skewaudit.dataskew.run",
                 "skewaudit.dataskew.distributed"),
     "dask": ("skewaudit.dataskew.distributed",),
+    "tokenizers": ("skewaudit.dataskew.tokens",),
     "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics"),
     # serve.metrics: the exposition of `skewaudit serve` (its registry and generate_latest).
     "prometheus_client": ("skewaudit.collect.probe.metrics", "skewaudit.serve.metrics"),

@@ -1,8 +1,10 @@
-"""Option declarations shared by the commands that read a source of running facts.
+"""Option declarations shared by several commands.
 
 ``collect``, ``diff``, ``snapshot``, ``bundle`` and ``init`` all accept the same
 source flags; they are declared once here and turned into a
 :class:`~skewaudit.collect.request.SourceRequest` by :func:`source_request`.
+The report flags (``--format``, ``--output``, ``--fail-on``) of ``diff`` and
+``data-diff`` are declared here too, so both commands stay alike.
 """
 
 from __future__ import annotations
@@ -41,7 +43,27 @@ Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to w
 Deadline = Annotated[float, typer.Option("--deadline", min=0, envvar="SKEWAUDIT_DEADLINE", help="Seconds the whole "
                                          "run may take; then exit 3 naming what it waited for. 0: no deadline.")]
 MaxInputBytes = Annotated[str, typer.Option("--max-input-bytes", envvar="SKEWAUDIT_MAX_INPUT_BYTES", help="Largest "
-                                            "manifest file, stdin, snapshot or single API answer read (e.g. 512Mi).")]
+                                            "manifest file, stdin, snapshot, data profile or single API answer read (e.g. 512Mi).")]
+
+
+# --- report flags (diff, data-diff) -------------------------------------------------------
+Formats = Annotated[Optional[list[str]], typer.Option(
+    "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with "
+    "--output to write several.")]
+Outputs = Annotated[Optional[list[str]], typer.Option(
+    "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")]
+FailOn = Annotated[str, typer.Option(
+    "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
+    help="Which drift exits 1: drift (any level, the default) | error | warning | info (that level or above) "
+    "| never (report only).")]
+
+
+def apply_input_limit(max_input_bytes: str | int | None) -> None:
+    """Set the run's one byte limit from ``--max-input-bytes`` (commands without a source of running facts)."""
+    from skewaudit import limits
+
+    if max_input_bytes is not None:
+        limits.set_max_input_bytes(limits.parse_size(max_input_bytes))
 
 
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
@@ -85,12 +107,10 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
     """Build the SourceRequest for these flags; rejects contradictory ones. Also
     applies the run-wide bounds: the byte limit and (re-armed from the flag) the deadline."""
     from skewaudit import deadline as run_deadline
-    from skewaudit import limits
     from skewaudit.collect.request import SourceRequest
     from skewaudit.errors import InputError
 
-    if max_input_bytes is not None:
-        limits.set_max_input_bytes(limits.parse_size(max_input_bytes))
+    apply_input_limit(max_input_bytes)
     if deadline is not None:
         run_deadline.arm(deadline)
 

@@ -7,8 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from skewaudit.commands import completion as _c
-
 from skewaudit.commands import _options as o
 
 
@@ -31,14 +29,9 @@ def diff(
     timeout: o.Timeout = 10.0,
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
-    formats: Annotated[Optional[list[str]], typer.Option(
-        "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
-    outputs: Annotated[Optional[list[str]], typer.Option(
-        "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
-    fail_on: Annotated[str, typer.Option(
-        "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
-        help="Which drift exits 1: drift (any level, the default) | error | warning | info (that level or above) "
-        "| never (report only).")] = "drift",
+    formats: o.Formats = None,
+    outputs: o.Outputs = None,
+    fail_on: o.FailOn = "drift",
     fail_on_unpinned: Annotated[bool, typer.Option(
         "--fail-on-unpinned", help="Also exit 1 on any unpinned result (:latest, no revision…); "
         "spec equivalent: spec.policy.failOn.unpinned.")] = False,

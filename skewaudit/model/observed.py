@@ -319,6 +319,19 @@ class Symptoms(msgspec.Struct, frozen=True, omit_defaults=True):
     uptime_s: float | None = None
 
 
+class TokenHistogram(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A serving engine's histogram of request lengths in tokens (vLLM's
+    ``vllm:request_prompt_tokens``), summed over its label sets (model, engine
+    rank): cumulative counts at each finite bucket bound (``le``), and the total
+    (the ``+Inf`` bucket), which JSON cannot hold as a bound."""
+
+    metric: str
+    bounds: list[float] = []
+    cumulative: list[float] = []
+    count: float = 0.0
+    sum: float | None = None
+
+
 class RuntimeReport(msgspec.Struct, frozen=True, omit_defaults=True):
     """What one engine reported about itself on its HTTP endpoints.
 
@@ -337,6 +350,7 @@ class RuntimeReport(msgspec.Struct, frozen=True, omit_defaults=True):
     endpoints: dict[str, str] = {}
     fields: dict[str, Fact] = {}
     symptoms: Symptoms | None = None
+    prompt_tokens: TokenHistogram | None = None   # served prompt lengths (data.prompt-length)
 
 
 # --- pods, nodes, workloads -------------------------------------------------
