@@ -32,7 +32,8 @@ from skewaudit.errors import InputError
 from skewaudit.model.observed import CollectionIssue, Snapshot
 
 _EXTS = (".yaml", ".yml", ".json")
-_DOC_START = re.compile(r"^---[ \t]*(?:#.*)?$", re.M)
+# a `---` line; matched from the newline before it (a literal prefix: fast on 300 MB dumps)
+_DOC_START = re.compile(r"\n---[ \t]*(?:#[^\n]*)?(?=\n|\Z)")
 # Kinds that never name a serving workload: not worth a "found, not supported" message.
 _NOT_WORKLOADS = frozenset({"Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
                             "Namespace", "PersistentVolumeClaim", "PersistentVolume", "NetworkPolicy",
@@ -134,8 +135,13 @@ def _documents(path: str, text: str) -> Iterator[tuple[int, Any, str]]:
     if "\r" in text:
         text = text.replace("\r\n", "\n")   # Windows line ends: `---\r` is a document start too
     bounds, pos = [], 0
-    for m in _DOC_START.finditer(text):
-        bounds.append((pos, m.start()))
+    nl = text.find("\n")
+    first = _DOC_START.match("\n" + (text if nl < 0 else text[:nl])) if text.startswith("---") else None
+    if first:   # a `---` on the first line: matched with a newline put before it
+        bounds.append((0, 0))
+        pos = first.end() - 1
+    for m in _DOC_START.finditer(text, pos):
+        bounds.append((pos, m.start() + 1))
         pos = m.end()
     bounds.append((pos, len(text)))
     line0, counted = 0, 0   # newlines before `start`, counted incrementally
@@ -164,8 +170,13 @@ def _load(name: str, chunk: str, line0: int) -> Any:
     """One YAML document of ``name`` that starts after ``line0`` lines, guarded and located."""
     import yaml
 
-    from skewaudit import yamlsafe
+    from skewaudit import yamlfast, yamlsafe
 
+    # Machine-written YAML (kubectl, helm) that provably reads the same: a compiled parser,
+    # ~20x faster; anything else, any error or duplicate key, takes the path below.
+    doc = yamlfast.load(chunk)
+    if doc is not yamlfast.MISS:
+        return doc
     # Refuse alias bombs and nesting deep enough to crash libyaml's C composer (a segfault).
     try:
         yamlsafe.check(chunk)
