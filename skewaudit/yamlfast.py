@@ -73,13 +73,15 @@ _QUOTED_LINE = (r"[ ]*(?:-[ ]+)?[^\s'\"#:,\[\]{}&*!|>%@`?-][^:#\n]{0,250}:[ ]+"
 _RISKY_LINE = re.compile(
     rf"^(?:(?:---|\.\.\.)(?:[{_D}]|$)"                     # document markers
     rf"|[ ]*-[ ]+-(?:[ ]|$)"                              # compact nested sequences
-    rf"|[ ]*(?:-[ ]+)*[\[{{](?![\]}}]).*[\]}}]:(?:[{_D}]|$)"  # a flow collection as a key
-    rf"|[^\[{{\n]*[\]}}]:(?:[{_D}]|$)"                     # ... or the end of one opened above
     rf"|(?=.{{1000}})(?!{_QUOTED_LINE}))",                  # a long line (1,024-character keys)
     re.M)
+# ``]:``/``}:``: a flow collection as a key, unless every opener before it on the line is inside
+# a plain scalar (``k:{"name":"vllm"}:``, the keys of managedFields)
+_CLOSED_KEY = re.compile(rf"[\]}}]:(?:[{_D}]|$)", re.M)
+_NODE_OPEN = re.compile(r"(?:^|[\s\[{,])[\[{](?![\]}])")
 # a flow collection may open here (counted only when many ``[``/``{`` could bound the depth)
 _FLOW_OPEN = re.compile(r"(?:^|(?<=[\s\[{,])|(?<=[\"']:))[\[{](?![\]}])", re.M)
-_QUOTED_LINES = re.compile(rf"^{_QUOTED_LINE}", re.M)
+_QUOTED_LINE_RE = re.compile(_QUOTED_LINE)
 _DEEP_INDENT = "\n" + " " * 61
 
 # lines and tokens already checked: a fleet repeats its pod templates
@@ -98,7 +100,8 @@ def _flow_opens(text: str) -> int:
         return n
     # many brackets: most are JSON inside quoted strings (last-applied-configuration); count
     # only where a flow collection can open, outside lines that are a key and a quoted string
-    return sum(1 for _ in _FLOW_OPEN.finditer(_QUOTED_LINES.sub("", text)))
+    return sum(len(_FLOW_OPEN.findall(ln)) for ln in text.split("\n")
+               if ("[" in ln or "{" in ln) and not _QUOTED_LINE_RE.match(ln))
 
 
 def _risky(token: str) -> bool:
@@ -120,6 +123,10 @@ def _plain(text: str) -> bool:
     new = "\n".join(lines)
     if _BAD_CHAR.search(new) or _RISKY_LINE.search(new):
         return False
+    for m in _CLOSED_KEY.finditer(new):
+        opened = new[new.rfind("\n", 0, m.start()) + 1:m.start()]
+        if ("[" not in opened and "{" not in opened) or _NODE_OPEN.search(opened):
+            return False
     tokens = set(_TOKEN.findall(new))
     tokens -= _SAFE_TOKENS
     if any(map(_risky, tokens)):
