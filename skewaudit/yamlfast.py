@@ -87,7 +87,7 @@ _DEEP_INDENT = "\n" + " " * 61
 # lines and tokens already checked: a fleet repeats its pod templates
 _SAFE_LINES: set[str] = set()
 _SAFE_TOKENS: set[str] = set()
-_SAFE_MAX = 500_000
+_SAFE_MAX = 200_000
 
 
 def _flow_opens(text: str) -> int:
@@ -153,7 +153,9 @@ def _parse(text: str) -> Any:
 _MF_KEY = "managedFields:"
 _MF_MARK = "__skewaudit_managed_fields__"
 _MF_CACHE: dict[str, Any] = {}
-_MF_CACHE_MAX = 4096
+# a dump lists a workload's pods side by side (kubectl sorts by name): a few recent blocks get
+# nearly every hit, and each cached value is a whole parsed tree, so memory stays small
+_MF_CACHE_MAX = 64
 _BLOCK_END: dict[int, re.Pattern] = {}
 
 
@@ -190,7 +192,7 @@ def _managed(text: str) -> Any:
             return MISS
         value = whole["managedFields"]
         if len(_MF_CACHE) >= _MF_CACHE_MAX:
-            _MF_CACHE.clear()
+            del _MF_CACHE[next(iter(_MF_CACHE))]   # the oldest
         _MF_CACHE[block] = value
     rest = text[:start] + " " * indent + f"managedFields: [{_MF_MARK}]\n" + "\n" * (block.count("\n") - 1) + text[end:]
     doc = _parse(rest)
