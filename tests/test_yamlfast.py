@@ -164,6 +164,12 @@ CORPUS = [
     "a: [ ]", "a: { }", "a: {,}", "a: [,]", "a: [a,,b]", "a: {a: 1,}", "a: [1, 2,]", "a: [-1, -x, - y]",
     "a: [? x : y]", "a\n: b", "a: b\n  c: d", ": x", "a: 'x", 'a: "x', "a: [b", "a: {b", "", "# only a comment",
     "a:", "a: ''", "- a: 1\n  b: 2\n- c", "a:\n- 1\n- 2\nb: 3",
+    # keys and scalars over several lines, comments, indentation
+    '"a\n b": c', "'a\n b': c", 'x:\n  "a\n  b": c', "a\n b: c", "{a: 1,\n b: 2}", "a: [b,\n c]: d",
+    '- "a\n  b": c', 'a: "b\n\nc"', "a: 'b\n  - c'", "a: b\n- c", "- a\n b: c", "a:\n - b\n c: d",
+    "a: 'x'\n  b: c", "a: |\n  x\n  b: c\n d: e", "a: 1 # c\nb: 2", "a: 1 #c\n#d\nb: 2", "a: b\n  # c\n  d",
+    'a: "\\\n  x"', 'a: "\\x85\\u2028"', '"a": b\n"a": c', "a: !", "a: &", "a: *", "a: b\n--- \n",
+    "a: x\n  ---\n", "\n\n\na: 1\n\n", " a: 1\n b: 2", "  a: 1\n b: 2", "a: 1\n  b: 2",
     # nesting: within the bound, past it, and past what libyaml survives
     "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 60)) + "  " * 60 + "v: 1",
     "a: " + "[" * 150 + "]" * 150, "a: " + "[" * 300 + "]" * 300, "a: " + "{b: " * 80 + "1" + "}" * 80,
