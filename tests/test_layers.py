@@ -27,7 +27,7 @@ ALLOWED = {
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
                           "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe",
-                          "skewaudit.deadline", "skewaudit.limits"),
+                          "skewaudit.yamlfast", "skewaudit.deadline", "skewaudit.limits"),
     # Integrations (GitHub Action, pre-commit) run the skewaudit command line as a user would; they only
     # share its file-writing helper.
     "skewaudit.integrations": ("skewaudit.fsutil",),
