@@ -15,6 +15,7 @@ random; ``make fuzz`` drives it through ``tests/fuzz_run.py`` for
 from __future__ import annotations
 
 import collections
+import json
 import os
 import tempfile
 from datetime import timedelta
@@ -129,17 +130,7 @@ _SNAPSHOTS: list[dict] = []
 def snapshot_bytes(draw: st.DrawFn) -> bytes:
     if not _SNAPSHOTS:
         _SNAPSHOTS.extend(_base_snapshots())
-    doc = draw(fi.mutated(_SNAPSHOTS))
-    data = msgspec.json.encode(doc) if not isinstance(doc, float) else b"1e999"
-    how = draw(st.sampled_from(["plain", "plain", "truncate", "bom", "flip"]))
-    if how == "truncate":
-        data = data[:draw(st.integers(0, len(data)))]
-    elif how == "bom":
-        data = b"\xef\xbb\xbf" + data
-    elif how == "flip" and data:
-        i = draw(st.integers(0, len(data) - 1))
-        data = data[:i] + bytes([draw(st.integers(0, 255))]) + data[i + 1:]
-    return data
+    return draw(fi.json_bytes(_SNAPSHOTS))
 
 
 @given(snapshot_bytes())
@@ -148,6 +139,44 @@ def test_snapshot_decoder(data: bytes) -> None:
 
     TRIED["snapshot decoder"] += 1
     _only_input_errors(snapshot.decode, data, "snap.json")
+
+
+# --- recordings (NVML, runtime probes) --------------------------------------------------------
+
+_NVML_RECORDINGS = [json.loads(p.read_text()) for p in sorted((fi.ROOT / "tests" / "fixtures" / "nvml").glob("*.json"))]
+# a probe round as `collect --probe --record` writes it (bodies: tests/fixtures/engines, vLLM 0.6.3)
+_PROBE_RECORDINGS = [{"schema": "skewaudit.io/runtime-recording/v1", "targets": {
+    "Pod/ml/llama-0": {"/v1/models": {"status": 200, "body": '{"object": "list", "data": [{"id": "m", '
+                                                             '"max_model_len": 8192}]}'},
+                       "/metrics": {"status": 0, "error": "timed out"},
+                       "/version": {"status": 200, "body": '{"version": "0.6.3"}', "truncated": False}}}}]
+
+
+@given(st.sampled_from(["nvml", "probe"]), st.data())
+def test_recording_readers(which: str, data: st.DataObject) -> None:
+    from skewaudit.collect import nvml
+    from skewaudit.collect.probe import replay
+
+    TRIED["recording readers"] += 1
+    raw = data.draw(fi.json_bytes(_NVML_RECORDINGS if which == "nvml" else _PROBE_RECORDINGS))
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "rec.json"
+        path.write_bytes(raw)
+        if which == "probe":
+            rec = _only_input_errors(replay.load, str(path))
+            for key, paths in (rec.targets if rec else {}).items():
+                for p in paths:
+                    rec.transport(key, "pod").get(p)
+            return
+        old = os.environ.get(nvml.REPLAY_ENV)
+        os.environ[nvml.REPLAY_ENV] = str(path)
+        try:
+            _only_input_errors(nvml.collect_gpus, env={})
+        finally:
+            if old is None:
+                os.environ.pop(nvml.REPLAY_ENV)
+            else:
+                os.environ[nvml.REPLAY_ENV] = old
 
 
 # --- argv / shell splitter and engine parsers ------------------------------------------------------
