@@ -173,8 +173,7 @@ def _token(tok: str) -> tuple[str, bool]:
         return tok, True
     if not _HINT.search(tok):   # no whitespace, no credential shape, nothing scrub() would change
         return tok, False
-    if _SPACE.search(tok) and (parts := tok.split()) and parts[-1].startswith("-") \
-            and "=" not in parts[-1] and is_secret_name(parts[-1]):
+    if _SPACE.search(tok) and _ends_with_secret_flag(tok):
         # `m\ --api-key S` splits into 'm --api-key' and 'S': the flag ends this word, S is its value
         return scrub(tok), True
     if looks_secret(tok):
@@ -183,6 +182,12 @@ def _token(tok: str) -> tuple[str, bool]:
 
 
 _SPACE = re.compile(r"\s")   # what str.isspace() and str.split() call whitespace
+
+
+def _ends_with_secret_flag(words: str) -> bool:
+    """``m --api-key``: several words whose last is a secret flag (the next token is its value)."""
+    last = words.rsplit(None, 1)[-1] if words.strip() else ""
+    return last.startswith("-") and "=" not in last and is_secret_name(last)
 # Tokens _token() leaves as they are, remembered (flags, model ids and numbers repeat across every
 # container of a fleet). A verdict depends on the token alone, never on the key, and holds no marker.
 _PLAIN: dict[str, bool] = {}
@@ -266,7 +271,7 @@ def secret_refs(items: Iterable[str]) -> set[str]:
     return refs
 
 
-def text(s: str, refs: set[str] | None = None) -> str:
+def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
     """Redact a free-form string (a ``sh -c`` script, a note, a log line): values of secret
     flags (``--api-key K``, ``--api-key=K``, whatever precedes them), ``NAME=value`` for
     secret names and for variables a secret flag reads (``refs``, found here when not
@@ -298,7 +303,7 @@ def text(s: str, refs: set[str] | None = None) -> str:
                 core = v[:tail.start()] if tail else v
                 out.append(f"{flag}={_mark(_unquote(core))}{tail.group(0) if tail else ''}")
                 continue
-            if not eq and is_secret_name(u):
+            if not eq and not _SPACE.search(w) and is_secret_name(u):   # "--x a b" is a script, not a flag
                 pending = True
                 out.append(w)
                 continue
@@ -309,14 +314,37 @@ def text(s: str, refs: set[str] | None = None) -> str:
             core = v[:tail.start()] if tail else v
             out.append(w[:cut] + _mark(_unquote(core)) + (tail.group(0) if tail else ""))
             continue
-        if len(w) > 1 and w[0] in "'\"" and w[-1] == w[0] and _SPACE.search(w):
-            out.append(w[0] + text(w[1:-1], refs) + w[0])   # a quoted script inside the script (bash -c '…')
-        elif len(w) > 1 and w[0] in "'\"" and (len(w) == 1 or w[-1] != w[0]) and _SPACE.search(w):
-            out.append(w[0] + text(w[1:], refs))   # an unclosed quote runs to the end: its words are still read
+        if ("'" in w or '"' in w) and _SPACE.search(w):
+            out.append(_quoted(w, refs, _depth))
+            # `"x --api-key"K`-like splits: a word ending in a secret flag pairs with the next one
+            pending = _ends_with_secret_flag(u)
         else:
             out.append(w)
     out.append(s[last:])
     return scrub("".join(out))   # on the whole string: a header or a JSON pair spans words
+
+
+_SEGMENT = re.compile(r"""[^'"]++|'[^']*+'?|"(?:[^"\\]++|\\.)*+"?""", re.S)   # a word's pieces, as _WORD reads them
+_CLOSED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*["]""", re.S)
+_MAX_NESTING = 8
+
+
+def _quoted(w: str, refs: set[str], depth: int) -> str:
+    """A word with quoted parts holding whitespace: each such part is a script of its own, read
+    word by word (``bash -c '…'``, ``ARGS="--api-key K"``, ``x'--api-key K'``, and an unclosed
+    quote, which runs to the end of the text). Past a few levels of quotes in quotes the part is
+    redacted whole: no input can make redaction recurse without bound or keep a secret."""
+    out = []
+    for m in _SEGMENT.finditer(w):
+        g = m.group(0)
+        if g[0] not in "'\"" or not _SPACE.search(g):
+            out.append(g)
+            continue
+        closed = _CLOSED.fullmatch(g) is not None
+        inner = g[1:-1] if closed else g[1:]
+        red = text(inner, refs, _depth=depth + 1) if depth < _MAX_NESTING else _mark(inner)
+        out.append(g[0] + red + (g[0] if closed else ""))
+    return "".join(out)
 
 
 # Maps whose keys are user-chosen names (a value is redacted by its key) and argv-like lists.
