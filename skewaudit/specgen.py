@@ -232,11 +232,11 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
 
     engine: dict[str, Any] = {}
     if c is not None and c.engine is not None:
-        from skewaudit.checks.runtime import _ENGINE_IMAGES, image_version
+        from skewaudit.checks.runtime import ENGINE_IMAGES, image_version
 
         engine["name"] = c.engine.engine if c.engine.engine in ENGINE_NAMES else "other"
         version = image_version(c.image.tag)
-        official = _ENGINE_IMAGES.get(c.engine.engine)
+        official = ENGINE_IMAGES.get(c.engine.engine)
         if version and official and c.image.repository and c.image.repository.rsplit("/", 1)[-1] not in official:
             # rayproject/ray-llm:2.50.1 versions Ray, not vLLM: the same rule as runtime.engine-version
             engine["version"] = Todo(f"engine version ({c.image.repository} is not an official "

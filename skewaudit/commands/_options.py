@@ -62,8 +62,10 @@ def apply_input_limit(max_input_bytes: str | int | None) -> None:
     """Set the run's one byte limit from ``--max-input-bytes`` (commands without a source of running facts)."""
     from skewaudit import limits
 
-    if max_input_bytes is not None:
-        limits.set_max_input_bytes(limits.parse_size(max_input_bytes))
+    # Always set: the limit is process state, and a run without the flag must not inherit an earlier
+    # run's (an embedding caller or the in-process test runner calls the CLI more than once).
+    limits.set_max_input_bytes(limits.parse_size(max_input_bytes) if max_input_bytes is not None
+                               else limits.DEFAULT_MAX_INPUT_BYTES)
 
 
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
