@@ -10,7 +10,7 @@ The report flags (``--format``, ``--output``, ``--fail-on``) of ``diff`` and
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional, TypedDict
+from typing import Annotated, Optional, TypedDict, Union
 
 import typer
 
@@ -82,7 +82,7 @@ class SourceArgs(TypedDict, total=False):
     pid: Optional[int]
     cmdline: Optional[str]
     kubeconfig: Optional[str]
-    context: Optional[str]
+    context: Union[str, list[str], None]     # diff: repeatable (--context A --context B), one per run below
     namespace: Optional[str]
     all_namespaces: bool
     exec_gpu: bool
