@@ -3,8 +3,8 @@
 ``collect``, ``diff``, ``snapshot``, ``bundle`` and ``init`` all accept the same
 source flags; they are declared once here and turned into a
 :class:`~skewaudit.collect.request.SourceRequest` by :func:`source_request`.
-The report flags (``--format``, ``--output``, ``--fail-on``) of ``diff`` and
-``data-diff`` are declared here too, so both commands stay alike.
+The report flags (``--format``, ``--output``, ``--fail-on``) of ``diff``,
+``data-diff`` and ``compare`` are declared here too, so the commands stay alike.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MaxInputBytes = Annotated[str, typer.Option("--max-input-bytes", envvar="SKEWAUD
                                             "manifest file, stdin, snapshot, data profile or single API answer read (e.g. 512Mi).")]
 
 
-# --- report flags (diff, data-diff) -------------------------------------------------------
+# --- report flags (diff, data-diff, compare) -------------------------------------------------------
 Formats = Annotated[Optional[list[str]], typer.Option(
     "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with "
     "--output to write several.")]

@@ -40,14 +40,9 @@ def compare(
     ignore: Annotated[Optional[list[str]], typer.Option(
         "--ignore", help="A fact path to leave out (glob, e.g. 'replicas' or 'containers.*.env.REGION'). "
         "Repeatable.")] = None,
-    formats: Annotated[Optional[list[str]], typer.Option(
-        "--format", "-F", autocompletion=_c.REPORT_FORMATS,
-        help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
-    outputs: Annotated[Optional[list[str]], typer.Option(
-        "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
-    fail_on: Annotated[str, typer.Option(
-        "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
-        help="Which difference exits 1: drift (any level, the default) | error | warning | info | never.")] = "drift",
+    formats: o.Formats = None,
+    outputs: o.Outputs = None,
+    fail_on: o.FailOn = "drift",
     fail_on_unverifiable: Annotated[bool, typer.Option(
         "--fail-on-unverifiable", help="Also exit 1 when a fact could not be read on a side.")] = False,
     show_matches: Annotated[bool, typer.Option("--show-matches", help="Table: also list what matched.")] = False,
