@@ -91,6 +91,9 @@ CASES = {c.fixture: c for c in (
         Edit("        autoscaling.knative.dev/metric: concurrency", "        autoscaling.knative.dev/metric: rps",
              "orchestration.hpa-metric", "rps", "spec.template.metadata.annotations[autoscaling.knative.dev/metric]",
              kind="KnativeService"),
+        Edit('        autoscaling.knative.dev/target: "4"', '        autoscaling.knative.dev/target: "8"',
+             "orchestration.hpa-target", "8", "spec.template.metadata.annotations[autoscaling.knative.dev/target]",
+             kind="KnativeService"),
     ), crd=False, scaling=(("minReplicas", 1), ("maxReplicas", 3), ("metric", "concurrency"))),
 )}
 

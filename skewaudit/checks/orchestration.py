@@ -137,6 +137,10 @@ def hpa_target(ctx: Ctx):
 
     def observe() -> Obs:
         h = ctx.workload.hpa
+        own = ctx.workload.extra.get("scaleTarget")   # KServe scaleTarget, Knative autoscaling.knative.dev/target
+        if h is None and own is not None and own.value is not None:
+            same = _target_number(want) is not None and _target_number(want) == _target_number(own.value)
+            return Obs(value=str(want) if same else str(own.value), prov=own.prov)
         if h is None:
             return _hpa_missing(ctx)
         if h.generated_by:
