@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import _obj
 from skewaudit.collect.kinds import ExtKind
@@ -54,14 +55,7 @@ class KnativeServiceSpec(k._K):
     template: RevisionTemplate = msgspec.field(default_factory=RevisionTemplate)
 
 
-class KnativeService(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: KnativeServiceSpec = msgspec.field(default_factory=KnativeServiceSpec)
-
-
-class KnativeServiceList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[KnativeService] = []
+KnativeService, KnativeServiceList = crdkit.resource("KnativeService", KnativeServiceSpec, module=__name__)
 
 
 def _number(v: str) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from skewaudit import redact
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import container_obs, plain_source, template_obs
 from skewaudit.collect.kinds import ExtKind
@@ -75,14 +76,8 @@ class LLMInferenceServiceSpec(Workload):
     runtime: str | None = None
 
 
-class LLMInferenceService(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: LLMInferenceServiceSpec = msgspec.field(default_factory=LLMInferenceServiceSpec)
-
-
-class LLMInferenceServiceList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[LLMInferenceService] = []
+LLMInferenceService, LLMInferenceServiceList = crdkit.resource("LLMInferenceService", LLMInferenceServiceSpec,
+                                                               module=__name__)
 
 
 # A template-less object still runs vLLM: judged "serving" by this stand-in container.

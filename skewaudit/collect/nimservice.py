@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import EnvItem, template_obs
 from skewaudit.collect.kinds import ExtKind
@@ -83,14 +84,7 @@ class NIMServiceSpec(k._K):
     replicas: int | None = None
 
 
-class NIMService(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: NIMServiceSpec = msgspec.field(default_factory=NIMServiceSpec)
-
-
-class NIMServiceList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[NIMService] = []
+NIMService, NIMServiceList = crdkit.resource("NIMService", NIMServiceSpec, module=__name__)
 
 
 def _container(o: NIMService) -> k.Container:

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import container_obs, plain_source, requests_gpu, template_obs
 from skewaudit.collect.kinds import ExtKind
@@ -81,15 +82,7 @@ class RayServiceStatuses(k._K):
     pending_service_status: RayServiceStatus = msgspec.field(default_factory=RayServiceStatus)
 
 
-class RayService(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: RayServiceSpec = msgspec.field(default_factory=RayServiceSpec)
-    status: RayServiceStatuses | None = None
-
-
-class RayServiceList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[RayService] = []
+RayService, RayServiceList = crdkit.resource("RayService", RayServiceSpec, RayServiceStatuses, module=__name__)
 
 
 _CLUSTER = "spec.rayClusterConfig"
