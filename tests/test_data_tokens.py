@@ -212,6 +212,8 @@ def test_diff_with_probe_compares_the_spec_baseline_with_the_engine_histogram(tm
     prov = r["observed"][0]["prov"]
     assert prov["source"] == "runtime" and prov["path"] == "GET /metrics vllm:request_prompt_tokens_bucket"
     assert eng.url in prov["object"]
+    # the spec's maxModelLen (8192) is past every bucket that has requests
+    assert "0.00% longer than the spec's maxModelLen (8,192 tokens)" in r["message"]
 
 
 def test_the_spec_data_block_names_the_tokenizer_for_both_sides(tmp_path, tokenizer, monkeypatch, capsys):
@@ -224,6 +226,7 @@ def test_the_spec_data_block_names_the_tokenizer_for_both_sides(tmp_path, tokeni
     (tmp_path / "tok").mkdir()
     (tmp_path / "tok" / "tokenizer.json").write_bytes(tokenizer.read_bytes())
     spec = (Path(__file__).parent / "fixtures" / "specs" / "probe" / "vllm.yaml").read_text()
+    spec = spec.replace("maxModelLen: 8192", "maxModelLen: 100")   # a context shorter than many prompts
     spec += ("  data:\n    baseline: train.parquet\n    tokenizer: tok/tokenizer.json\n"
              "    features:\n      prompt: {kind: text}\n")
     (tmp_path / "s.yaml").write_text(spec)
@@ -233,3 +236,6 @@ def test_the_spec_data_block_names_the_tokenizer_for_both_sides(tmp_path, tokeni
     assert code == 1, err
     r = _prompt_length(report)
     assert r["status"] == "drift" and "tokens" in r["message"] and "tokenizer.json@sha256:" in r["observed"][0]["note"]
+    # serving prompts have 50-195 tokens: most are over the spec's maxModelLen of 100
+    share = float(r["message"].split("% longer than the spec's maxModelLen (100 tokens)")[0].rsplit(" ", 1)[1])
+    assert 55 < share < 80
