@@ -27,21 +27,23 @@ ALLOWED = {
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
                           "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe",
-                          "skewaudit.deadline", "skewaudit.limits"),
+                          "skewaudit.yamlfast", "skewaudit.deadline", "skewaudit.limits"),
     # Integrations (GitHub Action, pre-commit) run the skewaudit command line as a user would; they only
     # share its file-writing helper.
     "skewaudit.integrations": ("skewaudit.fsutil",),
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
+    "skewaudit.sides": (),          # the wording of two-sided comparisons: plain text, imports nothing
     "skewaudit.redact": ("skewaudit.redact", "skewaudit.fsutil", "skewaudit.errors"),
     "skewaudit.errors": (),
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
     # Intent from the validation run reads local records and renders spec text; it never collects.
+    # It loads that spec in memory (specfile) with findings located in the record (model.finding.Location).
     "skewaudit.evalintent": ("skewaudit.evalintent", "skewaudit.errors", "skewaudit.normalize", "skewaudit.units",
-                             "skewaudit.playbook"),
+                             "skewaudit.playbook", "skewaudit.specfile", "skewaudit.model", "skewaudit.constraints"),
     # the accelerator table of other vendors (AMD, TPU, Gaudi, Neuron), beside gpus
     "skewaudit.accelerators": ("skewaudit.model", "skewaudit.units"),
     # Data skew is an engine of its own beside the checks: it produces the same findings and

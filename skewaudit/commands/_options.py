@@ -10,7 +10,7 @@ The report flags (``--format``, ``--output``, ``--fail-on``) of ``diff`` and
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TypedDict
 
 import typer
 
@@ -25,6 +25,10 @@ Pid = Annotated[Optional[int], typer.Option("--pid", help="Local mode: read the 
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Local mode: the engine command line, as text.")]
 Kubeconfig = Annotated[Optional[str], typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to a kubeconfig file.")]
 Context = Annotated[Optional[str], typer.Option("--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's target.context).")]
+Contexts = Annotated[Optional[list[str]], typer.Option(
+    "--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's "
+    "target.context). Repeat for several clusters in one run: one report grouped by context, the same specs "
+    "audited in each, replicas compared across them.")]
 Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace: overrides the spec's target.namespace (default: the spec's, else the context's).")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
 ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs get, and create on clusters 1.30+, on pods/exec).")]
@@ -58,13 +62,36 @@ def apply_input_limit(max_input_bytes: str | int | None) -> None:
     """Set the run's one byte limit from ``--max-input-bytes`` (commands without a source of running facts)."""
     from skewaudit import limits
 
-    if max_input_bytes is not None:
-        limits.set_max_input_bytes(limits.parse_size(max_input_bytes))
+    # Always set: the limit is process state, and a run without the flag must not inherit an earlier
+    # run's (an embedding caller or the in-process test runner calls the CLI more than once).
+    limits.set_max_input_bytes(limits.parse_size(max_input_bytes) if max_input_bytes is not None
+                               else limits.DEFAULT_MAX_INPUT_BYTES)
 
 
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
                "all_namespaces", "exec_gpu", "workers", "timeout", "deadline", "max_input_bytes", "probe",
                "endpoint")
+
+
+class SourceArgs(TypedDict, total=False):
+    """The source flags, by name and type, as ``source_request`` takes them."""
+
+    manifest: Optional[list[str]]
+    snapshot: Optional[str]
+    local: bool
+    pid: Optional[int]
+    cmdline: Optional[str]
+    kubeconfig: Optional[str]
+    context: Optional[str]
+    namespace: Optional[str]
+    all_namespaces: bool
+    exec_gpu: bool
+    workers: int
+    timeout: float
+    deadline: Optional[float]
+    max_input_bytes: Optional[str]
+    probe: bool
+    endpoint: Optional[str]
 
 
 def source_args(values: dict) -> dict:
