@@ -296,8 +296,21 @@ def _spec_baseline(loaded: Any, kinds: dict[str, str]) -> tuple[Any, Any]:
     setup = Setup(spec_name=loaded.spec.metadata.name,
                   thresholds=block.thresholds.model_dump(by_alias=True, exclude_none=True) if block.thresholds else {},
                   features=features, only=sorted(block.features) if block.features and block.only_listed else None,
-                  location=lambda f, _l=loaded: _data_location(_l, f), spec=loaded.spec)
+                  location=lambda f, _l=loaded: _data_location(_l, f), spec=loaded.spec,
+                  max_tokens=_spec_max_tokens(loaded.spec))
     return base, setup
+
+
+def _spec_max_tokens(spec: Any) -> int | None:
+    """The spec's maxModelLen as one number of tokens (8192, '32K'); a range or a list gives None."""
+    from skewaudit.units import parse_tokens
+
+    engine = getattr(getattr(getattr(spec, "spec", None), "runtime", None), "engine", None)
+    raw = getattr(engine, "max_model_len", None)
+    try:
+        return parse_tokens(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else None
+    except (ValueError, TypeError):
+        return None
 
 
 def served_from_page(path: str) -> Any:

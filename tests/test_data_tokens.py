@@ -88,8 +88,9 @@ def test_profile_records_token_lengths_and_the_tokenizer(tmp_path, tokenizer, mo
     pq.write_table(pa.table({"prompt": _prompts(LONG, counts, rng), "n": counts}), tmp_path / "d.parquet",
                    row_group_size=1_000)
     for jobs in ("1", "2"):   # one process, and pieces in worker processes merged
-        code, _out, err = main_inprocess(monkeypatch, capsys, "profile", tmp_path / "d.parquet", "--kind", "prompt=text",
-                                         "--tokenizer", tokenizer, "--jobs", jobs, "-o", tmp_path / f"j{jobs}.profile")
+        code, _out, err = main_inprocess(monkeypatch, capsys, "profile", tmp_path / "d.parquet", "--kind",
+                                         "prompt=text", "--tokenizer", tokenizer, "--jobs", jobs,
+                                         "-o", tmp_path / f"j{jobs}.profile")
         assert code == 0, err
         p = store.load(str(tmp_path / f"j{jobs}.profile"))
         assert p.tokenizer and p.tokenizer.startswith("tokenizer.json@sha256:")
@@ -211,3 +212,30 @@ def test_diff_with_probe_compares_the_spec_baseline_with_the_engine_histogram(tm
     prov = r["observed"][0]["prov"]
     assert prov["source"] == "runtime" and prov["path"] == "GET /metrics vllm:request_prompt_tokens_bucket"
     assert eng.url in prov["object"]
+    # the spec's maxModelLen (8192) is past every bucket that has requests
+    assert "0.00% longer than the spec's maxModelLen (8,192 tokens)" in r["message"]
+
+
+def test_the_spec_data_block_names_the_tokenizer_for_both_sides(tmp_path, tokenizer, monkeypatch, capsys):
+    # diff --data: the baseline data and the serving data are both profiled with the spec's tokenizer
+    # (a path relative to the spec), so the prompt lengths are compared in tokens.
+    rng = np.random.default_rng(6)
+    words = rng.integers(10, 40, 2_000)
+    pq.write_table(pa.table({"prompt": [" ".join(["alphabets"] * int(k)) for k in words]}), tmp_path / "train.parquet")
+    pq.write_table(pa.table({"prompt": [" ".join(["a"] * int(5 * k)) for k in words]}), tmp_path / "serve.parquet")
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_bytes(tokenizer.read_bytes())
+    spec = (Path(__file__).parent / "fixtures" / "specs" / "probe" / "vllm.yaml").read_text()
+    spec = spec.replace("maxModelLen: 8192", "maxModelLen: 100")   # a context shorter than many prompts
+    spec += ("  data:\n    baseline: train.parquet\n    tokenizer: tok/tokenizer.json\n"
+             "    features:\n      prompt: {kind: text}\n")
+    (tmp_path / "s.yaml").write_text(spec)
+    manifest = Path(__file__).parent.parent / "specs" / "examples" / "manifests" / "llama-3.1-70b-vllm.yaml"
+    code, report, err = _run(monkeypatch, capsys, "diff", tmp_path / "s.yaml", "--manifest", manifest,
+                             "--data", tmp_path / "serve.parquet", "--format", "json")
+    assert code == 1, err
+    r = _prompt_length(report)
+    assert r["status"] == "drift" and "tokens" in r["message"] and "tokenizer.json@sha256:" in r["observed"][0]["note"]
+    # serving prompts have 50-195 tokens: most are over the spec's maxModelLen of 100
+    share = float(r["message"].split("% longer than the spec's maxModelLen (100 tokens)")[0].rsplit(" ", 1)[1])
+    assert 55 < share < 80

@@ -49,6 +49,7 @@ class Setup:
     flags: dict[str, float | str] = field(default_factory=dict)       # --threshold (a number or 'off'), wins
     location: Callable[[str], Location | None] = lambda _f: None
     spec: Any = None                                                   # the loaded ModelSpec, for its policy
+    max_tokens: int | None = None                                      # the spec's maxModelLen (token lengths)
     today: _dt.date | None = None
 
 
@@ -64,7 +65,7 @@ def compare(base: Side, serve: Side, setup: Setup) -> list[Result]:
         feat_cfg = setup.features.get(name) or {}
         limits = th.resolve(setup.thresholds, feat_cfg.get("thresholds"), setup.flags)
         b, s = base.profile.features.get(name), serve.profile.features.get(name)
-        out.extend(_feature(name, b, s, limits, base, serve))
+        out.extend(_feature(name, b, s, limits, base, serve, setup.max_tokens))
     return [_stamp(d, book, base, serve, setup) for d in out]
 
 
@@ -84,7 +85,7 @@ class _Draft:
 
 
 def _feature(name: str, b: FeatureProfile | None, s: FeatureProfile | None, limits: dict[str, float | None],
-             base: Side, serve: Side) -> list[_Draft]:
+             base: Side, serve: Side, max_tokens: int | None = None) -> list[_Draft]:
     if b is None and s is None:
         return [_Draft("data.schema", name, Status.DRIFT, f"feature {name}: in neither the baseline nor the serving "
                        "data", expected="present")]
@@ -111,7 +112,7 @@ def _feature(name: str, b: FeatureProfile | None, s: FeatureProfile | None, limi
     elif b.kind == "categorical" and s.kind == "categorical":
         drafts.extend(_categorical(name, b, s, limits))
     if b.lengths and s.lengths and (b.kind == "text" or s.kind == "text"):
-        drafts.extend(_lengths(name, b, s, limits, base, serve))
+        drafts.extend(_lengths(name, b, s, limits, base, serve, max_tokens))
     return drafts
 
 
@@ -216,7 +217,7 @@ def length_sketches(f: FeatureProfile, tokenizer: str | None, other: tuple[Featu
 
 
 def _lengths(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[str, float | None], base: Side,
-             serve: Side) -> list[_Draft]:
+             serve: Side, max_tokens: int | None = None) -> list[_Draft]:
     kb, unit, note = length_sketches(b, base.profile.tokenizer, (s, serve.profile.tokenizer))
     ks_, _u, _n = length_sketches(s, serve.profile.tokenizer, (b, base.profile.tokenizer))
     if kb.is_empty():
@@ -230,18 +231,23 @@ def _lengths(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[str, 
                  f"{kb.get_quantile(0.5):,.0f}/{kb.get_quantile(0.95):,.0f} {unit}")
     text = (f"feature {name}: {over:.2%} of serving values are longer than the longest in the baseline "
             f"({int(longest):,} {unit}); length PSI {psi:.4f}, {quantiles}")
-    return [_length_verdict(name, text, over, psi, int(longest), unit, limits, f"{quantiles}; {note}")]
+    beyond = None
+    if unit == "tokens" and max_tokens:
+        beyond = 1.0 - ks_.get_cdf([float(max_tokens)], inclusive=True)[0]
+        text += f"; {beyond:.2%} longer than the spec's maxModelLen ({max_tokens:,} tokens)"
+    return [_length_verdict(name, text, over, psi, int(longest), unit, limits, f"{quantiles}; {note}", beyond)]
 
 
 def _length_verdict(name: str, text: str, over: float, psi: float, longest: int, unit: str,
-                    limits: dict[str, float | None], note: str) -> _Draft:
+                    limits: dict[str, float | None], note: str, beyond: float | None = None) -> _Draft:
     """data.prompt-length: drift when more than the limit's share of serving values is longer than the
-    longest validated one, or the length distribution moved past the PSI threshold."""
+    longest validated one (or than the spec's maxModelLen, ``beyond``), or the length distribution moved
+    past the PSI threshold."""
     limit = limits["prompt_over_validated"]
     if limit is None:
         return _Draft("data.prompt-length", name, Status.NOT_APPLICABLE, text, reason="threshold is off")
     psi_limit = limits["psi"]
-    drift = over > limit or (psi_limit is not None and psi > psi_limit)
+    drift = over > limit or (beyond or 0.0) > limit or (psi_limit is not None and psi > psi_limit)
     return _Draft("data.prompt-length", name, Status.DRIFT if drift else Status.MATCH, text,
                   expected=f"<= {limit:.0%} longer than {longest:,} {unit}", value=round(over, 6), note=note)
 

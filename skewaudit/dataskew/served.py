@@ -47,7 +47,7 @@ def compare_served(base: Side, served: Served, setup: Setup) -> list[Result]:
     name, feat, why = _prompt_feature(base, setup.only)
     limits = th.resolve(setup.thresholds, ((setup.features.get(name) or {}).get("thresholds")), setup.flags)
     prov = Prov(source=SourceKind.RUNTIME, object=served.object, path=served.path)
-    draft = _draft(name, feat, why, served.hist, limits, base)
+    draft = _draft(name, feat, why, served.hist, limits, base, setup.max_tokens)
     draft.target, draft.prov = served.target, prov
     return [_stamp(draft, load_playbook(), base, None, setup)]
 
@@ -68,7 +68,7 @@ def _prompt_feature(base: Side, only: list[str] | None) -> tuple[str, Any, str |
 
 
 def _draft(name: str, feat: Any, why: str | None, hist: TokenHistogram, limits: dict[str, float | None],
-           base: Side) -> _Draft:
+           base: Side, max_tokens: int | None = None) -> _Draft:
     if why is not None:
         return _Draft(CHECK, name, Status.UNVERIFIABLE, f"feature {name}: served prompt lengths not compared: {why}",
                       reason=why)
@@ -88,8 +88,13 @@ def _draft(name: str, feat: Any, why: str | None, hist: TokenHistogram, limits: 
     text = (f"feature {name}: {over:.2%} of {hist.count:,.0f} requests served ({hist.metric}) are longer than the "
             f"longest validated prompt ({int(longest):,} tokens; {lo:.1%}–{hi:.1%} by the histogram's buckets); "
             f"bucket PSI {psi:.4f}, {quantiles}")
+    beyond = None
+    if max_tokens:
+        beyond = _share_over(hist, float(max_tokens))[0]
+        text += f"; {beyond:.2%} longer than the spec's maxModelLen ({max_tokens:,} tokens)"
     return _length_verdict(name, text, over, psi, int(longest), "tokens", limits,
-                           f"{quantiles}; token lengths ({base.profile.tokenizer}) against the engine's histogram")
+                           f"{quantiles}; token lengths ({base.profile.tokenizer}) against the engine's histogram",
+                           beyond)
 
 
 def _cum_at(hist: TokenHistogram, x: float) -> tuple[float, float, float]:
