@@ -93,11 +93,31 @@ class _Head(msgspec.Struct):
 
     kind: Any = None
     api_version: Any = msgspec.field(default=None, name="apiVersion")
-    metadata: Any = None
+    # left raw (None when absent) and read by _Meta: decoding it to a dict built managedFields too
+    metadata: msgspec.Raw = None  # type: ignore[assignment]
     items: list[msgspec.Raw] | None = None
 
 
+class _Meta(msgspec.Struct):
+    """The metadata a routed object is named by (only fields present are kept)."""
+
+    name: Any = msgspec.UNSET
+    namespace: Any = msgspec.UNSET
+
+
 _HEAD = msgspec.json.Decoder(_Head)
+_META = msgspec.json.Decoder(_Meta)
+
+
+def _metadata(raw: msgspec.Raw | None) -> dict:
+    """``metadata``'s name and namespace as a dict; {} when it is missing or not an object."""
+    if raw is None:
+        return {}
+    try:
+        m = _META.decode(raw)
+    except msgspec.ValidationError:
+        return {}
+    return {k: v for k, v in (("name", m.name), ("namespace", m.namespace)) if v is not msgspec.UNSET}
 
 
 def _json_objects(raw: bytes | msgspec.Raw, name: str, where: str = ""
@@ -118,7 +138,7 @@ def _json_objects(raw: bytes | msgspec.Raw, name: str, where: str = ""
         for i, item in enumerate(head.items or ()):
             yield from _json_objects(item, name, f"{where or head.kind}.items[{i}]")
     elif isinstance(head.kind, str):
-        yield head.kind, head.api_version, head.metadata if isinstance(head.metadata, dict) else {}, raw
+        yield head.kind, head.api_version, _metadata(head.metadata), raw
     else:
         _warn(f"{name}: {where or 'the document'} has no kind; ignored")
 
