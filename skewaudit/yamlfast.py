@@ -78,7 +78,7 @@ _RISKY_LINE = re.compile(
 # ``]:``/``}:``: a flow collection as a key, unless every opener before it on the line is inside
 # a plain scalar (``k:{"name":"vllm"}:``, the keys of managedFields)
 _CLOSED_KEY = re.compile(rf"[\]}}]:(?:[{_D}]|$)", re.M)
-_NODE_OPEN = re.compile(r"(?:^|[\s\[{,])[\[{](?![\]}])")
+_NODE_OPEN = re.compile(r"(?:^|[\s\[{,]|[\"']:)[\[{](?![\]}])")
 # a flow collection may open here (counted only when many ``[``/``{`` could bound the depth)
 _FLOW_OPEN = re.compile(r"(?:^|(?<=[\s\[{,])|(?<=[\"']:))[\[{](?![\]}])", re.M)
 _QUOTED_LINE_RE = re.compile(_QUOTED_LINE)
