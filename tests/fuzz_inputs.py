@@ -125,6 +125,24 @@ def yaml_text(draw: st.DrawFn, bases: list[Any]) -> str:
     return text
 
 
+@st.composite
+def json_bytes(draw: st.DrawFn, bases: list[Any]) -> bytes:
+    """JSON bytes of a mutated document: plain, truncated, BOM-prefixed or with one byte flipped."""
+    import msgspec
+
+    doc = draw(mutated(bases))
+    data = msgspec.json.encode(doc) if not isinstance(doc, float) else b"1e999"
+    how = draw(st.sampled_from(["plain", "plain", "truncate", "bom", "flip"]))
+    if how == "truncate":
+        data = data[:draw(st.integers(0, len(data)))]
+    elif how == "bom":
+        data = b"\xef\xbb\xbf" + data
+    elif how == "flip" and data:
+        i = draw(st.integers(0, len(data) - 1))
+        data = data[:i] + bytes([draw(st.integers(0, 255))]) + data[i + 1:]
+    return data
+
+
 # --- engine argv ----------------------------------------------------------------------------
 
 ENTRYPOINTS = [

@@ -201,6 +201,59 @@ def test_replay_bad_files_are_input_errors(monkeypatch, tmp_path):
         nvml.collect_gpus(env={})
 
 
+def _l4_with(path: str, value) -> dict:
+    rec = json.loads(open(fake_nvml.path("l4")).read())
+    *parents, last = path.split(".")
+    node = rec
+    for p in parents:
+        node = node[int(p)] if p.isdigit() else node[p]
+    node[last] = value
+    return rec
+
+
+# Found by the recording-readers fuzz target (tests/test_fuzz.py): each crashed with a traceback
+# (exit 70) or, for the counts, would loop for hours; each must be one line, exit 2.
+@pytest.mark.parametrize("path,value,message", [
+    ("devices.0.nvmlDeviceGetEccMode", 1, "malformed NVML recording (TypeError"),
+    ("devices.0.nvmlDeviceGetEnforcedPowerLimit", "72000", "malformed NVML recording (TypeError"),
+    ("devices.0.nvmlDeviceGetName", 5, "malformed NVML recording (ValidationError: Expected `str`, got `int` - "
+                                       "at `$.devices[0].name`)"),
+    ("devices.0.nvmlDeviceGetCudaComputeCapability", [8], "malformed NVML recording (IndexError"),
+    ("nvlink_max_links", "", ":1:1: not an NVML recording: 'nvlink_max_links' must be an integer"),
+    ("nvlink_max_links", 10**12, ":1:1: not an NVML recording: nvlink_max_links: 1000000000000 is out of range"),
+    ("nvmlDeviceGetCount", 10**9, ":1:1: not an NVML recording: nvmlDeviceGetCount: 1000000000 is out of range"),
+    ("devices.0.nvmlDeviceGetMaxMigDeviceCount", 10**9,
+     ":1:1: not an NVML recording: devices[0].nvmlDeviceGetMaxMigDeviceCount: 1000000000 is out of range"),
+])
+def test_replay_of_a_hand_edited_recording_is_an_input_error(monkeypatch, tmp_path, path, value, message):
+    rec = _l4_with(path, value)
+    if path.endswith("MaxMigDeviceCount"):
+        rec["devices"][0]["nvmlDeviceGetMigMode"] = [1, 1]
+    bad = tmp_path / "rec.json"
+    bad.write_text(json.dumps(rec))
+    monkeypatch.setenv(nvml.REPLAY_ENV, str(bad))
+    with pytest.raises(InputError) as e:
+        nvml.collect_gpus(env={})
+    assert str(e.value).startswith(f"{bad}{message}" if message.startswith(":") else f"{bad}: {message}")
+    assert "\n" not in str(e.value)
+
+
+def test_replay_reads_within_the_input_limit_and_locates_bad_bytes(monkeypatch, tmp_path):
+    from skewaudit import limits
+
+    rec = tmp_path / "rec.json"
+    rec.write_bytes(b"\xef\xbb\xbf" + open(fake_nvml.path("l4"), "rb").read())   # a BOM is accepted
+    monkeypatch.setenv(nvml.REPLAY_ENV, str(rec))
+    assert nvml.collect_gpus(env={}).devices[0].name == "NVIDIA L4"
+    rec.write_bytes(b'{"devices": [],\n "comment": "\xff"}')
+    with pytest.raises(InputError, match=r"rec\.json:2:14: not an NVML recording: not UTF-8 text$"):
+        nvml.collect_gpus(env={})
+    monkeypatch.setattr(limits, "_limit", 4096)
+    rec.write_text('{"devices": [], "comment": "' + "x" * 5000 + '"}')
+    with pytest.raises(InputError, match=r"rec\.json: larger than 4096 bytes \(--max-input-bytes"):
+        nvml.collect_gpus(env={})
+
+
 def test_record_command_writes_a_replayable_file(tmp_path, monkeypatch):
     monkeypatch.setattr(nvml, "_load_lib", lambda: fake_nvml.load("l4"))
     out = tmp_path / "box.json"

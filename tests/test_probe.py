@@ -188,7 +188,21 @@ def test_a_bad_recording_is_a_located_input_error(monkeypatch, capsys, tmp_path)
     bad.write_text('{"schema": "skewaudit.io/runtime-recording/v1", "targets": [1,')
     monkeypatch.setenv("SKEWAUDIT_RUNTIME_REPLAY", str(bad))
     code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--endpoint", "http://127.0.0.1:9")
-    assert code == 2 and err.strip().startswith(f"skewaudit: {bad}:1:") or f"{bad}:1:" in err
+    assert code == 2 and f"{bad}:1:" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_recording_entry_of_the_wrong_type_is_named(monkeypatch, capsys, tmp_path) -> None:
+    # each crashed the replay (int("x") on status, a list as body) before the recording had one reader
+    bad = tmp_path / "bad.json"
+    for entry, field in [({"status": "x"}, "status: str, expected int"), ({"status": 200, "body": [1]},
+                                                                         "body: list, expected str")]:
+        bad.write_text(json.dumps({"schema": "skewaudit.io/runtime-recording/v1",
+                                   "targets": {"Pod/ml/llama-0": {"/v1/models": entry}}}))
+        monkeypatch.setenv("SKEWAUDIT_RUNTIME_REPLAY", str(bad))
+        code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--endpoint", "http://127.0.0.1:9")
+        assert code == 2
+        assert err.strip().endswith(f'{bad}:1:1: not a runtime recording: targets["Pod/ml/llama-0"]["/v1/models"].'
+                                    f"{field}"), err
 
 
 def test_endpoint_must_be_a_url(monkeypatch, capsys) -> None:

@@ -32,3 +32,42 @@ def test_a_secret_after_an_unclosed_quote_or_an_escaped_space_is_redacted(tmp_pa
         assert r.code == 0, r.err
         assert "QUOTELEAK1" not in r.out + r.err and "BACKSLASHLEAK2" not in r.out + r.err
         assert "<redacted:" in r.out
+
+
+# Found by the 30-minute fuzz run (`make fuzz`, redaction target): the fuzz example joined into one
+# line, and the shapes that share its cause (a quoted part holding a secret flag and its value that
+# does not start the word, or that is nested in other quotes).
+QUOTED = [
+    "vllm serve --model 0' --api-key QLEAK3 --model 1 --model 1",   # the fuzz run's falsifying example
+    'ARGS="--api-key QLEAK3"; exec vllm serve m $ARGS',
+    "x'--api-key QLEAK3'",
+    'a"b --api-key QLEAK3"',
+    'sh -c "a \\" --api-key QLEAK3"',
+    'x "x \'x "--api-key QLEAK3"\'"',   # the inner quote ends the outer one: 'x --api-key' then the value
+]
+
+
+def _nested(n: int) -> str:
+    s = "--api-key QLEAK3"
+    for i in range(n):
+        q = "'" if i % 2 else '"'
+        s = f"x {q}{s}{q}"
+    return s
+
+
+def test_a_secret_inside_quotes_that_do_not_start_the_word_is_redacted():
+    from skewaudit import redact
+
+    for s in QUOTED + [_nested(n) for n in range(40)]:
+        assert "QLEAK3" not in redact.text(s), s
+
+
+def test_quoted_secrets_in_a_script_are_redacted_in_every_output(tmp_path: Path):
+    p = tmp_path / "m.yaml"
+    script = 'ARGS=\\"--api-key QLEAK4\\"; exec vllm serve m $ARGS'
+    p.write_text(MANIFEST.replace('vllm serve --model \\" --api-key QUOTELEAK1', script))
+    assert "QLEAK4" in p.read_text()
+    for fmt in ("json", "yaml", "table"):
+        r = skewaudit("collect", "--manifest", p, "--format", fmt)
+        assert r.code == 0, r.err
+        assert "QLEAK4" not in r.out + r.err

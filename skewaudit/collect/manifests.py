@@ -16,6 +16,7 @@ kind is a ``CollectionIssue(kind="malformed")`` and the run goes on.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -25,7 +26,7 @@ from typing import Any, Iterator
 import msgspec
 
 from skewaudit.collect import build as b
-from skewaudit.collect import containers, kinds, pods
+from skewaudit.collect import containers, jsonpos, kinds, pods
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import InputError
@@ -120,27 +121,36 @@ def _metadata(raw: msgspec.Raw | None) -> dict:
     return {k: v for k, v in (("name", m.name), ("namespace", m.namespace)) if v is not msgspec.UNSET}
 
 
-def _json_objects(raw: bytes | msgspec.Raw, name: str, where: str = ""
-                  ) -> Iterator[tuple[str, Any, Any, bytes | msgspec.Raw]]:
-    """(kind, apiVersion, metadata, raw) of each object in JSON input (``kubectl get -o json``),
-    without building a dict tree of the whole file: 10,000 pods stay a few
-    hundred MB instead of GBs. An item that is not an object is reported and skipped."""
+def _json_objects(data: bytes, name: str) -> list[tuple[str, Any, Any, bytes | msgspec.Raw, jsonpos.At]]:
+    """(kind, apiVersion, metadata, raw, where it starts: ``file:line:col`` once formatted) of each object in JSON input
+    (``kubectl get -o json``), without building a dict tree of the whole file: 10,000 pods
+    stay a few hundred MB instead of GBs. Raises msgspec's error when the file is not one
+    JSON object (the YAML reader takes it then: a JSON array is YAML too)."""
+    return list(_json_walk(data, jsonpos.start(data), "", jsonpos.Positions(name, data)))
+
+
+def _json_walk(raw: bytes | msgspec.Raw, off: int | None, where: str, pos: jsonpos.Positions
+               ) -> Iterator[tuple[str, Any, Any, bytes | msgspec.Raw, jsonpos.At]]:
+    """The objects of one JSON value starting at byte ``off`` of the file; an item that is
+    not an object is reported and skipped."""
     try:
         head = _HEAD.decode(raw)
     except msgspec.ValidationError:
         if not where:
-            raise   # the whole file is not one object: the YAML reader takes it (a JSON array is YAML)
-        _warn(f"{name}: {where} is {_what_json(raw)}, not a Kubernetes object; ignored")
+            raise
+        _warn(f"{pos.at(off)}: {where} is {_what_json(raw)}, not a Kubernetes object; ignored")
         return
     if isinstance(head.kind, str) and head.kind.endswith("List"):
         if head.items is None:
-            _warn(f"{name}: {where or head.kind}: {head.kind} without items; no objects read from it")
-        for i, item in enumerate(head.items or ()):
-            yield from _json_objects(item, name, f"{where or head.kind}.items[{i}]")
+            _warn(f"{pos.at(off)}: {where or head.kind}: {head.kind} without items; no objects read from it")
+            return
+        offsets = jsonpos.item_offsets(pos.buf, off, head.items) if off is not None else itertools.repeat(None)
+        for i, (item, item_off) in enumerate(zip(head.items, offsets)):
+            yield from _json_walk(item, item_off, f"{where or head.kind}.items[{i}]", pos)
     elif isinstance(head.kind, str):
-        yield head.kind, head.api_version, _metadata(head.metadata), raw
+        yield head.kind, head.api_version, _metadata(head.metadata), raw, pos.lazy(off)
     else:
-        _warn(f"{name}: {where or 'the document'} has no kind; ignored")
+        _warn(f"{pos.at(off)}: {where or 'the document'} has no kind; ignored")
 
 
 def _what_json(raw: bytes | msgspec.Raw) -> str:
@@ -281,8 +291,8 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
             except RecursionError:
                 raise InputError(f"{name}: JSON nested too deeply to be a Kubernetes manifest") from None
             if found is not None:
-                for kind, api, md, raw in found:
-                    _ingest(inv, seen_kinds, name, 1, kind, md, raw, namespace, api)
+                for kind, api, md, raw, at in found:
+                    _ingest(inv, seen_kinds, at, kind, md, raw, namespace, api)
                 if not found:
                     _warn(f"{name}: no Kubernetes objects in this file")
                 continue
@@ -293,7 +303,8 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
             for obj in _objects(doc, name, where):
                 n += 1
                 md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-                _ingest(inv, seen_kinds, name, line, obj.get("kind"), md, obj, namespace, obj.get("apiVersion"))
+                _ingest(inv, seen_kinds, f"{name}:{line}", obj.get("kind"), md, obj, namespace,
+                        obj.get("apiVersion"))
         if n == 0:
             _warn(f"{name}: no Kubernetes objects in this file")
     inv.pods_listed = any(r.observed for r in inv.pods.recs)
@@ -304,9 +315,10 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
     return inv, [("<stdin>" if f == "-" else f) for f in files]
 
 
-def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: Any, md: dict, obj: Any,
+def _ingest(inv: b.Inventory, seen_kinds: set[str], at: str | jsonpos.At, kind: Any, md: dict, obj: Any,
             namespace: str | None, api_version: Any = None) -> None:
-    """Convert one object (a dict, or raw JSON bytes) of a kind skewaudit reads and add it."""
+    """Convert one object (a dict, or raw JSON bytes) of a kind skewaudit reads and add it;
+    ``at`` is where it starts (``file:line``, ``file:line:col`` in JSON)."""
     ext = kinds.by_api(api_version, kind)
     if ext is not None:
         typ: Any = ext.struct
@@ -328,22 +340,19 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], name: str, line: int, kind: 
     except msgspec.ValidationError as e:
         ns = md.get("namespace") or namespace or ""
         where = containers._obj(kind, ns if isinstance(ns, str) else "", str(md.get("name", "?")))
-        at = f"{name}:{line}" if isinstance(obj, dict) else name
         area = ext.area if ext is not None else _AREA.get(kind, "workload")
         inv.issues.append(CollectionIssue(scope=where, kind="malformed", area=area,
                                           message=f"{at}: {where}: {e}"))
         return
     if not o.metadata.name:
-        _warn(f"{name}:{line}: {kind} without metadata.name; ignored" if isinstance(obj, dict)
-              else f"{name}: a {kind} without metadata.name; ignored")
+        _warn(f"{at}: {kind} without metadata.name; ignored")
         return
     if not o.metadata.namespace and kind not in ("Node", "ClusterServingRuntime"):
         o.metadata.namespace = namespace or ""
     bad = containers.drop_invalid_quantities(kind, o)
     if bad:
         where = containers._obj(kind, o.metadata.namespace, o.metadata.name)
-        at = f"{name}:{line}" if isinstance(obj, dict) else name
-        inv.issues.append(containers.quantity_issue(where, bad, at))
+        inv.issues.append(containers.quantity_issue(where, bad, str(at)))
     seen_kinds.add(kind)
     if ext is not None:
         if ext.pod_specs is not None:

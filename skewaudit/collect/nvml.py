@@ -370,13 +370,15 @@ def collect_gpus(lib: Any = None, *, object: str = "local", visible: str | None 
         from skewaudit.collect.nvml_replay import load_replay
 
         lib = load_replay(replay)
+    if not replay:
+        return build_report(record(lib), object=object, env=env, visible=visible)
     try:
-        rec = record(lib)
-    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as e:
-        if not replay:
-            raise
+        report = build_report(record(lib), object=object, env=env, visible=visible)
+        # a recording is hand-editable: its values get the types pynvml's would have, or exit 2
+        return msgspec.convert(msgspec.to_builtins(report), GpuReport)
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError, ArithmeticError,
+            msgspec.ValidationError) as e:
         raise InputError(f"{replay}: malformed NVML recording ({type(e).__name__}: {e})") from None
-    return build_report(rec, object=object, env=env, visible=visible)
 
 
 def _main(argv: list[str]) -> None:

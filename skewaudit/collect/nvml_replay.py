@@ -8,28 +8,40 @@ recording format is described in :mod:`skewaudit.collect.nvml`.
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 from typing import Any
 
+from skewaudit.collect import recording
 from skewaudit.collect.nvml import _ERROR_CODES, _STRUCT_FIELDS, ERROR_NAMES, REPLAY_ENV, _err
-from skewaudit.errors import InputError
 
 
 def load_replay(path: str) -> "ReplayNvml":
     """A :class:`ReplayNvml` for a recording file; bad files are the user's input error."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            rec = json.load(f)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read NVML recording ({REPLAY_ENV}): {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}:{e.colno}: not an NVML recording: {e.msg}") from None
-    if not isinstance(rec, dict) or not isinstance(rec.get("devices", []), list):
-        raise InputError(f"{path}:1:1: not an NVML recording: expected an object with a 'devices' list")
+    rec = recording.read(path, REPLAY_ENV, cannot_read="NVML recording", not_a="an NVML recording",
+                         shape=_shape)
     return ReplayNvml(rec)
 
 
+# Counts the replay loops over: bounded, so a recording cannot make a run loop for hours
+# (NVML has 18 NVLink slots, at most 7 MIG instances a GPU; 4,096 GPUs is no single machine).
+_COUNTS = {"nvlink_max_links": 64, "nvmlDeviceGetCount": 4096}
+_DEVICE_COUNTS = {"nvmlDeviceGetMaxMigDeviceCount": 64}
+
+
+def _shape(rec: Any) -> str | None:
+    if not isinstance(rec, dict) or not isinstance(rec.get("devices", []), list):
+        return "expected an object with a 'devices' list"
+    if not isinstance(rec.get("nvlink_max_links", 18), int):
+        return "'nvlink_max_links' must be an integer"
+    checks = [("", rec, _COUNTS)] + [(f"devices[{i}].", d, _DEVICE_COUNTS)
+                                      for i, d in enumerate(rec["devices"] if "devices" in rec else ())
+                                      if isinstance(d, dict)]
+    for where, obj, limits in checks:
+        for key, limit in limits.items():
+            v = obj.get(key)
+            if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= limit:
+                return f"{where}{key}: {v} is out of range (0 to {limit})"
+    return None
 
 
 class NVMLError(Exception):

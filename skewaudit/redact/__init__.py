@@ -90,8 +90,9 @@ _HEADER = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*)(:[ \t]*)((?:(?
                      r"[^\s'\",;]+)")
 _JSON = re.compile(r"(\"([A-Za-z0-9_.-]+)\"\s*:\s*\")((?:[^\"\\]|\\.)*)\"")
 # Cheap pre-filter: strings with none of these hold nothing scrub() would change.
-_HINT = re.compile(r"[@?&:=\"]|[\s]|hf_|sk[-_]|rk_|gh[pousr]_|github_pat|glpat|AKIA|ASIA|xox|eyJ|AIza|npm_|pypi-|SG\.|"
-                   r"Bearer|Basic|BEGIN")
+# Every shape of _SHAPES starts with one of these literals: a string without one is no credential shape.
+_HINT = re.compile(r"[@?&:=\"]|[\s]|hf_|api_org_|sk[-_]|rk_|gh[pousr]_|github_pat|glpat|AKIA|ASIA|xox|eyJ|AIza|npm_|"
+                   r"pypi-|SG\.|Bearer|Basic|BEGIN")
 
 
 def marker(value: str) -> str:
@@ -155,23 +156,53 @@ def argv(args: list[str]) -> list[str]:
             out.append(_mark(tok))
             # `--api-key --hf-token X`: the engine refuses it, but X may still be a secret
             redact_next = tok.startswith("-") and "=" not in tok and is_secret_name(tok)
-            continue
-        if tok.startswith("-") and "=" in tok:
-            flag, _, v = tok.partition("=")
-            out.append(f"{flag}={_mark(v)}" if is_secret_name(flag) or looks_secret(v) else scrub(tok))
-        elif tok.startswith("-") and is_secret_name(tok):
+        elif _PLAIN.get(tok) or (_PLAIN.get(tok) is None and _plain(tok)):
             out.append(tok)
-            redact_next = True
-        elif any(c.isspace() for c in tok) and (parts := tok.split()) and parts[-1].startswith("-") \
-                and "=" not in parts[-1] and is_secret_name(parts[-1]):
-            # `m\ --api-key S` splits into 'm --api-key' and 'S': the flag ends this word, S is its value
-            out.append(scrub(tok))
-            redact_next = True
-        elif looks_secret(tok):
-            out.append(marker(tok))
         else:
-            out.append(scrub(tok))
+            red, redact_next = _token(tok)
+            out.append(red)
     return out
+
+
+def _token(tok: str) -> tuple[str, bool]:
+    """One argv token redacted, and whether the next token is a secret flag's value."""
+    if tok.startswith("-") and "=" in tok:
+        flag, _, v = tok.partition("=")
+        return (f"{flag}={_mark(v)}" if is_secret_name(flag) or looks_secret(v) else scrub(tok)), False
+    if tok.startswith("-") and is_secret_name(tok):
+        return tok, True
+    if not _HINT.search(tok):   # no whitespace, no credential shape, nothing scrub() would change
+        return tok, False
+    if _SPACE.search(tok) and _ends_with_secret_flag(tok):
+        # `m\ --api-key S` splits into 'm --api-key' and 'S': the flag ends this word, S is its value
+        return scrub(tok), True
+    if looks_secret(tok):
+        return marker(tok), False
+    return scrub(tok), False
+
+
+_SPACE = re.compile(r"\s")   # what str.isspace() and str.split() call whitespace
+
+
+def _ends_with_secret_flag(words: str) -> bool:
+    """``m --api-key``: several words whose last is a secret flag (the next token is its value)."""
+    last = words.rsplit(None, 1)[-1] if words.strip() else ""
+    return last.startswith("-") and "=" not in last and is_secret_name(last)
+# Tokens _token() leaves as they are, remembered (flags, model ids and numbers repeat across every
+# container of a fleet). A verdict depends on the token alone, never on the key, and holds no marker.
+_PLAIN: dict[str, bool] = {}
+_PLAIN_MAX = 256        # longer tokens (scripts) are not remembered
+_PLAIN_ENTRIES = 16384  # bounded: cleared when full
+
+
+def _plain(tok: str) -> bool:
+    """True when :func:`_token` leaves ``tok`` as it is and pairs nothing with it (remembered)."""
+    plain = _token(tok) == (tok, False)
+    if len(tok) <= _PLAIN_MAX:
+        if len(_PLAIN) >= _PLAIN_ENTRIES:
+            _PLAIN.clear()
+        _PLAIN[tok] = plain
+    return plain
 
 
 def command(items: list[str] | None) -> list[str] | None:
@@ -201,6 +232,11 @@ def _words(s: str) -> list[str]:
     return [_unquote(m.group(0)) for m in _WORD.finditer(s)]
 
 
+def _vars(s: str) -> set[str]:
+    """The variables ``s`` reads (``$P``, ``${P}``, ``$(P)``)."""
+    return {a or b or c for a, b, c in _VAR.findall(s)} if "$" in s else set()
+
+
 def secret_refs(items: Iterable[str]) -> set[str]:
     """Variables (``$P``, ``${P}``, ``$(P)``) read as the value of a secret flag or assigned to a
     secret-named variable, in an argv or in the scripts inside it."""
@@ -209,23 +245,33 @@ def secret_refs(items: Iterable[str]) -> set[str]:
         return set()
     words: list[str] = []
     for t in items:
-        words.extend(_words(t) if any(c.isspace() for c in t) else [t])
+        words.extend(_words(t) if _SPACE.search(t) else [t])
     refs: set[str] = set()
-    for _ in range(2):   # P=$Q; HF_TOKEN=$P: Q is a secret too
-        for i, w in enumerate(words):
-            if w.startswith("-") and "=" not in w and is_secret_name(w) and i + 1 < len(words):
-                target = words[i + 1]
-            elif w.startswith("-") and "=" in w and is_secret_name(w.partition("=")[0]):
-                target = w.partition("=")[2]
-            elif (m := _ASSIGN.match(w)) and (is_secret_name(m.group(1)) or m.group(1) in refs):
-                target = w[m.end():]
-            else:
+    reads: dict[str, set[str]] = {}   # variable -> the variables its assignments read
+    for i, w in enumerate(words):
+        if w.startswith("-"):
+            flag, eq, target = w.partition("=")
+            if not is_secret_name(flag) or not (eq or i + 1 < len(words)):
                 continue
-            refs.update(a or b or c for a, b, c in _VAR.findall(target))
+            target = target if eq else words[i + 1]
+        elif m := _ASSIGN.match(w):
+            target = w[m.end():]
+            if not is_secret_name(m.group(1)):
+                reads.setdefault(m.group(1), set()).update(_vars(target))
+                continue
+        else:
+            continue
+        refs.update(_vars(target))
+    todo = list(refs)
+    while todo:   # P=$Q; HF_TOKEN=$P: Q is a secret too (linear: each variable is followed once)
+        for v in reads.pop(todo.pop(), ()):
+            if v not in refs:
+                refs.add(v)
+                todo.append(v)
     return refs
 
 
-def text(s: str, refs: set[str] | None = None) -> str:
+def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
     """Redact a free-form string (a ``sh -c`` script, a note, a log line): values of secret
     flags (``--api-key K``, ``--api-key=K``, whatever precedes them), ``NAME=value`` for
     secret names and for variables a secret flag reads (``refs``, found here when not
@@ -257,7 +303,7 @@ def text(s: str, refs: set[str] | None = None) -> str:
                 core = v[:tail.start()] if tail else v
                 out.append(f"{flag}={_mark(_unquote(core))}{tail.group(0) if tail else ''}")
                 continue
-            if not eq and is_secret_name(u):
+            if not eq and not _SPACE.search(w) and is_secret_name(u):   # "--x a b" is a script, not a flag
                 pending = True
                 out.append(w)
                 continue
@@ -268,14 +314,37 @@ def text(s: str, refs: set[str] | None = None) -> str:
             core = v[:tail.start()] if tail else v
             out.append(w[:cut] + _mark(_unquote(core)) + (tail.group(0) if tail else ""))
             continue
-        if len(w) > 1 and w[0] in "'\"" and w[-1] == w[0] and any(c.isspace() for c in w):
-            out.append(w[0] + text(w[1:-1], refs) + w[0])   # a quoted script inside the script (bash -c '…')
-        elif len(w) > 1 and w[0] in "'\"" and (len(w) == 1 or w[-1] != w[0]) and any(c.isspace() for c in w):
-            out.append(w[0] + text(w[1:], refs))   # an unclosed quote runs to the end: its words are still read
+        if ("'" in w or '"' in w) and _SPACE.search(w):
+            out.append(_quoted(w, refs, _depth))
+            # `"x --api-key"K`-like splits: a word ending in a secret flag pairs with the next one
+            pending = _ends_with_secret_flag(u)
         else:
             out.append(w)
     out.append(s[last:])
     return scrub("".join(out))   # on the whole string: a header or a JSON pair spans words
+
+
+_SEGMENT = re.compile(r"""[^'"]++|'[^']*+'?|"(?:[^"\\]++|\\.)*+"?""", re.S)   # a word's pieces, as _WORD reads them
+_CLOSED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*["]""", re.S)
+_MAX_NESTING = 8
+
+
+def _quoted(w: str, refs: set[str], depth: int) -> str:
+    """A word with quoted parts holding whitespace: each such part is a script of its own, read
+    word by word (``bash -c '…'``, ``ARGS="--api-key K"``, ``x'--api-key K'``, and an unclosed
+    quote, which runs to the end of the text). Past a few levels of quotes in quotes the part is
+    redacted whole: no input can make redaction recurse without bound or keep a secret."""
+    out = []
+    for m in _SEGMENT.finditer(w):
+        g = m.group(0)
+        if g[0] not in "'\"" or not _SPACE.search(g):
+            out.append(g)
+            continue
+        closed = _CLOSED.fullmatch(g) is not None
+        inner = g[1:-1] if closed else g[1:]
+        red = text(inner, refs, _depth=depth + 1) if depth < _MAX_NESTING else _mark(inner)
+        out.append(g[0] + red + (g[0] if closed else ""))
+    return "".join(out)
 
 
 # Maps whose keys are user-chosen names (a value is redacted by its key) and argv-like lists.

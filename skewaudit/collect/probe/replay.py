@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import msgspec
 
 from skewaudit import redact
+from skewaudit.collect import recording
 from skewaudit.collect.probe.session import redact_json
 from skewaudit.collect.probe.transport import Reply, Transport
-from skewaudit.errors import InputError
 
 REPLAY_ENV = "SKEWAUDIT_RUNTIME_REPLAY"
 SCHEMA = "skewaudit.io/runtime-recording/v1"
@@ -98,20 +99,26 @@ class _Replayed:
 
 def load(path: str) -> Replay:
     """A recording file; a bad one is the user's input error (file:line:col)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the runtime recording ({REPLAY_ENV}): {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}:{e.colno}: not a runtime recording: {e.msg}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}:1:1: not a runtime recording: not UTF-8 text") from None
-    targets = doc.get("targets") if isinstance(doc, dict) else None
-    if doc.get("schema") != SCHEMA if isinstance(doc, dict) else True:
-        raise InputError(f"{path}:1:1: not a runtime recording: expected \"schema\": \"{SCHEMA}\"")
+    doc = recording.read(path, REPLAY_ENV, cannot_read="the runtime recording", not_a="a runtime recording",
+                         shape=_shape)
+    return Replay(path, doc["targets"])
+
+
+_ENTRY_TYPES = {"status": (int,), "body": (str,), "error": (str, type(None)), "truncated": (bool,)}
+
+
+def _shape(doc: Any) -> str | None:
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        return f'expected "schema": "{SCHEMA}"'
+    targets = doc.get("targets")
     if not isinstance(targets, dict) or not all(isinstance(v, dict) and all(isinstance(e, dict) for e in v.values())
                                                 for v in targets.values()):
-        raise InputError(f"{path}:1:1: not a runtime recording: \"targets\" must map targets to "
-                         "{path: {status, body}} objects")
-    return Replay(path, targets)
+        return '"targets" must map targets to {path: {status, body}} objects'
+    for key, paths in targets.items():
+        for path, entry in paths.items():
+            for field, value in entry.items():
+                if field in _ENTRY_TYPES and (not isinstance(value, _ENTRY_TYPES[field])
+                                              or (field == "status" and isinstance(value, bool))):
+                    return (f"targets[{json.dumps(key)}][{json.dumps(path)}].{field}: "
+                            f"{type(value).__name__}, expected {_ENTRY_TYPES[field][0].__name__}")
+    return None
