@@ -61,6 +61,8 @@ class WorkloadIndex:
         self.workloads = workloads
         self.by_name: dict[str, list[int]] = defaultdict(list)
         self.by_label: dict[tuple[str, str], set[int]] = defaultdict(set)
+        # Once, not per spec: a 1,000-spec fleet would scan every workload 1,000 times.
+        self.local_only = bool(workloads) and all(w.kind == "Process" for w in workloads)
         for i, w in enumerate(workloads):
             self.by_name[w.name].append(i)
             for k, v in {**w.template.labels, **w.labels}.items():
@@ -69,9 +71,8 @@ class WorkloadIndex:
     def find(self, target: Any, fallback_name: str) -> list[WorkloadObs]:
         # Local mode (--local, --endpoint): the one process or server pointed at is what every
         # spec describes; its host name has nothing to do with the spec's cluster target.
-        processes = [w for w in self.workloads if w.kind == "Process"]
-        if processes and len(processes) == len(self.workloads):
-            return processes
+        if self.local_only:
+            return list(self.workloads)
         name = getattr(target, "name", None) if target else None
         selector = dict(getattr(target, "selector", None) or {}) if target else {}
         ns = getattr(target, "namespace", None) if target else None
