@@ -293,10 +293,11 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
                 pods_seen.add(f"{p.namespace}/{p.name}")
             ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container,
                       _shared=shared)
+            ref = _target_ref(ctx)   # once per pair, not once per check (~57 checks)
             for check_id, fn in checks.items():
                 if check_id in _MISSING_CHECKS or overrides.get(check_id) == "off":
                     continue
-                results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today))
+                results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today, ref))
 
     results.sort(key=lambda r: (r.spec, r.target.label(), CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
     return Report(
@@ -309,13 +310,22 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
     )
 
 
+def _target_ref(ctx: Ctx) -> TargetRef:
+    w = ctx.workload
+    return TargetRef(kind=w.kind, name=w.name, namespace=w.namespace,
+                     container=next((i.container.name for i in ctx.instances if i.container), None),
+                     context=ctx.snapshot.context)
+
+
 def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: dict[str, CheckInfo],
-           overrides: dict[str, str], options: Options, today: _dt.date) -> list[Result]:
+           overrides: dict[str, str], options: Options, today: _dt.date,
+           target: TargetRef | None = None) -> list[Result]:
+    """Results of one check for one (spec, workload) pair. ``target``: the pair's TargetRef when the
+    caller built it once for all its checks (frozen, so shared safely by their results)."""
     info = book[check_id]
     w = ctx.workload
-    target = TargetRef(kind=w.kind, name=w.name, namespace=w.namespace,
-                       container=next((i.container.name for i in ctx.instances if i.container), None),
-                       context=ctx.snapshot.context)
+    if target is None:
+        target = _target_ref(ctx)
     out: list[Result] = []
     for d in drafts:
         level = overrides.get(check_id) or d.level or info.level
