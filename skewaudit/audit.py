@@ -61,6 +61,8 @@ class WorkloadIndex:
         self.workloads = workloads
         self.by_name: dict[str, list[int]] = defaultdict(list)
         self.by_label: dict[tuple[str, str], set[int]] = defaultdict(set)
+        # Once, not per spec: a 1,000-spec fleet would scan every workload 1,000 times.
+        self.local_only = bool(workloads) and all(w.kind == "Process" for w in workloads)
         for i, w in enumerate(workloads):
             self.by_name[w.name].append(i)
             for k, v in {**w.template.labels, **w.labels}.items():
@@ -69,9 +71,8 @@ class WorkloadIndex:
     def find(self, target: Any, fallback_name: str) -> list[WorkloadObs]:
         # Local mode (--local, --endpoint): the one process or server pointed at is what every
         # spec describes; its host name has nothing to do with the spec's cluster target.
-        processes = [w for w in self.workloads if w.kind == "Process"]
-        if processes and len(processes) == len(self.workloads):
-            return processes
+        if self.local_only:
+            return list(self.workloads)
         name = getattr(target, "name", None) if target else None
         selector = dict(getattr(target, "selector", None) or {}) if target else {}
         ns = getattr(target, "namespace", None) if target else None
@@ -292,10 +293,11 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
                 pods_seen.add(f"{p.namespace}/{p.name}")
             ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container,
                       _shared=shared)
+            ref = _target_ref(ctx)   # once per pair, not once per check (~57 checks)
             for check_id, fn in checks.items():
                 if check_id in _MISSING_CHECKS or overrides.get(check_id) == "off":
                     continue
-                results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today))
+                results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today, ref))
 
     results.sort(key=lambda r: (r.spec, r.target.label(), CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
     return Report(
@@ -308,13 +310,22 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
     )
 
 
+def _target_ref(ctx: Ctx) -> TargetRef:
+    w = ctx.workload
+    return TargetRef(kind=w.kind, name=w.name, namespace=w.namespace,
+                     container=next((i.container.name for i in ctx.instances if i.container), None),
+                     context=ctx.snapshot.context)
+
+
 def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: dict[str, CheckInfo],
-           overrides: dict[str, str], options: Options, today: _dt.date) -> list[Result]:
+           overrides: dict[str, str], options: Options, today: _dt.date,
+           target: TargetRef | None = None) -> list[Result]:
+    """Results of one check for one (spec, workload) pair. ``target``: the pair's TargetRef when the
+    caller built it once for all its checks (frozen, so shared safely by their results)."""
     info = book[check_id]
     w = ctx.workload
-    target = TargetRef(kind=w.kind, name=w.name, namespace=w.namespace,
-                       container=next((i.container.name for i in ctx.instances if i.container), None),
-                       context=ctx.snapshot.context)
+    if target is None:
+        target = _target_ref(ctx)
     out: list[Result] = []
     for d in drafts:
         level = overrides.get(check_id) or d.level or info.level

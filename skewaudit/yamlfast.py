@@ -78,7 +78,7 @@ _RISKY_LINE = re.compile(
 # ``]:``/``}:``: a flow collection as a key, unless every opener before it on the line is inside
 # a plain scalar (``k:{"name":"vllm"}:``, the keys of managedFields)
 _CLOSED_KEY = re.compile(rf"[\]}}]:(?:[{_D}]|$)", re.M)
-_NODE_OPEN = re.compile(r"(?:^|[\s\[{,])[\[{](?![\]}])")
+_NODE_OPEN = re.compile(r"(?:^|[\s\[{,]|[\"']:)[\[{](?![\]}])")
 # a flow collection may open here (counted only when many ``[``/``{`` could bound the depth)
 _FLOW_OPEN = re.compile(r"(?:^|(?<=[\s\[{,])|(?<=[\"']:))[\[{](?![\]}])", re.M)
 _QUOTED_LINE_RE = re.compile(_QUOTED_LINE)
@@ -110,6 +110,23 @@ def _risky(token: str) -> bool:
     return ("':" in token or '":' in token) and any(_RISKY_TOKEN.fullmatch(t) for t in _JSON_KEY.split(token)[1:])
 
 
+def _closed_keys_ok(new: str) -> bool:
+    """No ``]:``/``}:`` closes a flow collection used as a key: on each line that has one, an opener
+    comes before the first and none of them starts a node (one pass a line, whatever its length)."""
+    done = 0
+    for m in _CLOSED_KEY.finditer(new):
+        if m.start() < done:
+            continue
+        start = new.rfind("\n", 0, m.start()) + 1
+        done = new.find("\n", m.end())
+        done = len(new) if done < 0 else done
+        head = new[start:m.start()]
+        last = max(k.start() for k in _CLOSED_KEY.finditer(new, m.start(), done))
+        if ("[" not in head and "{" not in head) or _NODE_OPEN.search(new[start:last]):
+            return False
+    return True
+
+
 def _plain(text: str) -> bool:
     """True when ``text`` is in the subset where yaml-rs and PyYAML (DocumentLoader) agree."""
     if _DEEP_INDENT in text or text.startswith(" " * 61):
@@ -123,10 +140,8 @@ def _plain(text: str) -> bool:
     new = "\n".join(lines)
     if _BAD_CHAR.search(new) or _RISKY_LINE.search(new):
         return False
-    for m in _CLOSED_KEY.finditer(new):
-        opened = new[new.rfind("\n", 0, m.start()) + 1:m.start()]
-        if ("[" not in opened and "{" not in opened) or _NODE_OPEN.search(opened):
-            return False
+    if not _closed_keys_ok(new):
+        return False
     tokens = set(_TOKEN.findall(new))
     tokens -= _SAFE_TOKENS
     if any(map(_risky, tokens)):

@@ -86,3 +86,28 @@ def test_secret_names_and_values_are_redacted_consistently():
     assert redact.argv(["--hf-token", m, "--api-key=" + m]) == ["--hf-token", m, "--api-key=" + m]
     assert "s3cret" not in " ".join(redact.argv(["--api-key", "s3cret", "--port", "8000"]))
     assert "s3cret" not in redact.text("vllm serve m --api-key s3cret HF_TOKEN=s3cret")
+
+
+def test_compiled_constraints_are_reused_only_for_the_same_written_value():
+    """The per-run memo of compiled constraints never lets one written value stand for another
+    that compares equal in Python (1 / 1.0 / True / "1", 0.0 / -0.0) and never hides an error."""
+    seen = {}
+    for raw in (1, 1.0, True, "1", 0.0, -0.0, [1, 2], ["1", "2"], (1, 2)):
+        for kind in ("int", "float", "str"):
+            try:
+                first = constraints.compile(raw, kind)
+            except ValueError as e:
+                first = f"error: {e}"
+            again = constraints.compile(raw, kind) if not isinstance(first, str) else first
+            assert again == first   # same constraint text, exact value and behaviour
+            if not isinstance(first, str):
+                seen[(kind, type(raw).__name__, repr(raw))] = (first.text, first.exact)
+    assert seen[("str", "int", "1")] != seen[("str", "bool", "True")]
+    assert seen[("float", "float", "0.0")][0] == "0.0" and seen[("float", "float", "-0.0")][0] == "-0.0"
+    assert seen[("str", "list", "['1', '2']")][0] == "one of [1, 2]"
+    assert constraints.compile(True, "str").matches("True") and not constraints.compile(1, "str").matches("True")
+    for _ in range(2):   # an error is raised every time, not remembered as a success
+        with pytest.raises(ValueError, match="expected an integer"):
+            constraints.compile(True, "int")
+        with pytest.raises(ValueError):
+            constraints.compile(2**40, "int")

@@ -94,11 +94,31 @@ class _Head(msgspec.Struct):
 
     kind: Any = None
     api_version: Any = msgspec.field(default=None, name="apiVersion")
-    metadata: Any = None
+    # left raw (None when absent) and read by _Meta: decoding it to a dict built managedFields too
+    metadata: msgspec.Raw = None  # type: ignore[assignment]
     items: list[msgspec.Raw] | None = None
 
 
+class _Meta(msgspec.Struct):
+    """The metadata a routed object is named by (only fields present are kept)."""
+
+    name: Any = msgspec.UNSET
+    namespace: Any = msgspec.UNSET
+
+
 _HEAD = msgspec.json.Decoder(_Head)
+_META = msgspec.json.Decoder(_Meta)
+
+
+def _metadata(raw: msgspec.Raw | None) -> dict:
+    """``metadata``'s name and namespace as a dict; {} when it is missing or not an object."""
+    if raw is None:
+        return {}
+    try:
+        m = _META.decode(raw)
+    except msgspec.ValidationError:
+        return {}
+    return {k: v for k, v in (("name", m.name), ("namespace", m.namespace)) if v is not msgspec.UNSET}
 
 
 def _json_objects(data: bytes, name: str) -> list[tuple[str, Any, Any, bytes | msgspec.Raw, jsonpos.At]]:
@@ -128,8 +148,7 @@ def _json_walk(raw: bytes | msgspec.Raw, off: int | None, where: str, pos: jsonp
         for i, (item, item_off) in enumerate(zip(head.items, offsets)):
             yield from _json_walk(item, item_off, f"{where or head.kind}.items[{i}]", pos)
     elif isinstance(head.kind, str):
-        yield head.kind, head.api_version, head.metadata if isinstance(head.metadata, dict) else {}, raw, \
-            pos.lazy(off)
+        yield head.kind, head.api_version, _metadata(head.metadata), raw, pos.lazy(off)
     else:
         _warn(f"{pos.at(off)}: {where or 'the document'} has no kind; ignored")
 
