@@ -188,6 +188,8 @@ def _ends_with_secret_flag(words: str) -> bool:
     """``m --api-key``: several words whose last is a secret flag (the next token is its value)."""
     last = words.rsplit(None, 1)[-1] if words.strip() else ""
     return last.startswith("-") and "=" not in last and is_secret_name(last)
+
+
 # Tokens _token() leaves as they are, remembered (flags, model ids and numbers repeat across every
 # container of a fleet). A verdict depends on the token alone, never on the key, and holds no marker.
 _PLAIN: dict[str, bool] = {}
