@@ -71,3 +71,15 @@ def test_quoted_secrets_in_a_script_are_redacted_in_every_output(tmp_path: Path)
         r = skewaudit("collect", "--manifest", p, "--format", fmt)
         assert r.code == 0, r.err
         assert "QLEAK4" not in r.out + r.err
+
+
+def test_a_secret_flag_behind_an_escaped_space_in_a_flag_value_is_paired():
+    # the confirmation fuzz run: `--model=\ --api-key S` splits into '--model= --api-key' and 'S'
+    from skewaudit import redact
+    from skewaudit.runtimes import effective_argv
+
+    script = "vllm serve --model 1 --model=\\ --api-key QLEAK5 --model 1 --model=1"
+    res = effective_argv(["sh", "-c", script], None, {}, "vllm/vllm-openai:v0.6.3", "c")
+    assert "QLEAK5" in res.argv and "--model= --api-key" in res.argv
+    assert "QLEAK5" not in " ".join(redact.command(res.argv))
+    assert "QLEAK5" not in redact.text(script)

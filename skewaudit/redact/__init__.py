@@ -168,7 +168,10 @@ def _token(tok: str) -> tuple[str, bool]:
     """One argv token redacted, and whether the next token is a secret flag's value."""
     if tok.startswith("-") and "=" in tok:
         flag, _, v = tok.partition("=")
-        return (f"{flag}={_mark(v)}" if is_secret_name(flag) or looks_secret(v) else scrub(tok)), False
+        if is_secret_name(flag) or looks_secret(v):
+            return f"{flag}={_mark(v)}", False
+        # `--model=\ --api-key S` splits into '--model= --api-key' and 'S': S is still that flag's value
+        return scrub(tok), bool(_SPACE.search(v)) and _ends_with_secret_flag(v)
     if tok.startswith("-") and is_secret_name(tok):
         return tok, True
     if not _HINT.search(tok):   # no whitespace, no credential shape, nothing scrub() would change
