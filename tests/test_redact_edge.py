@@ -83,3 +83,15 @@ def test_a_secret_flag_behind_an_escaped_space_in_a_flag_value_is_paired():
     assert "QLEAK5" in res.argv and "--model= --api-key" in res.argv
     assert "QLEAK5" not in " ".join(redact.command(res.argv))
     assert "QLEAK5" not in redact.text(script)
+
+
+def test_a_secret_flag_as_the_value_of_a_secret_flag_behind_an_escaped_space_is_paired():
+    # the second confirmation fuzz run: `--api-key \ --api-key S` gives '--api-key', ' --api-key', 'S'
+    from skewaudit import redact
+    from skewaudit.runtimes import effective_argv
+
+    script = "vllm serve --model 1 --api-key \\ --api-key QLEAK6 --model 1"
+    res = effective_argv(["sh", "-c", script], None, {}, "vllm/vllm-openai:v0.6.3", "c")
+    assert "QLEAK6" in res.argv and " --api-key" in res.argv
+    assert "QLEAK6" not in " ".join(redact.command(res.argv))
+    assert "QLEAK6" not in redact.text(script)

@@ -154,8 +154,9 @@ def argv(args: list[str]) -> list[str]:
     for tok in args:
         if redact_next:
             out.append(_mark(tok))
-            # `--api-key --hf-token X`: the engine refuses it, but X may still be a secret
-            redact_next = tok.startswith("-") and "=" not in tok and is_secret_name(tok)
+            # `--api-key --hf-token X`: the engine refuses it, but X may still be a secret (also when
+            # an escaped space made the value ' --hf-token')
+            redact_next = _ends_with_secret_flag(tok)
         elif _PLAIN.get(tok) or (_PLAIN.get(tok) is None and _plain(tok)):
             out.append(tok)
         else:
@@ -297,7 +298,7 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
                 tail = _TAIL.search(w)
                 core = w[:tail.start()] if tail else w
                 out.append(_mark(_unquote(core)) + (tail.group(0) if tail else ""))
-                pending = u.startswith("-") and "=" not in u and is_secret_name(u)
+                pending = _ends_with_secret_flag(u)
                 continue
             out.append(w)
             continue
