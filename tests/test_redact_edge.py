@@ -38,6 +38,9 @@ def test_a_secret_after_an_unclosed_quote_or_an_escaped_space_is_redacted(tmp_pa
 # line, and the shapes that share its cause (a quoted part holding a secret flag and its value that
 # does not start the word, or that is nested in other quotes).
 QUOTED = [
+    "vllm serve --api-key )' --api-key QLEAK3 --model 1",   # third confirmation run: an operator, then a quote
+    "HF_TOKEN=a)--api-key QLEAK3",
+    "x --api-key=v)--hf-token QLEAK3",
     "vllm serve --model 0' --api-key QLEAK3 --model 1 --model 1",   # the fuzz run's falsifying example
     'ARGS="--api-key QLEAK3"; exec vllm serve m $ARGS',
     "x'--api-key QLEAK3'",

@@ -188,9 +188,12 @@ def _token(tok: str) -> tuple[str, bool]:
 _SPACE = re.compile(r"\s")   # what str.isspace() and str.split() call whitespace
 
 
+_BREAK = re.compile(r"[\s;&|()<>]+")   # what ends a shell word
+
+
 def _ends_with_secret_flag(words: str) -> bool:
-    """``m --api-key``: several words whose last is a secret flag (the next token is its value)."""
-    last = words.rsplit(None, 1)[-1] if words.strip() else ""
+    """``m --api-key``, ``x)--api-key``: words whose last is a secret flag (the next token is its value)."""
+    last = _BREAK.split(words)[-1]
     return last.startswith("-") and "=" not in last and is_secret_name(last)
 
 
@@ -295,9 +298,7 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
             if _OPS.fullmatch(u):
                 pending = False
             elif u != "\\":   # a line continuation between flag and value
-                tail = _TAIL.search(w)
-                core = w[:tail.start()] if tail else w
-                out.append(_mark(_unquote(core)) + (tail.group(0) if tail else ""))
+                out.append(_value(w, refs, _depth))
                 pending = _ends_with_secret_flag(u)
                 continue
             out.append(w)
@@ -305,9 +306,8 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
         if u.startswith("-"):
             flag, eq, v = w.partition("=")
             if eq and is_secret_name(_unquote(flag)):
-                tail = _TAIL.search(v)
-                core = v[:tail.start()] if tail else v
-                out.append(f"{flag}={_mark(_unquote(core))}{tail.group(0) if tail else ''}")
+                out.append(f"{flag}={_value(v, refs, _depth)}")
+                pending = _ends_with_secret_flag(u)   # `--api-key=K)--hf-token` S
                 continue
             if not eq and not _SPACE.search(w) and is_secret_name(u):   # "--x a b" is a script, not a flag
                 pending = True
@@ -316,9 +316,8 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
         elif (a := _ASSIGN.match(u)) and (is_secret_name(a.group(1)) or a.group(1) in refs):
             cut = w.index("=") + 1
             v = w[cut:]
-            tail = _TAIL.search(v)
-            core = v[:tail.start()] if tail else v
-            out.append(w[:cut] + _mark(_unquote(core)) + (tail.group(0) if tail else ""))
+            out.append(w[:cut] + _value(v, refs, _depth))
+            pending = _ends_with_secret_flag(u)
             continue
         if ("'" in w or '"' in w) and _SPACE.search(w):
             out.append(_quoted(w, refs, _depth))
@@ -333,6 +332,17 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
 _SEGMENT = re.compile(r"""[^'"]++|'[^']*+'?|"(?:[^"\\]++|\\.)*+"?""", re.S)   # a word's pieces, as _WORD reads them
 _CLOSED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*["]""", re.S)
 _MAX_NESTING = 8
+
+
+def _value(v: str, refs: set[str], depth: int) -> str:
+    """A secret's word redacted: up to a shell operator (``K;next``, ``K)'…``) it is the value;
+    what follows the operator is script again, read as such (past the nesting bound, redacted whole)."""
+    tail = _TAIL.search(v)
+    if tail is None:
+        return _mark(_unquote(v))
+    rest = tail.group(0)
+    return _mark(_unquote(v[:tail.start()])) + (text(rest, refs, _depth=depth + 1) if depth < _MAX_NESTING
+                                                else _mark(rest))
 
 
 def _quoted(w: str, refs: set[str], depth: int) -> str:
