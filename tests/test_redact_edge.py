@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from clirun import skewaudit
 
 MANIFEST = """apiVersion: apps/v1
@@ -76,25 +78,17 @@ def test_quoted_secrets_in_a_script_are_redacted_in_every_output(tmp_path: Path)
         assert "QLEAK4" not in r.out + r.err
 
 
-def test_a_secret_flag_behind_an_escaped_space_in_a_flag_value_is_paired():
-    # the confirmation fuzz run: `--model=\ --api-key S` splits into '--model= --api-key' and 'S'
+@pytest.mark.parametrize("script,token", [
+    # the first confirmation fuzz run: `--model=\ --api-key S` splits into '--model= --api-key' and 'S'
+    ("vllm serve --model 1 --model=\\ --api-key QLEAK5 --model 1 --model=1", "--model= --api-key"),
+    # the second: `--api-key \ --api-key S` gives '--api-key', ' --api-key', 'S'
+    ("vllm serve --model 1 --api-key \\ --api-key QLEAK5 --model 1", " --api-key"),
+])
+def test_a_secret_flag_behind_an_escaped_space_is_paired(script: str, token: str):
     from skewaudit import redact
     from skewaudit.runtimes import effective_argv
 
-    script = "vllm serve --model 1 --model=\\ --api-key QLEAK5 --model 1 --model=1"
     res = effective_argv(["sh", "-c", script], None, {}, "vllm/vllm-openai:v0.6.3", "c")
-    assert "QLEAK5" in res.argv and "--model= --api-key" in res.argv
+    assert "QLEAK5" in res.argv and token in res.argv
     assert "QLEAK5" not in " ".join(redact.command(res.argv))
     assert "QLEAK5" not in redact.text(script)
-
-
-def test_a_secret_flag_as_the_value_of_a_secret_flag_behind_an_escaped_space_is_paired():
-    # the second confirmation fuzz run: `--api-key \ --api-key S` gives '--api-key', ' --api-key', 'S'
-    from skewaudit import redact
-    from skewaudit.runtimes import effective_argv
-
-    script = "vllm serve --model 1 --api-key \\ --api-key QLEAK6 --model 1"
-    res = effective_argv(["sh", "-c", script], None, {}, "vllm/vllm-openai:v0.6.3", "c")
-    assert "QLEAK6" in res.argv and " --api-key" in res.argv
-    assert "QLEAK6" not in " ".join(redact.command(res.argv))
-    assert "QLEAK6" not in redact.text(script)
