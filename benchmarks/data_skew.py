@@ -94,14 +94,22 @@ def generate(rows: int, path: Path, serving: bool, seed: int) -> None:
 
 # --- the tools, each a script run in its own process -------------------------------------
 
-PANDAS_LOAD = """
-import pyarrow.parquet as pq, pyarrow.compute as pc
-def load(path):
-    t = pq.read_table(path)
-    for c in {text}:
-        t = t.set_column(t.schema.get_field_index(c), c, pc.utf8_length(t[c]))
-    return t.to_pandas(strings_to_categorical=True)
-ref, cur = load({ref!r}), load({cur!r})
+# Text columns become their lengths row group by row group, so no tool holds 10M raw prompts it
+# never looks at (that memory would be the loader's, not the tool's).
+LOAD_TABLE = """
+import pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
+def load_table(path):
+    pf, parts = pq.ParquetFile(path), []
+    for i in range(pf.num_row_groups):
+        t = pf.read_row_group(i)
+        for c in {text}:
+            t = t.set_column(t.schema.get_field_index(c), c, pc.utf8_length(t[c]))
+        parts.append(t)
+    return pa.concat_tables(parts)
+"""
+PANDAS_LOAD = LOAD_TABLE + """
+ref = load_table({ref!r}).to_pandas(strings_to_categorical=True)
+cur = load_table({cur!r}).to_pandas(strings_to_categorical=True)
 """
 
 SCRIPTS = {
@@ -142,14 +150,9 @@ for c in cols:
 print(json.dumps({{"scores": scores}}))
 """,
     "numpy": """
-import numpy as np, pyarrow.parquet as pq, pyarrow.compute as pc
+import numpy as np
 from skewaudit.dataskew import metrics as mx
-def load(path):
-    t = pq.read_table(path)
-    for c in {text}:
-        t = t.set_column(t.schema.get_field_index(c), c, pc.utf8_length(t[c]))
-    return t
-ref, cur = load({ref!r}), load({cur!r})
+ref, cur = load_table({ref!r}), load_table({cur!r})
 scores = {{}}
 for c in ref.column_names:
     col_a, col_b = ref[c], cur[c]
@@ -169,15 +172,20 @@ print(json.dumps({{"scores": scores}}))
 }
 
 
-def tool_command(tool: str, ref: Path, cur: Path) -> list[str]:
+def tool_command(tool: str, ref: Path, cur: Path, jobs: int = 0) -> list[str]:
+    exe = str(Path(sys.executable).parent / "skewaudit")
+    if tool == "skewaudit-profile":
+        # The baseline's profile on its own: the issue's "profile of 10M rows" figure.
+        return [exe, "profile", str(ref), "-o", str(WORK / "ref.profile"), "--jobs", str(jobs)]
     if tool == "skewaudit":
-        exe = str(Path(sys.executable).parent / "skewaudit")
-        script = (f"{exe} profile {ref} -o {WORK / 'ref.profile'} && "
+        # The whole job, like the other tools: profile the baseline, then profile the serving data and compare.
+        script = (f"{exe} profile {ref} -o {WORK / 'ref.profile'} --jobs {jobs} && "
                   f"exec {exe} data-diff {WORK / 'ref.profile'} {cur} --format json -o {WORK / 'skewaudit.json'} "
-                  "--fail-on never")
+                  f"--fail-on never --jobs {jobs}")
         return ["sh", "-c", script]
     if tool == "numpy":
-        body = "import json\n" + textwrap.dedent(SCRIPTS[tool]).format(text=TEXT, ref=str(ref), cur=str(cur))
+        body = ("import json\n" + LOAD_TABLE.format(text=TEXT)
+                + textwrap.dedent(SCRIPTS[tool]).format(text=TEXT, ref=str(ref), cur=str(cur)))
     else:
         body = ("import json\n" + PANDAS_LOAD.format(text=TEXT, ref=str(ref), cur=str(cur))
                 + textwrap.dedent(SCRIPTS[tool]).format())
@@ -197,10 +205,17 @@ def install(tool: str) -> bool:
     return True
 
 
-def run_once(cmd: list[str], out: Path, timeout: float) -> dict:
+def run_once(cmd: list[str], out: Path, timeout: float, mem_limit_gb: float | None = None) -> dict:
+    def limit() -> None:   # in the child: a tool past the cap fails alone instead of starving the machine
+        if mem_limit_gb:
+            import resource
+
+            cap = int(mem_limit_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
     with open(out, "wb") as fh, open(out.with_suffix(".err"), "wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=err, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=err, cwd=ROOT, preexec_fn=limit)
         deadline = t0 + timeout
         while True:
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -252,8 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default="skewaudit,numpy,evidently,whylogs,nannyml")
     ap.add_argument("--install", action="store_true", help="create the other tools' venvs if missing")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per tool run")
+    ap.add_argument("--jobs", type=int, default=0, help="skewaudit --jobs (0: one worker process per core)")
+    ap.add_argument("--mem-limit-gb", type=float, default=None,
+                    help="cap each tool's data memory (RLIMIT_DATA): a tool past it fails alone")
     args = ap.parse_args(argv)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if "skewaudit" in tools and "skewaudit-profile" not in tools:
+        tools.insert(tools.index("skewaudit"), "skewaudit-profile")
+    load_before = os.getloadavg()
     WORK.mkdir(parents=True, exist_ok=True)
     ref, cur = WORK / f"ref-{args.rows}.parquet", WORK / f"cur-{args.rows}.parquet"
     for path, serving, seed in ((ref, False, 1), (cur, True, 2)):
@@ -272,13 +293,16 @@ def main(argv: list[str] | None = None) -> int:
         for tool in tools:
             if "error" in results.get(tool, {}) and not results[tool].get("runs"):
                 continue
-            r = run_once(tool_command(tool, ref, cur), WORK / f"{tool}.out", args.timeout)
+            r = run_once(tool_command(tool, ref, cur, args.jobs), WORK / f"{tool}.out", args.timeout,
+                         args.mem_limit_gb)
+            r["load1"] = round(os.getloadavg()[0], 1)
             entry = results.setdefault(tool, {"runs": []})
             entry.setdefault("runs", []).append(r)
             print(f"run {i + 1} {tool}: {r}", file=sys.stderr)
     print(f"\nData skew benchmark: {args.rows:,} rows per side, {len(NUMERIC) + len(CATEGORICAL) + len(TEXT)} "
-          f"features, {os.cpu_count()} cores, median of {args.runs} run(s)\n")
-    print(f"{'tool':<10} {'wall s':>9} {'cpu s':>9} {'peak MB':>9} {'vs skewaudit':>13}  note")
+          f"features, {os.cpu_count()} cores, median of {args.runs} run(s); load average (1 min) "
+          f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after (others' work shares the cores)\n")
+    print(f"{'tool':<18} {'wall s':>9} {'cpu s':>9} {'peak MB':>9} {'vs skewaudit':>13}  note (ratios: wall/cpu)")
     base = None
     table: dict[str, dict] = {}
     for tool in tools:
@@ -286,14 +310,17 @@ def main(argv: list[str] | None = None) -> int:
         err = results.get(tool, {}).get("error") or next((r["error"] for r in results.get(tool, {}).get("runs", [])
                                                           if "error" in r), None)
         if not runs:
-            print(f"{tool:<10} {'-':>9} {'-':>9} {'-':>9} {'-':>13}  {err}")
+            print(f"{tool:<18} {'-':>9} {'-':>9} {'-':>9} {'-':>13}  {err}")
             continue
-        med = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "peak_mb")}
+        med = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "peak_mb", "load1")}
         table[tool] = med
         if tool == "skewaudit":
             base = med
-        ratio = f"{med['wall'] / base['wall']:.1f}x" if base else "-"
-        print(f"{tool:<10} {med['wall']:>9.2f} {med['cpu']:>9.2f} {med['peak_mb']:>9.0f} {ratio:>13}")
+        ratio = (f"{med['wall'] / base['wall']:.1f}x/{med['cpu'] / base['cpu']:.1f}x"
+                 if base and tool != "skewaudit-profile" else "-")
+        note = "baseline profile only" if tool == "skewaudit-profile" else ""
+        print(f"{tool:<18} {med['wall']:>9.2f} {med['cpu']:>9.2f} {med['peak_mb']:>9.0f} {ratio:>13}  "
+              f"{note} (load {med['load1']:.1f})")
     if "skewaudit" in table and "numpy" in table:
         worst = agreement(scores_of("numpy"), scores_of("skewaudit"))
         print("\nskewaudit (sketches) vs numpy (exact, full data), largest difference per metric: "
@@ -309,13 +336,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{tool} scores: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(s.items())
                                                  if isinstance(v, (int, float))))
     sa = table.get("skewaudit")
-    line = [f"rows={args.rows}", f"skewaudit_s={sa['wall']:.2f}" if sa else "skewaudit_s=-",
+    sp = table.get("skewaudit-profile")
+    line = [f"rows={args.rows}", f"profile_s={sp['wall']:.2f} profile_cpu_s={sp['cpu']:.2f}" if sp else "profile_s=-",
+            f"skewaudit_s={sa['wall']:.2f}" if sa else "skewaudit_s=-",
             f"skewaudit_peak_mb={sa['peak_mb']:.0f}" if sa else "skewaudit_peak_mb=-"]
     for tool in ("numpy", "evidently", "whylogs", "nannyml"):
         if tool in table:
-            line.append(f"{tool}_s={table[tool]['wall']:.2f} {tool}_peak_mb={table[tool]['peak_mb']:.0f}")
+            line.append(f"{tool}_s={table[tool]['wall']:.2f} {tool}_cpu_s={table[tool]['cpu']:.2f} "
+                        f"{tool}_peak_mb={table[tool]['peak_mb']:.0f}")
             if sa:
-                line.append(f"{tool}_ratio={table[tool]['wall'] / sa['wall']:.1f}")
+                line.append(f"{tool}_ratio={table[tool]['wall'] / sa['wall']:.1f} "
+                            f"{tool}_cpu_ratio={table[tool]['cpu'] / sa['cpu']:.1f}")
     print("\nRESULT " + " ".join(line))
     return 0
 

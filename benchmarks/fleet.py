@@ -337,7 +337,7 @@ def report(cases: dict, cold: dict[str, Runs], spec_list: list[int], runs: int, 
 def targets(cases: dict, cold: dict[str, Runs], spec_list: list[int]) -> None:
     """Issue 7's targets, each with its measured ratio."""
     out = sys.stdout.write
-    out("\ntargets (issue 7):\n")
+    out("\ntargets (issues 7 and 17):\n")
 
     def line(ok: bool, text: str) -> None:
         out(f"  [{'met' if ok else 'MISSED'}] {text}\n")
@@ -346,16 +346,21 @@ def targets(cases: dict, cold: dict[str, Runs], spec_list: list[int]) -> None:
     top = max(spec_list)
     r = cases[big]["runs"]
     s = r[f"skewaudit/{top}"]
-    ratio = s.med("wall") / r["floor"].med("wall")
-    line(ratio <= 2.0, f"{big} pods, {top} specs: skewaudit {s.med('wall'):.2f} s = {ratio:.2f} x the floor "
-                       f"({r['floor'].med('wall'):.2f} s); target <= 2")
+    # issue 17's targets (issue 7 asked <= 2 x the floor, >= 15 x the client, <= 400 MB)
+    for m in spec_list:
+        sm = r[f"skewaudit/{m}"]
+        ratio = sm.med("wall") / r["floor"].med("wall")
+        bound = 1.5 if m == top else 1.3
+        line(ratio <= bound, f"{big} pods, {m} specs: skewaudit {sm.med('wall'):.2f} s = {ratio:.2f} x the floor "
+                             f"({r['floor'].med('wall'):.2f} s; CPU {sm.med('cpu') / r['floor'].med('cpu'):.2f} x); "
+                             f"target <= {bound}")
     if "default_client" in r:
         speed = r["default_client"].med("wall") / s.med("wall")
-        line(speed >= 15, f"{big} pods, {top} specs: {speed:.1f} x faster than the default client "
-                          f"({r['default_client'].med('wall'):.2f} s); target >= 15")
+        line(speed >= 20, f"{big} pods, {top} specs: {speed:.1f} x faster than the default client "
+                          f"({r['default_client'].med('wall'):.2f} s); target >= 20")
     for m in spec_list:
         peak_big = cases[big]["runs"][f"skewaudit/{m}"].med("peak")
-        line(peak_big <= 400, f"{big} pods, {m} specs: peak RSS {peak_big:.0f} MB; target <= 400")
+        line(peak_big <= 250, f"{big} pods, {m} specs: peak RSS {peak_big:.0f} MB; target <= 250")
         if big != small:
             peak_small = cases[small]["runs"][f"skewaudit/{m}"].med("peak")
             line(peak_big <= 1.25 * peak_small, f"{m} specs: peak at {big} pods / peak at {small} pods = "
@@ -375,13 +380,19 @@ def targets(cases: dict, cold: dict[str, Runs], spec_list: list[int]) -> None:
         r = cases[pods]["runs"]
         if "yaml_dump" not in r:
             continue
-        j = r["json_dump"].med("wall")
+        j, jc = r["json_dump"].med("wall"), r["json_dump"].med("cpu")
         for key, what in (("yaml_dump", "kind: List YAML"), ("multi_yaml", "multi-document YAML")):
             y = r[key]
+            # wall is the target; CPU beside it, steadier on a shared machine
             line(y.med("wall") <= 3 * j, f"{pods} pods offline: {what} {y.med('wall'):.2f} s = {y.med('wall') / j:.2f} x "
-                                         f"the JSON List ({j:.2f} s); target <= 3 (issue 17)")
+                                         f"the JSON List ({j:.2f} s; CPU {y.med('cpu'):.2f} s = "
+                                         f"{y.med('cpu') / jc:.2f} x); target <= 3 (issue 17)")
             line(y.med("peak") <= 1500, f"{pods} pods offline: {what} peak RSS {y.med('peak'):.0f} MB; "
                                         "target <= 1500 (issue 17)")
+        live = r[f"skewaudit/{min(spec_list)}"]
+        line(j <= 1.5 * live.med("wall"), f"{pods} pods offline: JSON List {j:.2f} s = {j / live.med('wall'):.2f} x the "
+                                          f"live path ({live.med('wall'):.2f} s, {min(spec_list)} specs; CPU "
+                                          f"{jc / live.med('cpu'):.2f} x); target <= 1.5 (issue 17)")
     h = cold["cold_help"].med("wall") / cold["cold_floor"].med("wall")
     line(h <= 2.0, f"cold skewaudit --help = {h:.2f} x python -c 'import typer'; target <= 2")
     v = cold["cold_validate"].med("wall") / cold["cold_validate_floor"].med("wall")

@@ -336,7 +336,7 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
         out.append(Result(
             check=check_id, category=info.category, status=status, level=level, spec=ctx.spec.metadata.name,
             field=d.field, target=target, message=message, expected=d.expected, observed=list(d.observed),
-            location=Location(file=loc.file, line=loc.line, col=loc.col) if loc else Location(file=loaded.file),
+            location=loc if loc else Location(file=loaded.file),
             scope=d.scope, reason=reason,
             hint=fill_template(info.remediation, values) if problem else None,
             next_steps=list(info.next_steps) if problem else [],
@@ -434,12 +434,21 @@ def decide_gate(report: Report | None, fail_on: str = "drift", *, fail_on_unpinn
     n = sum(failing.values())
     # A target that exists as a kind this version cannot read is not audited at all: like an
     # unavailable environment, exit 3 (unless drift already fails the run with 1).
+    # So is a kube context of a several-cluster run that could not be read at all.
     unreadable = [r for r in results if r.check == "collection.kind-unsupported" and r.status == Status.UNVERIFIABLE]
-    if unreadable and not failing.get("drift") and fail_on != "never":
-        names = ", ".join(sorted({f"{r.target.kind}/{r.target.name}" for r in unreadable}))
-        return msgspec.structs.replace(base, result="fail", exit_code=3, failing={**failing, "unsupported":
-                                       len(unreadable)}, not_gating=not_gating,
-                                       reason=f"{names}: a kind this version of skewaudit does not read (exit 3)")
+    unreachable = sorted({r.target.context or "?" for r in results
+                          if r.check == "collection.context-unreachable" and r.status == Status.UNVERIFIABLE})
+    if (unreadable or unreachable) and not failing.get("drift") and fail_on != "never":
+        why = []
+        if unreadable:
+            names = ", ".join(sorted({f"{r.target.kind}/{r.target.name}" for r in unreadable}))
+            why.append(f"{names}: a kind this version of skewaudit does not read")
+            failing = {**failing, "unsupported": len(unreadable)}
+        if unreachable:
+            why.append(f"context {', '.join(unreachable)}: could not be read")
+            failing = {**failing, "unreachable": len(unreachable)}
+        return msgspec.structs.replace(base, result="fail", exit_code=3, failing=dict(failing), not_gating=not_gating,
+                                       reason="; ".join(why) + " (exit 3)")
     if n:
         parts = []
         if failing["drift"]:
@@ -449,6 +458,8 @@ def decide_gate(report: Report | None, fail_on: str = "drift", *, fail_on_unpinn
             if failing[status]:
                 why = f"--fail-on-{status}" if flag else f"policy.failOn.{status} in {', '.join(pol)}"
                 parts.append(f"{failing[status]} {status} ({why})")
+        if unreachable:   # drift exits 1, but the unread contexts are named, never passed over
+            parts.append(f"context {', '.join(unreachable)}: could not be read")
         reason = "; ".join(parts)
     elif fail_on == "never":
         reason = "--fail-on never: report only"

@@ -42,6 +42,7 @@ from skewaudit.collect.snapshot import load as _load
 from skewaudit.model.finding import CheckInfo, Evidence, Location, Report, Result, Status, TargetRef
 from skewaudit.baseline_view import _COLLECTED_ONLY, ABSENT, View, _joined, _key, view
 from skewaudit.model.observed import ContainerObs, Prov, Snapshot, WorkloadObs
+from skewaudit.sides import BASELINE, Wording
 
 load = _load
 
@@ -78,10 +79,14 @@ _EXTRA_CHECK = {
     "minReplicas": "orchestration.hpa-bounds", "maxReplicas": "orchestration.hpa-bounds",
     "scaleMetric": "orchestration.hpa-metric", "scaleTarget": "orchestration.hpa-metric",
     "runtime": "runtime.baseline-changed", "modelFormat": "runtime.baseline-changed",
+    # LLMInferenceService prefill workload, Ray Serve replicas
+    "prefillReplicas": "orchestration.replicas", "prefillTensorParallel": "runtime.tensor-parallel",
+    "serveReplicas": "orchestration.replicas",
 }
 _TOP_CHECK = {
     "replicas": "orchestration.replicas", "pods": "orchestration.replicas", "rollout": "orchestration.rollout",
     "services": "serving.baseline-changed", "labels": "orchestration.baseline-changed",
+    "claims": "hardware.gpu-count",   # a DRA claim's device count or class
 }
 _PLACEMENT_CHECK = {"node_selector": "orchestration.node-selector", "node_affinity": "orchestration.node-selector",
                     "tolerations": "orchestration.tolerations"}
@@ -215,13 +220,13 @@ def symptom_changes(old: dict[str, float], new: dict[str, float]) -> list[tuple[
     return out
 
 
-def _symptom_message(changes: list[tuple[str, float, float]]) -> str:
+def _symptom_message(changes: list[tuple[str, float, float]], say: Wording = BASELINE) -> str:
     parts = []
     for k, a, b in changes:
         words, unit, _ = _SYMPTOMS[k]
         pct = f" ({(b - a) / a:+.0%})" if a else ""
         parts.append(f"{words} {a:.3g}{unit} -> {b:.3g}{unit}{pct}")
-    return "symptoms changed since the baseline (engine /metrics, mean over current pods): " + "; ".join(parts)
+    return f"{say.symptoms()} (engine /metrics, mean over current pods): " + "; ".join(parts)
 
 
 def check_for(path: tuple[str, ...]) -> str:
@@ -314,7 +319,8 @@ def _describe(path: tuple[str, ...]) -> str:
     return ".".join(path)
 
 
-def _message(c: Change, w: WorkloadObs, bw: WorkloadObs | None, bv: View | None, nv: View) -> tuple[str, str | None]:
+def _message(c: Change, w: WorkloadObs, bw: WorkloadObs | None, bv: View | None, nv: View,
+             say: Wording = BASELINE) -> tuple[str, str | None]:
     """(message, level override or None)."""
     p = c.path
     if p == ("rollout",):
@@ -325,7 +331,7 @@ def _message(c: Change, w: WorkloadObs, bw: WorkloadObs | None, bv: View | None,
         return (f"rollout in progress: {new} pod(s) on revision {w.current_revision or '?'}, {old} still on "
                 f"{_joined(w.old_revisions)} (baseline: {'no rollout' if c.before == ABSENT else c.before})"), None
     if p == ("replicas",):
-        msg = f"replica count changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)}"
+        msg = say.changed("replica count", _fmt(c.before), _fmt(c.after))
         if bw is not None and bw.pods and w.pods_collected:
             msg += f" (running pods {len(bw.pods)} -> {len(w.pods)})"
         hpa = w.hpa
@@ -336,23 +342,23 @@ def _message(c: Change, w: WorkloadObs, bw: WorkloadObs | None, bv: View | None,
                 return msg + f"; HPA {hpa.name} manages it (min {lo}, max {hi if hi is not None else '?'})", "info"
         return msg, None
     if p == ("pods", "count"):
-        return f"running pods changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)}", None
+        return say.changed("running pods", _fmt(c.before), _fmt(c.after)), None
     subject = _describe(p)
     if c.members:
         parts = [f"{k or '(all)'} {_fmt(b)} -> {_fmt(a)}" for k, b, a in
                  ((".".join(m[0]), m[1], m[2]) for m in c.members)]
-        return f"{subject} changed since the baseline: {'; '.join(parts)}", None
+        return say.grouped(subject, parts), None
     if c.before == ABSENT:
-        return f"{subject} added since the baseline: {_fmt(c.after)}", None
+        return say.added(subject, _fmt(c.after)), None
     if c.after == ABSENT:
-        return f"{subject} removed since the baseline (was {_fmt(c.before)})", None
+        return say.removed(subject, _fmt(c.before)), None
     if p == ("gpu", "class") and c.related:
         also = "; ".join(f"{_describe(r.path)} {_fmt(r.before)} -> {_fmt(r.after)}" for r in c.related)
-        return f"{subject} changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)} ({also})", None
+        return say.changed(subject, _fmt(c.before), _fmt(c.after)) + f" ({also})", None
     if p[0] == "gpu" and p[-1] == "pinned_class":
         running = nv.facts.get("gpu", {}).get("class", "?")
         return f"{subject} changed: {_fmt(c.before)} -> {_fmt(c.after)} (pods still on {running})", None
-    return f"{subject} changed since the baseline: {_fmt(c.before)} -> {_fmt(c.after)}", None
+    return say.changed(subject, _fmt(c.before), _fmt(c.after)), None
 
 
 def _flag(c: ContainerObs | None, fact_name: str, value: Any) -> str | None:
@@ -386,7 +392,7 @@ def _flag(c: ContainerObs | None, fact_name: str, value: Any) -> str | None:
 
 def _result(book: dict[str, CheckInfo], cid: str, w: WorkloadObs, c: Change | None, msg: str, level: str | None,
             current: Snapshot, prov: Prov | None, spec: str, flag: str | None = None,
-            serving: str | None = None) -> Result:
+            serving: str | None = None, say: Wording = BASELINE) -> Result:
     info = book[cid]
     path = c.dotted if c is not None else "workload"
     before = None if c is None or c.before == ABSENT else c.before
@@ -416,7 +422,7 @@ def _result(book: dict[str, CheckInfo], cid: str, w: WorkloadObs, c: Change | No
         message=msg, expected=before,
         observed=[Evidence(value=after, prov=prov or Prov(source=current.source, object=w.object or _key(w)))],
         location=Location(file=BASELINE_FILE), reason=None,
-        hint=fill_template(f"Changed since the last-good snapshot. {info.remediation}", values),
+        hint=fill_template(f"{say.hint()} {info.remediation}", values),
         next_steps=list(info.next_steps),
         commands=[fill_template(cmd, values) for cmd in info.commands],
     )
@@ -444,10 +450,13 @@ def _spec_names(specs: list[Any], base: Snapshot, current: Snapshot) -> dict[str
     return out
 
 
-def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), specs: Iterable[Any] = ()) -> Changes:
+def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), specs: Iterable[Any] = (),
+            say: Wording = BASELINE) -> Changes:
     """Every fact that changed between ``base`` and ``current``, as drift results.
 
     With specs, only the workloads they target are compared (the intent run collected just those).
+    ``say`` words the findings: since a baseline (the default), or across two sides that both run now
+    (:class:`skewaudit.sides.Across`, ``skewaudit compare``).
     """
     from skewaudit.playbook import load_playbook
 
@@ -472,7 +481,7 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
     new_cache: dict[str, dict] = {}
     for key in sorted(set(old_w) | set(new_w)):
         o, n = old_w.get(key), new_w.get(key)
-        spec = (owners or {}).get(key) or (owners or {}).get(_key(o) if o else key) or "(baseline)"
+        spec = (owners or {}).get(key) or (owners or {}).get(_key(o) if o else key) or say.unowned
         results.compared += 1
         if o is None or n is None:
             w = o or n
@@ -481,19 +490,19 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
                 continue
             if n is None:
                 results.append(_result(book, "collection.target-not-found", w, ch,
-                                       f"{key} ran in the baseline and is not found now", None, current, None, spec))
+                                       say.gone(key), None, current, None, spec, say=say))
             else:
                 results.append(_result(book, "orchestration.baseline-changed", w, ch,
-                                       f"{key} is new since the baseline", None, current, None, spec))
+                                       say.new(key), None, current, None, spec, say=say))
             continue
         ov, nv = view(o, base, old_cache), view(n, current, new_cache)
         moved = symptom_changes(ov.symptoms, nv.symptoms)
         if moved:
             ch = Change(("symptoms",), {k: a for k, a, _ in moved}, {k: b for k, _, b in moved})
             if not _ignored(ch, key, patterns):
-                results.append(_result(book, "runtime.symptoms-changed", n, ch, _symptom_message(moved), None,
+                results.append(_result(book, "runtime.symptoms-changed", n, ch, _symptom_message(moved, say), None,
                                        current, Prov(source="runtime", object=n.object or key, path="GET /metrics"),
-                                       spec))
+                                       spec, say=say))
         if msgspec.json.encode(ov.facts) == msgspec.json.encode(nv.facts):
             continue  # the cheap path: most workloads have not changed
         of, nf = _align(ov, nv)
@@ -511,7 +520,7 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
                     and (ch.path[1], ch.path[3]) in read_from:
                 continue
             cid = check_for(ch.path)
-            msg, level = _message(ch, n, o, ov, nv)
+            msg, level = _message(ch, n, o, ov, nv, say)
             prov = nv.provs.get(ch.path) or ov.provs.get(ch.path)
             flag = None
             if len(ch.path) == 4 and ch.path[0] == "containers" and ch.path[2] == "engine":
@@ -522,7 +531,7 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
                 flag = prov.path     # a workload field such as spec.predictor.containerConcurrency
             serving = next((name for name, c in nv.containers.items() if c.engine is not None),
                            next(iter(nv.containers), None))
-            results.append(_result(book, cid, n, ch, msg, level, current, prov, spec, flag, serving))
+            results.append(_result(book, cid, n, ch, msg, level, current, prov, spec, flag, serving, say))
     from skewaudit.audit import CATEGORY_ORDER
 
     # The order intent results use: spec, target, category, check, field.
@@ -530,8 +539,9 @@ def compare(base: Snapshot, current: Snapshot, *, ignore: Iterable[str] = (), sp
     return results
 
 
-def merge(report: Report | None, results: list[Result], baseline_path: str | None = None) -> Report:
-    """Add baseline results to an intent report (or make a report of them alone)."""
+def merge(report: Report | None, results: list[Result], baseline_path: str | None = None,
+          source: str = "baseline") -> Report:
+    """Add baseline results to an intent report (or make a report of them alone, from ``source``)."""
     from skewaudit import __version__
     from skewaudit.audit import summarize
     from skewaudit.playbook import load_playbook
@@ -547,7 +557,7 @@ def merge(report: Report | None, results: list[Result], baseline_path: str | Non
         n_workloads = compared if compared is not None else len({r.target.label() for r in results})
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         context = next((r.target.context for r in results if r.target.context), None)
-        return Report(source="baseline", summary=summarize(results, 0, n_workloads, 0), skewaudit_version=__version__,
+        return Report(source=source, summary=summarize(results, 0, n_workloads, 0), skewaudit_version=__version__,
                       generated_at=now, context=context, results=list(results), checks=checks, baseline=baseline_path)
     allr = list(report.results) + list(results)
     checks = dict(report.checks)

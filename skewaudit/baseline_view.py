@@ -241,6 +241,13 @@ def view(w: WorkloadObs, snap: Snapshot, node_cache: dict[str, dict] | None = No
         placement["runtime_class"] = w.template.runtime_class
     if placement:
         facts["placement"] = placement
+    # DRA: what each claim's ResourceClaimTemplate asks for (its count is the pod's device count)
+    claims = {name: {k: v for k, v in (("count", d.count), ("class", d.device_class)) if v is not None}
+              for name, d in w.template.claim_devices.items() if d.count is not None}
+    if claims:
+        facts["claims"] = claims
+        for name, d in w.template.claim_devices.items():
+            provs[("claims", name, "count")] = Prov(source="resource-claim", object=d.template, path=d.path)
     if w.hpa is not None:
         hpa: dict[str, Any] = {"name": w.hpa.name}
         if w.hpa.min_replicas is not None:

@@ -13,8 +13,8 @@ import sys
 
 import typer
 
-from skewaudit.commands import (collect, completion, datadiff, diff, explain, init, profile, report, schema, serve,
-                                snapshot, validate)
+from skewaudit.commands import (collect, compare, completion, datadiff, diff, explain, init, profile, report, schema,
+                                serve, snapshot, validate)
 from skewaudit.errors import ExitCode, SkewauditError, SpecError, printable
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.command("schema")(schema.schema)
 app.command("collect")(collect.collect)
 app.command("diff")(diff.diff)
 app.command("snapshot")(snapshot.snapshot)
+app.command("compare")(compare.compare)
 app.command("bundle")(report.bundle)
 app.command("init")(init.init)
 app.command("checks")(explain.checks)

@@ -27,7 +27,7 @@ import re
 import sys
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -37,7 +37,7 @@ from skewaudit import yamlsafe
 from skewaudit.gcpause import gc_paused
 from skewaudit.model.finding import Location
 
-__all__ = ["Location", "LoadedSpec", "load_paths", "split_path", "MAX_BYTES"]
+__all__ = ["Location", "LoadedSpec", "load_paths", "load_text", "split_path", "MAX_BYTES"]
 
 MAX_BYTES = 5 * 1024 * 1024
 STDIN_NAME = "<stdin>"
@@ -791,6 +791,44 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
     if problems:
         raise SpecError([str(m) for m in sorted(problems + warnings, key=key)])
     return specs, [str(m) for m in sorted(warnings, key=key)]
+
+
+class _Relocated(LoadedSpec):
+    """A spec held only in memory whose values were written elsewhere (a validation record):
+    every position is asked of ``relocate``, never of text no file holds."""
+
+    __slots__ = ("_relocate",)
+
+    def __init__(self, loaded: LoadedSpec, file: str, relocate: Callable[[str], Location | None]):
+        super().__init__(loaded.spec, file, loaded.doc_index, loaded._source)
+        self._relocate = relocate
+
+    def location(self, dotted: str) -> Location | None:
+        return self._relocate(dotted) or Location(file=self.file)
+
+
+def load_text(text: str, file: str, relocate: Callable[[str], Location | None]) -> tuple[list[LoadedSpec], list[str]]:
+    """Load the ModelSpecs of ``text`` rendered from another record (``file``), as ``load_paths`` does.
+
+    ``relocate`` maps a field path to where its value was really written. Findings, problems and
+    warnings point there; a problem it cannot place is reported at ``file`` with the field path, and a
+    warning it cannot place is dropped (it concerns a value the renderer chose, not the record)."""
+    src = _Source(file, text)
+    specs: list[LoadedSpec] = []
+    problems: list[_Msg] = []
+    warnings: list[_Msg] = []
+    _load_source(src, True, specs, problems, warnings)
+
+    def moved(m: _Msg, keep: bool) -> _Msg | None:
+        loc = relocate(m.path)
+        if loc is None:
+            return _Msg(file, 0, 0, m.path, m.text, m.warning) if keep else None
+        return _Msg(loc.file, loc.line, loc.col, loc.key or m.path, m.text, m.warning)
+
+    placed = [x for x in (moved(m, False) for m in warnings) if x is not None]
+    if problems:
+        raise SpecError([str(m) for m in (moved(m, True) for m in problems + warnings) if m is not None])
+    return [_Relocated(s, file, relocate) for s in specs], [str(m) for m in placed]
 
 
 def _duplicate_names(specs: list[LoadedSpec]) -> list[_Msg]:

@@ -100,6 +100,14 @@ def _metric_name(metric: str) -> str:
     return name or kind
 
 
+def _number(text: str) -> int | float | str:
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return int(f) if f.is_integer() else f
+
+
 def _node_facts(node: Any) -> dict[str, Any]:
     """NVIDIA facts, then other vendors' (AMD, TPU, Gaudi, Neuron) for the keys left open."""
     from skewaudit import accelerators, gpus
@@ -120,6 +128,17 @@ def _accelerator(c: ContainerObs | None) -> tuple[str | None, int, str | None]:
     vendor = reqs[0].vendor
     mine = [r for r in reqs if r.vendor == vendor]
     return vendor, sum(r.count or 0 for r in mine), next((r.mig_profile for r in mine if r.mig_profile), None)
+
+
+def _claimed(w: WorkloadObs, c: ContainerObs) -> tuple[str | None, int]:
+    """(vendor, devices) a container's DRA claims ask for, when their templates say (else (None, 0))."""
+    from skewaudit import accelerators
+
+    found = [w.template.claim_devices.get(n) for n in c.claims]
+    if not found or any(d is None or d.count is None for d in found):
+        return None, 0
+    vendors = {accelerators.dra_class_vendor(d.device_class) for d in found}   # type: ignore[union-attr]
+    return (vendors.pop() if len(vendors) == 1 else None), sum(d.count or 0 for d in found)   # type: ignore[union-attr]
 
 
 def _gpu_class(w: WorkloadObs, snap: Snapshot, rep: Replicas) -> tuple[Any, dict[str, Any]]:
@@ -181,6 +200,8 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
     model_id = rep.agree("model id", model_of) if c else None
     gpu_class, gfacts = _gpu_class(w, snap, rep)
     vendor, gpu_count, mig = _accelerator(c)
+    if vendor is None and c is not None and c.claims:
+        vendor, gpu_count = _claimed(w, c)
     size = w.extra.get("size")
     nodes = size.value if size is not None and isinstance(size.value, int) and size.value > 1 else 1
 
@@ -211,11 +232,17 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
 
     engine: dict[str, Any] = {}
     if c is not None and c.engine is not None:
-        from skewaudit.checks.runtime import image_version
+        from skewaudit.checks.runtime import ENGINE_IMAGES, image_version
 
         engine["name"] = c.engine.engine if c.engine.engine in ENGINE_NAMES else "other"
         version = image_version(c.image.tag)
-        engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
+        official = ENGINE_IMAGES.get(c.engine.engine)
+        if version and official and c.image.repository and c.image.repository.rsplit("/", 1)[-1] not in official:
+            # rayproject/ray-llm:2.50.1 versions Ray, not vLLM: the same rule as runtime.engine-version
+            engine["version"] = Todo(f"engine version ({c.image.repository} is not an official "
+                                     f"{c.engine.engine} image: its tag is the image's own version)")
+        else:
+            engine["version"] = version if version else Todo("engine version (the image tag does not name one)")
     if c is not None and c.image.ref:
         engine["image"] = rep.agree("image", lambda x: x.image.ref or None)
         digest = rep.agree("image digest", lambda x: None if x.image.digest else x.image.resolved_digest)
@@ -299,6 +326,18 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
         if w.hpa.max_replicas is not None:
             scaling["maxReplicas"] = w.hpa.max_replicas
         scaling["metric"] = _metric_name(w.hpa.metrics[0]) if w.hpa.metrics else "cpu"
+        target = w.hpa.targets[0].value if w.hpa.targets else None
+        if target is not None:   # "5" -> 5: the spec reads a number (or a quantity such as "500m")
+            scaling["targetValue"] = _number(target)
+    elif w.extra.get("maxReplicas") is not None:
+        # the workload's own autoscaler (Knative, Ray Serve, a NIMService's spec.scale.hpa)
+        for key in ("minReplicas", "maxReplicas"):
+            f = w.extra.get(key)
+            if f is not None and isinstance(f.value, int):
+                scaling[key] = f.value
+        metric = w.extra.get("scaleMetric")
+        if metric is not None and isinstance(metric.value, str) and metric.value:
+            scaling["metric"] = metric.value
     elif w.replicas is not None and w.replicas.value is not None:
         scaling["replicas"] = w.replicas.value
     orchestration: dict[str, Any] = {}

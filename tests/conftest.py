@@ -46,3 +46,13 @@ def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
 def fixture_path() -> Callable[..., Path]:
     """``fixture_path(*parts)`` → ``tests/fixtures/<parts>`` (not checked for existence)."""
     return lambda *parts: FIXTURES.joinpath(*parts)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_input_limit() -> Iterator[None]:
+    """Each test starts with the default byte limit: it is process state that an in-process CLI
+    run with ``--max-input-bytes`` sets, and a later test reading files directly would inherit it."""
+    from skewaudit import limits
+
+    yield
+    limits.set_max_input_bytes(limits.DEFAULT_MAX_INPUT_BYTES)

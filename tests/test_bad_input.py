@@ -66,4 +66,4 @@ def test_a_large_manifest_dump_without_aliases_is_read(tmp_path: Path):
     assert r.code == 1, r.err
     assert '"workloads": 1' in r.out
     drifted = {x["check"] for x in json.loads(r.out)["results"] if x["status"] == "drift"}
-    assert drifted == {"orchestration.hpa-bounds", "orchestration.hpa-metric"}
+    assert drifted == {"orchestration.hpa-bounds", "orchestration.hpa-metric", "orchestration.hpa-target"}

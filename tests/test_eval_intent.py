@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 
 from clirun import EXAMPLES, skewaudit
-
-EVAL = Path(__file__).parent / "fixtures" / "eval"
-VLLM = EVAL / "lm-eval-vllm-results.json"
-HF = EVAL / "lm-eval-hf-results.json"
-REV = "1605565b47bb9346c5515c34102e054115b4f98b"
-MODEL_DIR = EVAL / "models--meta-llama--Llama-3.1-70B-Instruct" / "snapshots" / REV
-MANIFEST = EXAMPLES / "manifests" / "llama-3.1-70b-vllm.yaml"
-DRIFTED = EXAMPLES / "manifests" / "llama-3.1-70b-vllm-drifted.yaml"
+from evalrecords import DRIFTED, EVAL, HF, MANIFEST, MODEL_DIR, REV, VLLM
 
 
 def _fill_hardware(path: Path) -> None:
@@ -133,6 +126,7 @@ def test_context_above_the_model_position_limit_without_rope_scaling(tmp_path):
      "is not key=value"),
     ("tp.json", json.dumps({"results": {}, "config": {"model": "vllm", "model_args": {"tensor_parallel_size": "x"}}}),
      "tensor_parallel_size must be an integer"),
+    ("deep.json", '{"results": {}, "config": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests too deeply"),
 ])
 def test_malformed_records_are_one_line_exit_2(tmp_path, name, content, needle):
     p = tmp_path / name
@@ -147,6 +141,9 @@ def test_malformed_records_are_one_line_exit_2(tmp_path, name, content, needle):
 def test_missing_mlmodel_and_model_dir_are_input_errors(tmp_path):
     r = skewaudit("init", "--mlflow-model", tmp_path)
     assert r.code == 2 and "no MLmodel file" in r.err
+    (tmp_path / "MLmodel").write_text("flavors: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    r = skewaudit("init", "--mlflow-model", tmp_path)
+    assert r.code == 2 and "MLmodel" in r.err and "nests too deeply" in r.err and "Traceback" not in r.err
     r = skewaudit("init", "--from-eval", VLLM, "--model-dir", tmp_path / "nope")
     assert r.code == 2 and "not a directory" in r.err
 

@@ -68,7 +68,8 @@ def test_written_spec_captures_the_observed_values(monkeypatch, capsys, tmp_path
     assert (e["dtype"], e["maxModelLen"], e["tensorParallelSize"], e["gpuMemoryUtilization"]) == ("bfloat16", 8192, 4, 0.9)
     assert e["args"] == ["--disable-log-requests"]
     assert s["runtime"]["accelerator"] == {"vendor": "nvidia", "type": "a100-80gb", "count": 4}
-    assert s["operations"]["scaling"] == {"minReplicas": 2, "maxReplicas": 8, "metric": "vllm:num_requests_waiting"}
+    assert s["operations"]["scaling"] == {"minReplicas": 2, "maxReplicas": 8, "metric": "vllm:num_requests_waiting",
+                                          "targetValue": 10}   # the HPA's averageValue
     assert s["target"] == {"namespace": "ml", "kind": "Deployment", "name": "llama-3-1-70b", "container": "vllm"}
 
 

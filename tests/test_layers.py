@@ -27,27 +27,30 @@ ALLOWED = {
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
                           "skewaudit.errors", "skewaudit.gpus", "skewaudit.fsutil", "skewaudit.units",
                           "skewaudit.normalize", "skewaudit.__version__", "skewaudit.gcpause", "skewaudit.yamlsafe",
-                          "skewaudit.deadline", "skewaudit.limits"),
+                          "skewaudit.yamlfast", "skewaudit.deadline", "skewaudit.limits"),
     # Integrations (GitHub Action, pre-commit) run the skewaudit command line as a user would; they only
     # share its file-writing helper.
     "skewaudit.integrations": ("skewaudit.fsutil",),
     "skewaudit.units": (),
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
+    "skewaudit.sides": (),          # the wording of two-sided comparisons: plain text, imports nothing
     "skewaudit.redact": ("skewaudit.redact", "skewaudit.fsutil", "skewaudit.errors"),
     "skewaudit.errors": (),
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),
     "skewaudit.gpus": ("skewaudit.model", "skewaudit.units"),
     # Intent from the validation run reads local records and renders spec text; it never collects.
+    # It loads that spec in memory (specfile) with findings located in the record (model.finding.Location).
     "skewaudit.evalintent": ("skewaudit.evalintent", "skewaudit.errors", "skewaudit.normalize", "skewaudit.units",
-                             "skewaudit.playbook"),
+                             "skewaudit.playbook", "skewaudit.specfile", "skewaudit.model", "skewaudit.constraints"),
     # the accelerator table of other vendors (AMD, TPU, Gaudi, Neuron), beside gpus
     "skewaudit.accelerators": ("skewaudit.model", "skewaudit.units"),
     # Data skew is an engine of its own beside the checks: it produces the same findings and
     # borrows the audit's stamping (suppression, hint templates) and the playbook.
+    # It reads profile files within the one input limit (skewaudit.limits).
     "skewaudit.dataskew": ("skewaudit.model", "skewaudit.dataskew", "skewaudit.errors", "skewaudit.fsutil",
-                           "skewaudit.playbook", "skewaudit.audit", "skewaudit.__version__"),
+                           "skewaudit.playbook", "skewaudit.audit", "skewaudit.__version__", "skewaudit.limits"),
 }
 # Third-party libraries and the only modules that may import them.
 OWNERS = {
@@ -60,6 +63,7 @@ OWNERS = {
     "pyarrow": ("skewaudit.dataskew.readers", "skewaudit.dataskew.profile", "skewaudit.dataskew.run",
                 "skewaudit.dataskew.distributed"),
     "dask": ("skewaudit.dataskew.distributed",),
+    "tokenizers": ("skewaudit.dataskew.tokens",),
     "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics"),
     # serve.metrics: the exposition of `skewaudit serve` (its registry and generate_latest).
     "prometheus_client": ("skewaudit.collect.probe.metrics", "skewaudit.serve.metrics"),

@@ -144,8 +144,16 @@ def test_mig_profile_edit(tmp_path: Path, monkeypatch, capsys) -> None:
     assert code == 1
 
 
-def test_dra_claim_is_reported_unverifiable(monkeypatch, capsys) -> None:
+def test_dra_claim_count_comes_from_its_template(tmp_path: Path, monkeypatch, capsys) -> None:
     _, rep = _diff(monkeypatch, capsys, "dra-vllm")
+    count = _by(rep, "hardware.gpu-count")
+    # the v1beta1 request sets no count: ExactCount of one device, said so
+    assert count["status"] == "match" and count["observed"][0]["value"] == 1
+    assert "count not set, 1 (the ExactCount default)" in count["observed"][0]["note"]
+    text = (SHAPES / "dra-vllm.yaml").read_text()
+    p = tmp_path / "no-template.yaml"
+    p.write_text(text[text.index("---") + 4:])   # the Deployment without its ResourceClaimTemplate
+    _, rep = _diff(monkeypatch, capsys, "dra-vllm", manifest=p)
     count = _by(rep, "hardware.gpu-count")
     assert count["status"] == "unverifiable"
     assert "claim gpu (ResourceClaimTemplate/single-gpu)" in count["message"]

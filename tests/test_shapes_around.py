@@ -215,6 +215,7 @@ def test_each_edit_is_caught_with_value_and_provenance(name: str, edit: Edit, tm
 
 def test_keda_generated_hpa_is_attributed_not_reported_twice(kube: FakeKube, kubeconfig: Path) -> None:
     from skewaudit.collect import kube as live
+    from skewaudit.collect import unread
     from skewaudit.collect.request import SourceRequest
 
     kube.load_yaml(AROUND / "keda-vllm.yaml")
@@ -268,11 +269,13 @@ def _rules(doc_kind: str) -> dict[tuple[str, str], set[str]]:
 
 def test_rbac_grants_list_on_exactly_the_resources_skewaudit_reads() -> None:
     from skewaudit.collect import kube as live
+    from skewaudit.collect import unread
 
     reads = {(res.prefix.split("/")[2] if res.prefix.startswith("/apis/") else "", res.plural)
              for res in (live.DEPLOY, live.STS, live.RS, live.JOB, live.POD, live.ISVC, live.SR, live.CSR, live.NODE,
                          live.HPA, live.SVC, live.CM)}
     reads |= {(e.group, e.plural) for e, _ in live.ext_resources()}
+    reads |= {(res.prefix.split("/")[2], res.plural) for res in unread.resources()}   # the by-name look-ups
     cluster = _rules("ClusterRole")
     assert set(cluster) == reads and all("list" in v for v in cluster.values())
     namespaced = {gr for gr in _rules("Role")}

@@ -18,7 +18,7 @@ spellings, memory-split families). This package adds what a pod can request besi
 from __future__ import annotations
 
 from skewaudit.accelerators.classes import AccelClass, lookup, node_accel_facts, vendor_of
-from skewaudit.accelerators.resources import Request, accelerator_requests, canonical_vendor
+from skewaudit.accelerators.resources import Request, accelerator_requests, canonical_vendor, dra_class_vendor
 
-__all__ = ["AccelClass", "Request", "accelerator_requests", "canonical_vendor", "lookup", "node_accel_facts",
-           "vendor_of"]
+__all__ = ["AccelClass", "Request", "accelerator_requests", "canonical_vendor", "dra_class_vendor", "lookup",
+           "node_accel_facts", "vendor_of"]

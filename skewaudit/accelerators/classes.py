@@ -14,8 +14,12 @@ memory per device, and the spellings labels and instance types use. Sources:
 * AWS: Karpenter's ``karpenter.k8s.aws/instance-accelerator-name`` (``inferentia2``,
   ``trainium``) and ``…-count``; EC2 families ``inf1``/``inf2``/``trn1``/``trn1n``/
   ``trn2`` (Neuron) and ``dl1`` (Gaudi) in ``node.kubernetes.io/instance-type``.
-* Intel Gaudi nodes carry no product label from the device plugin: the class is
-  known from the instance type only, else unverifiable.
+* Intel Gaudi nodes carry no product label from the device plugin. Node Feature Discovery
+  names the PCI device when its ``deviceLabelFields`` include ``device``
+  (``feature.node.kubernetes.io/pci-1200_1da3_1020.present``: vendor 1da3 is Habana;
+  device 1000/1010 Gaudi, 1020/1021/1030 Gaudi2, 1060/1063 Gaudi3, the habanalabs driver's
+  ``PCI_IDS_*``); the default fields (class, vendor: ``pci-1200_1da3``) say only "a Habana
+  device". Else the instance type (``dl1``), else unverifiable.
 
 Names are compared as upper-case tokens without vendor words, so
 ``AMD Instinct MI300X``, ``AMD_Instinct_MI300X_OAM`` and ``mi300x`` are one class.
@@ -109,6 +113,27 @@ _COUNT_RESOURCES = {"amd": "amd.com/gpu", "google": "google.com/tpu", "intel": "
                     "aws": "aws.amazon.com/neuron"}
 
 
+_NFD_PCI = re.compile(r"^feature\.node\.kubernetes\.io/pci-([0-9a-f_]+)\.present$")
+_HABANA = "1da3"
+_HABANA_DEVICES = {"1000": "gaudi", "1010": "gaudi", "1020": "gaudi2", "1021": "gaudi2", "1030": "gaudi2",
+                   "1060": "gaudi3", "1063": "gaudi3"}
+
+
+def _habana_pci(labels: dict[str, str]) -> tuple[str, str] | None:
+    """(label key, class key) of an NFD PCI label that names a Habana device by its ID."""
+    for key, value in labels.items():
+        m = _NFD_PCI.match(key)
+        if m is None or value != "true":
+            continue
+        fields = m.group(1).split("_")
+        if _HABANA in fields:
+            i = fields.index(_HABANA)
+            dev = fields[i + 1] if i + 1 < len(fields) else None
+            if dev in _HABANA_DEVICES:
+                return key, _HABANA_DEVICES[dev]
+    return None
+
+
 def _int(text: str | None) -> int | None:
     try:
         return int(str(text).strip())
@@ -160,6 +185,11 @@ def node_accel_facts(node: NodeObs) -> dict[str, Fact]:
         n = _int(labels.get(_L_KARP_ACC_N))
         if n is not None:
             facts.setdefault("count", lab(_L_KARP_ACC_N, n))
+    habana = _habana_pci(labels) if "class" not in facts else None
+    if habana is not None:
+        key, cls_key = habana
+        facts["class"] = lab(key, cls_key, note="Node Feature Discovery PCI label: the Habana device ID")
+        facts["vendor"] = lab(key, "intel")
     itype = labels.get(_L_ITYPE, "")
     if itype and "class" not in facts:
         family = itype.split(".")[0].split("-")[0].lower()

@@ -116,3 +116,21 @@ def accelerator_requests(limits: dict[str, Any], requests: dict[str, Any]) -> li
 
 
 RESOURCE_PREFIXES: tuple[str, ...] = (*_EXACT, *(p for p, _, _ in _PREFIX))
+
+
+# DRA DeviceClass names of the vendors' DRA drivers (NVIDIA k8s-dra-driver-gpu: gpu.nvidia.com,
+# mig.nvidia.com; Intel resource-drivers-for-kubernetes: gpu.intel.com, gaudi.intel.com; AMD
+# k8s-gpu-dra-driver: gpu.amd.com). A class is named by its admin, so its words decide: an
+# accelerator word (NVIDIA's compute-domain channels and NICs have none) and a vendor word.
+_DRA_ACCEL = ("gpu", "mig", "tpu", "gaudi", "habana", "neuron")
+_DRA_WORDS = (("nvidia", "nvidia"), ("amd", "amd"), ("gaudi", "intel"), ("habana", "intel"), ("intel", "intel"),
+              ("tpu", "google"), ("google", "google"), ("neuron", "aws"), ("amazon", "aws"))
+
+
+def dra_class_vendor(device_class: str | None) -> str | None:
+    """The vendor of the accelerators a DRA DeviceClass names (``gpu.nvidia.com`` -> ``nvidia``); None
+    when it names no accelerator (``compute-domain-default-channel.nvidia.com``) or no vendor."""
+    name = (device_class or "").lower()
+    if not any(w in name for w in _DRA_ACCEL):
+        return None
+    return next((v for word, v in _DRA_WORDS if word in name), None)

@@ -56,7 +56,7 @@ def image_version(tag: str | None) -> str | None:
 # Image names (last path part) whose tag is the engine's own release: vllm/vllm-openai,
 # ghcr.io/huggingface/text-generation-inference, lmsysorg/sglang. Other images of a known
 # engine version themselves; their tag is not evidence of the engine version.
-_ENGINE_IMAGES = {"vllm": ("vllm-openai",), "tgi": ("text-generation-inference",), "sglang": ("sglang",)}
+ENGINE_IMAGES = {"vllm": ("vllm-openai",), "tgi": ("text-generation-inference",), "sglang": ("sglang",)}
 
 
 @check("runtime.engine-version")
@@ -78,7 +78,7 @@ def engine_version(ctx: Ctx):
         if v is None:
             return Obs(unverifiable=f"image {c.image.ref} has no version tag (a digest or 'latest' hides the version)")
         engine = c.engine.engine if c.engine is not None else None
-        official = _ENGINE_IMAGES.get(engine or "")
+        official = ENGINE_IMAGES.get(engine or "")
         if official and c.image.repository and c.image.repository.rsplit("/", 1)[-1] not in official:
             # A team's own image (registry/team/mistral-vllm:1.2): its tag versions the image, not the engine.
             return Obs(unverifiable=f"image {c.image.ref} is not an official {engine} image: its tag "
@@ -288,7 +288,10 @@ def tensor_parallel(ctx: Ctx):
 
     def observe(inst: Instance) -> Obs:
         ob = engine_obs(inst, "tensor_parallel_size", "tensor parallel size")
-        if ob.value is None and ob.prov is not None and ob.prov.source == "default" and inst.container is not None:
+        eng = inst.container.engine if inst.container is not None else None
+        # An unread --config file may set it: unverifiable, never "one shard per GPU".
+        if ob.value is None and ob.prov is not None and ob.prov.source == "default" and inst.container is not None \
+                and (eng is None or eng.config_file is None):
             gpus = inst.container.limits.get("nvidia.com/gpu")
             try:
                 n = units.gpu_count(gpus) if gpus is not None else None
@@ -349,7 +352,9 @@ def extra_args(ctx: Ctx):
                 continue
             dashes = c.engine is not None and c.engine.engine in _UNDERSCORES_AS_DASHES
             flag = _flag_key(expected, dashes)[0]
-            argv = [_flag_key(t, dashes) for t in c.argv]
+            # flags the engine reads from an env string (llm-d VLLM_ADDITIONAL_ARGS) count as on its command line
+            tokens = [*c.argv, *(t for t in (c.engine.unknown_args if c.engine is not None else []) if t not in c.argv)]
+            argv = [_flag_key(t, dashes) for t in tokens]
             hits = [j for j, (f, _) in enumerate(argv) if f == flag]
             if not hits:
                 missing.extend(inst.pods)
@@ -360,8 +365,8 @@ def extra_args(ctx: Ctx):
                                    "(its parser keeps '_' and '-' distinct)")
                 continue
             j = hits[-1]
-            got = argv[j][1] if argv[j][1] is not None else (c.argv[j + 1] if j + 1 < len(c.argv) and
-                                                             not c.argv[j + 1].startswith("-") else None)
+            got = argv[j][1] if argv[j][1] is not None else (tokens[j + 1] if j + 1 < len(tokens) and
+                                                             not tokens[j + 1].startswith("-") else None)
             if val is not None and got != val:
                 wrong.setdefault(str(got), []).extend(inst.pods)
         if missing or wrong:

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 import msgspec
 
 from skewaudit.collect import k8s_types as k
-from skewaudit.collect import keda
+from skewaudit.collect import dra, keda
 from skewaudit.collect import kinds, routes
 from skewaudit.collect.containers import (
     ConfigMaps, _obj, _redact_value, labels_obs, _retarget, _with_status, container_obs, looks_serving, plain_source,
@@ -42,7 +42,7 @@ from skewaudit.collect.pods import PodRec, PodStore
 from skewaudit.collect.request import Target
 from skewaudit.model.observed import (
     CollectionIssue, ContainerObs, Fact, HpaObs, NodeObs, PodObs, PodTemplateObs, Prov, ServiceObs,
-    ServicePort, SourceKind, WorkloadObs,
+    AutoscaleTarget, ServicePort, SourceKind, WorkloadObs,
 )
 
 # Node labels worth keeping (NodeObs contract); everything else is noise here.
@@ -51,7 +51,9 @@ NODE_LABEL_PREFIXES = ("nvidia.com/", "cloud.google.com/gke-", "karpenter.k8s.aw
                        "feature.node.kubernetes.io/pci-10de", "kubernetes.azure.com/accelerator",
                        # other vendors' accelerators (skewaudit.accelerators.classes)
                        "amd.com/gpu.", "beta.amd.com/gpu.", "feature.node.kubernetes.io/pci-1002",
-                       "feature.node.kubernetes.io/pci-1da3")
+                       "feature.node.kubernetes.io/pci-1da3",
+                       # NFD's default fields put the PCI class first: 1200 (processing accelerator) is Gaudi's
+                       "feature.node.kubernetes.io/pci-1200_1da3")
 
 RS_REVISION = "deployment.kubernetes.io/revision"
 
@@ -343,14 +345,33 @@ def _metric(m: k.MetricSpec) -> str:
     return m.type
 
 
+_TARGET_FIELD = {"Utilization": "averageUtilization", "AverageValue": "averageValue", "Value": "value"}
+
+
+def _scale_target(m: k.MetricSpec, i: int) -> AutoscaleTarget | None:
+    """One HPA metric's target value and the field it is written in."""
+    field, src = next(((f, s) for f, s in (("resource", m.resource), ("containerResource", m.container_resource),
+                                           ("pods", m.pods), ("object", m.object), ("external", m.external))
+                       if s is not None), ("", None))
+    if src is None:
+        return None
+    name = src.name if isinstance(src, k.ResourceMetricSource) else (src.metric.name if src.metric else "")
+    t = src.target or k.MetricTarget()
+    val = {"Utilization": t.average_utilization, "AverageValue": t.average_value, "Value": t.value}.get(t.type)
+    return AutoscaleTarget(name, t.type, quantity_str(val) if val is not None else None,
+                       f"spec.metrics[{i}].{field}.target.{_TARGET_FIELD.get(t.type, 'type')}")
+
+
 def hpa_obs(h: k.HorizontalPodAutoscaler) -> HpaObs:
     ref = h.spec.scale_target_ref
     # autoscaling/v2 defaulting: no metrics means 80% CPU utilization
     metrics = [_metric(m) for m in h.spec.metrics] or ["Resource/cpu Utilization=80"]
+    targets = [t for i, m in enumerate(h.spec.metrics) if (t := _scale_target(m, i)) is not None] or [
+        AutoscaleTarget("cpu", "Utilization", "80", "spec.metrics")]
     st = h.status or k.HPAStatus()
     return HpaObs(name=h.metadata.name, namespace=h.metadata.namespace,
                   min_replicas=h.spec.min_replicas if h.spec.min_replicas is not None else 1,
-                  max_replicas=h.spec.max_replicas, metrics=metrics, target=f"{ref.kind}/{ref.name}",
+                  max_replicas=h.spec.max_replicas, metrics=metrics, target=f"{ref.kind}/{ref.name}", targets=targets,
                   current_replicas=st.current_replicas, desired_replicas=st.desired_replicas)
 
 
@@ -393,9 +414,7 @@ class _Join:
         self.hpa_by_name: dict[tuple[str, str], k.HorizontalPodAutoscaler] = {}
         # KEDA: ScaledObjects by target; the HPA KEDA generates is attributed to its
         # ScaledObject (its status gives the replica counts) and never reported twice.
-        self.scaled: dict[tuple[str, str, str], keda.ScaledObject] = {}
-        for so in inv.crds.get(keda.KIND, []):
-            self.scaled[(so.metadata.namespace, *keda.target_of(so))] = so
+        self.scaled = keda.by_target(inv.crds.get(keda.KIND, []))
         keda_names = {(so.metadata.namespace, so.metadata.name) for so in self.scaled.values()}
         self.keda_status: dict[tuple[str, str], k.HPAStatus | None] = {}
         for h in inv.hpas:
@@ -544,7 +563,7 @@ def build(inv: Inventory, selected: list[Candidate]) -> tuple[list[WorkloadObs],
     pods return every node of the input (placement can still be checked).
     """
     j = _Join(inv)
-    out = [_workload(j, c) for c in selected]
+    out = dra.with_claims([_workload(j, c) for c in selected], inv.crds, inv.issues)
     nodes = {n: inv.nodes[n] for n in sorted(j.nodes_used) if n in inv.nodes}
     if not inv.pods_listed:
         nodes = dict(sorted(inv.nodes.items()))

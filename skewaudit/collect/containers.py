@@ -24,6 +24,7 @@ import msgspec
 
 from skewaudit import redact, units
 from skewaudit.collect import k8s_types as k
+from skewaudit.collect import mounts
 from skewaudit.model.observed import (
     CollectionIssue, ContainerObs, EnvVar, ImageRef, PodTemplateObs, Port, Probe, Prov, SourceKind,
 )
@@ -137,7 +138,9 @@ def resolved_digest(image_id: str | None) -> str | None:
 def canonical_quantities(spec: k.PodSpec) -> None:
     """Write YAML-int quantities as the API prints them (``4`` -> ``"4"``), in
     place, so a manifest template and a pod read back from a cluster compare
-    equal."""
+    equal; and fold the pod's volumes into its containers' mounts (:func:`mounts.attach`),
+    which every pod spec read passes through here."""
+    mounts.attach(spec)
     for c in (*spec.containers, *spec.init_containers):
         r = c.resources
         if r is not None:
@@ -368,7 +371,8 @@ def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | N
     argv = _redact_list(res.argv)
     engine = runtimes.parse(runtimes.ContainerInput(
         argv=argv, arg_paths=paths, env=values, env_prov=provs, image=c.image,
-        object=src.object, container=c.name, note=res.note))
+        object=src.object, container=c.name, note=res.note,
+        read_config=mounts.reader(c, ns, cms, scope or src.object)))
     r = c.resources or k.ResourceRequirements()
     probes = [p for p in (_probe("readiness", c.readiness_probe), _probe("liveness", c.liveness_probe),
                           _probe("startup", c.startup_probe)) if p is not None]
@@ -378,6 +382,7 @@ def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | N
         env=env_list, requests={key: quantity_str(v) for key, v in r.requests.items()},
         limits={key: quantity_str(v) for key, v in r.limits.items()},
         claims=[cl.name for cl in r.claims if cl.name],
+        claim_requests={cl.name: cl.request for cl in r.claims if cl.name and cl.request},
         ports=[Port(container_port=p.container_port, name=p.name, protocol=p.protocol) for p in c.ports],
         probes=probes, engine=engine)
 

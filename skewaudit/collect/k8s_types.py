@@ -156,6 +156,42 @@ class Probe(_K):
     failure_threshold: int | None = None
 
 
+class KeyToPath(_K):
+    key: str = ""
+    path: str = ""
+
+
+class ConfigMapVolumeSource(_K):
+    """``volumes[].configMap``: which keys appear as files (all, or ``items`` remapped)."""
+
+    name: str = ""
+    items: list[KeyToPath] = []
+    optional: bool | None = None
+
+
+class MountSource(_K):
+    kind: str = ""                                  # configMap | secret
+    config_map: ConfigMapVolumeSource | None = None
+
+
+class VolumeMount(_K):
+    name: str = ""
+    mount_path: str = ""
+    sub_path: str | None = None
+    # Not an API field: the pod's volume this mount names, folded in when the pod spec is
+    # read (skewaudit.collect.mounts.attach), so a container spec says which ConfigMap
+    # each file comes from and identical containers still share one decoded spec.
+    source: MountSource | None = msgspec.field(default=None, name="x-skewaudit-source")
+
+
+class Volume(_K):
+    """``volumes[]``: ConfigMap sources are read; a Secret's is only named."""
+
+    name: str = ""
+    config_map: ConfigMapVolumeSource | None = None
+    secret: dict[str, Any] | None = None
+
+
 class Container(_K):
     name: str = ""
     image: str = ""
@@ -168,6 +204,7 @@ class Container(_K):
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
     startup_probe: Probe | None = None
+    volume_mounts: list[VolumeMount] = []
 
 
 # --- pod spec ---------------------------------------------------------------
@@ -205,6 +242,7 @@ class PodResourceClaim(_K):
 
 class PodSpec(_K):
     containers: list[Container] = []
+    volumes: list[Volume] = []
     resource_claims: list[PodResourceClaim] = []
     init_containers: list[Container] = []
     node_selector: dict[str, str] = {}

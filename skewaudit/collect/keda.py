@@ -21,9 +21,10 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.kinds import ExtKind
-from skewaudit.model.observed import HpaObs
+from skewaudit.model.observed import AutoscaleTarget, HpaObs
 
 KIND = "ScaledObject"
 GROUP = "keda.sh"
@@ -52,14 +53,7 @@ class ScaledObjectSpec(k._K):
     triggers: list[Trigger] = []
 
 
-class ScaledObject(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: ScaledObjectSpec = msgspec.field(default_factory=ScaledObjectSpec)
-
-
-class ScaledObjectList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[ScaledObject] = []
+ScaledObject, ScaledObjectList = crdkit.resource("ScaledObject", ScaledObjectSpec, module=__name__)
 
 
 KINDS = (ExtKind(KIND, GROUP, "v1alpha1", "scaledobjects", ScaledObject, ScaledObjectList, role="around",
@@ -124,9 +118,30 @@ def trigger_metric(t: Trigger) -> str:
     return f"{kind}/{name}" + (f" {mtype}={target}" if target else "")
 
 
+def scale_target(t: Trigger, i: int) -> AutoscaleTarget:
+    """One trigger's metric and target value, naming the metadata field that holds it."""
+    md = t.metadata
+    kind = t.type.strip().lower()
+    if kind in ("cpu", "memory"):
+        return AutoscaleTarget(kind, t.metric_type or _s(md.get("type")) or "Utilization", _s(md.get("value")) or None,
+                           f"spec.triggers[{i}].metadata.value")
+    key = next((k for k in ("threshold", "targetValue", "value", "lagThreshold") if md.get(k) is not None), "threshold")
+    query = _s(md.get("query")) or None
+    name = (promql_metric(query) if query else None) or _s(md.get("metricName")) or kind
+    return AutoscaleTarget(name, t.metric_type or "AverageValue", _s(md.get(key)) or None,
+                       f"spec.triggers[{i}].metadata.{key}", activation=_s(md.get("activationThreshold")) or None,
+                       query=query)
+
+
 def target_of(so: ScaledObject) -> tuple[str, str]:
     ref = so.spec.scale_target_ref
     return ref.kind or "Deployment", ref.name
+
+
+def by_target(scaled: list[ScaledObject]) -> dict[tuple[str, str, str], ScaledObject]:
+    """(namespace, kind, name) of the workload -> the ScaledObject that scales it (the last one read)."""
+    found = crdkit.index(scaled, lambda so: [((so.metadata.namespace, *target_of(so)), so)])
+    return {key: objs[-1] for key, objs in found.items()}
 
 
 def hpa_obs(so: ScaledObject, status: k.HPAStatus | None = None) -> HpaObs:
@@ -140,6 +155,7 @@ def hpa_obs(so: ScaledObject, status: k.HPAStatus | None = None) -> HpaObs:
                   min_replicas=MIN_DEFAULT if spec.min_replica_count is None else spec.min_replica_count,
                   max_replicas=MAX_DEFAULT if spec.max_replica_count is None else spec.max_replica_count,
                   metrics=[trigger_metric(t) for t in spec.triggers], target=f"{kind}/{name}",
+                  targets=[scale_target(t, i) for i, t in enumerate(spec.triggers)],
                   current_replicas=st.current_replicas, desired_replicas=st.desired_replicas, defaulted=defaulted)
 
 

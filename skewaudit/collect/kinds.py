@@ -52,10 +52,17 @@ class ExtKind:
     # a label every pod of the object carries with the object's name as value: pods
     # are joined (and, live, listed) by it, never through generated controllers
     pod_label: str | None = None
+    # the pod label's values that mark the object's pods when they are not its name (KubeRay:
+    # ray.io/cluster names the RayCluster a RayService generated)
+    pod_label_values: Callable[[Any], list[str]] | None = None
     extra_pod_labels: tuple[str, ...] = ()   # more pod labels the build reads (PodRec.tags)
     # pods joined through a generated ReplicaSet instead (Argo Rollouts): (pod metadata,
     # (controller kind, name) | None) -> the object's name, or None
     pod_owner: Callable[[Any, Any], str | None] | None = None
+
+    def label_values(self, o: Any) -> list[str]:
+        """Values of ``pod_label`` on the pods of ``o``."""
+        return self.pod_label_values(o) if self.pod_label_values is not None else [o.metadata.name]
 
     @property
     def written_kind(self) -> str:
@@ -69,9 +76,12 @@ class ExtKind:
 def _registry() -> tuple[ExtKind, ...]:
     # Imported here, not at module level: the family modules import build helpers,
     # and build consults this table.
-    from skewaudit.collect import keda, lws, rollouts, routes
+    from skewaudit.collect import (
+        dra, keda, knative, llmisvc, lws, nimservice, rayservice, rollouts, routes,
+    )
 
-    return (*keda.KINDS, *lws.KINDS, *rollouts.KINDS, *routes.KINDS)
+    return (*keda.KINDS, *lws.KINDS, *rollouts.KINDS, *routes.KINDS, *knative.KINDS, *llmisvc.KINDS,
+            *rayservice.KINDS, *nimservice.KINDS, *dra.KINDS)
 
 
 _CACHE: dict[str, object] = {}

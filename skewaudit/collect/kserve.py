@@ -147,6 +147,16 @@ def _with_model_note(c: ContainerObs, uri: str) -> ContainerObs:
 
 def _isvc_template(isvc: k.InferenceService, inv: Inventory, obj: str, issues: list[CollectionIssue]
                    ) -> tuple[PodTemplateObs, dict[str, Fact]]:
+    """The predictor's template and facts; in Serverless mode, what Knative enforces (knative.apply)."""
+    from skewaudit.collect import knative
+
+    template, extra = _predictor(isvc, inv, obj, issues)
+    knative.apply(isvc, extra, inv.crds.get(knative.KIND, []), obj)
+    return template, extra
+
+
+def _predictor(isvc: k.InferenceService, inv: Inventory, obj: str, issues: list[CollectionIssue]
+               ) -> tuple[PodTemplateObs, dict[str, Fact]]:
     md, pred = isvc.metadata, isvc.spec.predictor
     ns, cms = md.namespace, inv.configmaps
     extra: dict[str, Fact] = {}

@@ -44,7 +44,7 @@ import msgspec
 
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
-from skewaudit.collect import kinds
+from skewaudit.collect import kinds, mounts, unread
 from skewaudit.collect.containers import (
     _obj, canonical_quantities, drop_invalid_quantities, looks_serving, quantity_issue,
 )
@@ -377,6 +377,8 @@ class Collector:
                       for kd, objs in (("Deployment", inv.deployments), ("StatefulSet", inv.statefulsets),
                                        ("Job", inv.jobs), ("InferenceService", inv.isvcs), *inv.crds.items())
                       for o in objs}
+        self._kept |= {(kd, o.metadata.namespace, v) for kd, wk in kinds.workloads().items() if wk.pod_label_values
+                       for o in inv.crds.get(kd, ()) for v in wk.label_values(o)}
         self._pod_labels = kinds.pod_labels()
         self._pod_owners = [(kd, wk.pod_owner) for kd, wk in kinds.workloads().items() if wk.pod_owner is not None]
         self._pod_seen: set[tuple[str, str]] = set()
@@ -420,8 +422,8 @@ class Collector:
         for isvc in inv.isvcs:
             out.append((isvc.metadata.namespace, f"{ISVC_LABEL}={isvc.metadata.name}", "", True))
         for kd, wk in kinds.workloads().items():
-            out += [(o.metadata.namespace, f"{wk.pod_label}={o.metadata.name}", "", False)
-                    for o in inv.crds.get(kd, ())]
+            out += [(o.metadata.namespace, f"{wk.pod_label}={v}", "", False)
+                    for o in inv.crds.get(kd, ()) for v in wk.label_values(o)]
         for t in self.targets:
             if b.kind_of(t.kind) == "Pod" and t.name:
                 out.append((t.namespace or "", "", f"metadata.name={t.name}", False))
@@ -578,7 +580,7 @@ class Collector:
         return [lambda n=ns, m=name: get(n, m) for ns, name in keys]
 
     def _cm_refs(self) -> set[tuple[str, str]]:
-        """(namespace, name) of every ConfigMap the kept workloads' env reads."""
+        """(namespace, name) of every ConfigMap the kept workloads' env reads or mounts."""
         inv, out = self.inv, set()
 
         def scan(ns: str, containers: Iterable[k.Container]) -> None:
@@ -590,6 +592,7 @@ class Collector:
                 for ef in c.env_from:
                     if ef.config_map_ref is not None and ef.config_map_ref.name:
                         out.add((ns, ef.config_map_ref.name))
+                out.update((ns, name) for name in mounts.configmap_names(c))   # --config FILE
         for objs in (inv.deployments, inv.statefulsets, inv.jobs,
                      [r for r in inv.replicasets if isinstance(r, k.ReplicaSet)]):
             for o in objs:
@@ -634,6 +637,9 @@ def collect(req: SourceRequest) -> Snapshot:
             col.progress.done()
             inv = col.inv
             selected, issues = b.select(inv, targets) if targets else ([], [])
+            missing = unread.missing_names(targets, selected)
+            if missing and unread.probe(api, col.run, missing, inv.others):
+                selected, issues = b.select(inv, targets)   # a kind it does not read: named, not "not found"
             workloads, nodes, more = b.build(inv, selected)
             if req.exec_gpu and workloads:
                 workloads = exec_gpus(api, req, workloads, more)

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.kinds import ExtKind
 from skewaudit.model.observed import Fact, Prov, SourceKind, WorkloadObs
@@ -53,15 +54,8 @@ class LeaderWorkerSetStatus(k._K):
     updated_replicas: int | None = None
 
 
-class LeaderWorkerSet(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: LeaderWorkerSetSpec = msgspec.field(default_factory=LeaderWorkerSetSpec)
-    status: LeaderWorkerSetStatus | None = None
-
-
-class LeaderWorkerSetList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[LeaderWorkerSet] = []
+LeaderWorkerSet, LeaderWorkerSetList = crdkit.resource("LeaderWorkerSet", LeaderWorkerSetSpec, LeaderWorkerSetStatus,
+                                                      module=__name__)
 
 
 def _leader(o: LeaderWorkerSet) -> tuple[str, k.PodTemplateSpec]:

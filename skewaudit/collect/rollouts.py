@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import _obj, template_obs
 from skewaudit.collect.kinds import ExtKind
@@ -87,15 +88,7 @@ class RolloutStatus(k._K):
     updated_replicas: int | None = None
 
 
-class Rollout(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: RolloutSpec = msgspec.field(default_factory=RolloutSpec)
-    status: RolloutStatus | None = None
-
-
-class RolloutList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[Rollout] = []
+Rollout, RolloutList = crdkit.resource("Rollout", RolloutSpec, RolloutStatus, module=__name__)
 
 
 def pod_specs(o: Rollout) -> list[tuple[str, k.PodSpec]]:

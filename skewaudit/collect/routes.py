@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from skewaudit.collect import crdkit
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.containers import _obj
 from skewaudit.collect.kinds import ExtKind
@@ -65,14 +66,7 @@ class HTTPRouteSpec(k._K):
     rules: list[HTTPRouteRule] = []
 
 
-class HTTPRoute(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: HTTPRouteSpec = msgspec.field(default_factory=HTTPRouteSpec)
-
-
-class HTTPRouteList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[HTTPRoute] = []
+HTTPRoute, HTTPRouteList = crdkit.resource("HTTPRoute", HTTPRouteSpec, module=__name__)
 
 
 # --- Ingress ---------------------------------------------------------------------------
@@ -106,14 +100,7 @@ class IngressSpec(k._K):
     rules: list[IngressRule] = []
 
 
-class Ingress(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: IngressSpec = msgspec.field(default_factory=IngressSpec)
-
-
-class IngressList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[Ingress] = []
+Ingress, IngressList = crdkit.resource("Ingress", IngressSpec, module=__name__)
 
 
 # --- Istio -----------------------------------------------------------------------------
@@ -146,14 +133,7 @@ class VirtualServiceSpec(k._K):
     http: list[HTTPRouteIstio] = []
 
 
-class VirtualService(k._K):
-    metadata: k.ObjectMeta = msgspec.field(default_factory=k.ObjectMeta)
-    spec: VirtualServiceSpec = msgspec.field(default_factory=VirtualServiceSpec)
-
-
-class VirtualServiceList(k._K):
-    metadata: k.ListMeta = msgspec.field(default_factory=k.ListMeta)
-    items: list[VirtualService] = []
+VirtualService, VirtualServiceList = crdkit.resource("VirtualService", VirtualServiceSpec, module=__name__)
 
 
 KINDS = (
@@ -312,11 +292,6 @@ def _virtual_service(vs: VirtualService) -> list[tuple[str, str, RouteObs]]:
 
 def routes_by_service(crds: dict[str, list[Any]]) -> dict[tuple[str, str], list[RouteObs]]:
     """(namespace, Service name) -> the routes that send traffic to it, in input order."""
-    out: dict[tuple[str, str], list[RouteObs]] = {}
-    for kind, fn in (("HTTPRoute", _http_route), ("Ingress", _ingress), ("VirtualService", _virtual_service)):
-        for o in crds.get(kind, ()):
-            for ns, svc, route in fn(o):
-                bucket = out.setdefault((ns, svc), [])
-                if route not in bucket:
-                    bucket.append(route)
-    return out
+    readers = (("HTTPRoute", _http_route), ("Ingress", _ingress), ("VirtualService", _virtual_service))
+    return crdkit.index(((fn, o) for kind, fn in readers for o in crds.get(kind, ())),
+                        lambda pair: (((ns, svc), route) for ns, svc, route in pair[0](pair[1])))

@@ -35,15 +35,60 @@ def stamp(snap: Snapshot) -> Snapshot:
                                    skewaudit_version=snap.skewaudit_version or __version__)
 
 
-def encode(snap: Snapshot) -> bytes:
-    """The snapshot file's bytes: indented JSON, ``schema`` first, trailing newline."""
+def _ordered(snap: Snapshot) -> dict[str, Any]:
     # ``schema`` equals its default, so omit_defaults would drop it; ``context`` stays even when null so
     # the file says "not live" explicitly. Both are written first, ahead of the bulk.
     body = msgspec.to_builtins(stamp(snap))
     body.pop("schema", None)
     head = {"schema": SNAPSHOT_SCHEMA, "source": body.pop("source"), "collected_at": body.pop("collected_at", ""),
             "skewaudit_version": body.pop("skewaudit_version", ""), "context": body.pop("context", None)}
-    return msgspec.json.format(msgspec.json.encode({**head, **body}), indent=1) + b"\n"
+    return {**head, **body}
+
+
+def encode(snap: Snapshot) -> bytes:
+    """The snapshot file's bytes: indented JSON, ``schema`` first, trailing newline."""
+    return msgspec.json.format(msgspec.json.encode(_ordered(snap)), indent=1) + b"\n"
+
+
+# --- several contexts in one file (``snapshot --context A --context B``) ----------------------------
+
+SET_SCHEMA = "skewaudit.io/snapshot-set/v1"
+
+
+class SnapshotSet(msgspec.Struct, frozen=True, kw_only=True):
+    """One snapshot per kube context, and the contexts that could not be read (context -> why)."""
+
+    schema: str = SET_SCHEMA
+    snapshots: list[Snapshot] = []
+    unreachable: dict[str, str] = {}
+
+
+def encode_set(snaps: list[Snapshot], unreachable: dict[str, str]) -> bytes:
+    """A snapshot set's bytes: ``schema``, the unreachable contexts, then each snapshot as :func:`encode` orders it."""
+    body = {"schema": SET_SCHEMA, "unreachable": dict(unreachable), "snapshots": [_ordered(s) for s in snaps]}
+    return msgspec.json.format(msgspec.json.encode(body), indent=1) + b"\n"
+
+
+def load_set(path: str) -> SnapshotSet:
+    """Read a snapshot set, or a single snapshot as a set of one (``diff``/``compare --snapshot``)."""
+    data = _read(path)
+    if _schema(data, path) != SET_SCHEMA:
+        return SnapshotSet(snapshots=[reredact(decode(data, path))])
+    try:
+        got = msgspec.json.decode(data.removeprefix(b"\xef\xbb\xbf"), type=SnapshotSet)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise InputError(f"{path}: malformed snapshot set: {e}") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed snapshot set: nested too deeply") from None
+    if not got.snapshots and not got.unreachable:
+        raise InputError(f"{path}: empty snapshot set (no context in it)")
+    for i, snap in enumerate(got.snapshots):
+        bad = _bad_fact(snap)
+        if snap.schema != SNAPSHOT_SCHEMA:
+            bad = ("schema", f"snapshot schema {snap.schema!r}, expected {SNAPSHOT_SCHEMA!r}")
+        if bad is not None:
+            raise InputError(f"{path}: malformed snapshot set: snapshots[{i}].{bad[0]}: {bad[1]}")
+    return msgspec.structs.replace(got, snapshots=[reredact(s) for s in got.snapshots])
 
 
 def save(snap: Snapshot, path: str) -> None:
@@ -70,10 +115,9 @@ class _Head(msgspec.Struct):
     schema: Any = None
 
 
-def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
-    """Parse snapshot bytes; a one-line InputError naming ``path`` for anything that is not one."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]   # a UTF-8 byte-order mark (an editor on Windows): specs and manifests accept it too
+def _schema(data: bytes, path: str) -> Any:
+    """The ``schema`` of a JSON object; a one-line InputError for anything that is not one."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         schema = msgspec.json.decode(data, type=_Head).schema
     except msgspec.ValidationError:
@@ -90,6 +134,17 @@ def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
         raise InputError(f"{path}: not a skewaudit snapshot (invalid JSON: {e})") from None
     except RecursionError:
         raise InputError(f"{path}: not a skewaudit snapshot (JSON nested too deeply)") from None
+    return schema
+
+
+def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
+    """Parse snapshot bytes; a one-line InputError naming ``path`` for anything that is not one."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]   # a UTF-8 byte-order mark (an editor on Windows): specs and manifests accept it too
+    schema = _schema(data, path)
+    if schema == SET_SCHEMA:
+        raise InputError(f"{path}: a snapshot set of several kube contexts; read it with 'diff --snapshot' or "
+                         "'compare --snapshot', or take a one-context snapshot for this")
     if schema != SNAPSHOT_SCHEMA:
         if isinstance(schema, str) and schema.startswith(_SCHEMA_FAMILY):
             raise InputError(f"{path}: snapshot schema {schema!r} is not supported by skewaudit {__version__} "

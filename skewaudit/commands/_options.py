@@ -1,14 +1,16 @@
-"""Option declarations shared by the commands that read a source of running facts.
+"""Option declarations shared by several commands.
 
 ``collect``, ``diff``, ``snapshot``, ``bundle`` and ``init`` all accept the same
 source flags; they are declared once here and turned into a
 :class:`~skewaudit.collect.request.SourceRequest` by :func:`source_request`.
+The report flags (``--format``, ``--output``, ``--fail-on``) of ``diff`` and
+``data-diff`` are declared here too, so both commands stay alike.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TypedDict
 
 import typer
 
@@ -23,6 +25,10 @@ Pid = Annotated[Optional[int], typer.Option("--pid", help="Local mode: read the 
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Local mode: the engine command line, as text.")]
 Kubeconfig = Annotated[Optional[str], typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Path to a kubeconfig file.")]
 Context = Annotated[Optional[str], typer.Option("--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's target.context).")]
+Contexts = Annotated[Optional[list[str]], typer.Option(
+    "--context", autocompletion=_c.kube_contexts, help="Kubeconfig context to use (overrides the spec's "
+    "target.context). Repeat for several clusters in one run: one report grouped by context, the same specs "
+    "audited in each, replicas compared across them.")]
 Namespace = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace: overrides the spec's target.namespace (default: the spec's, else the context's).")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Look in every namespace.")]
 ExecGpu = Annotated[bool, typer.Option("--exec", help="Run nvidia-smi in each target pod for GPU facts (needs get, and create on clusters 1.30+, on pods/exec).")]
@@ -37,12 +43,55 @@ Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to w
 Deadline = Annotated[float, typer.Option("--deadline", min=0, envvar="SKEWAUDIT_DEADLINE", help="Seconds the whole "
                                          "run may take; then exit 3 naming what it waited for. 0: no deadline.")]
 MaxInputBytes = Annotated[str, typer.Option("--max-input-bytes", envvar="SKEWAUDIT_MAX_INPUT_BYTES", help="Largest "
-                                            "manifest file, stdin, snapshot or single API answer read (e.g. 512Mi).")]
+                                            "manifest file, stdin, snapshot, data profile or single API answer read (e.g. 512Mi).")]
+
+
+# --- report flags (diff, data-diff) -------------------------------------------------------
+Formats = Annotated[Optional[list[str]], typer.Option(
+    "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with "
+    "--output to write several.")]
+Outputs = Annotated[Optional[list[str]], typer.Option(
+    "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")]
+FailOn = Annotated[str, typer.Option(
+    "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
+    help="Which drift exits 1: drift (any level, the default) | error | warning | info (that level or above) "
+    "| never (report only).")]
+
+
+def apply_input_limit(max_input_bytes: str | int | None) -> None:
+    """Set the run's one byte limit from ``--max-input-bytes`` (commands without a source of running facts)."""
+    from skewaudit import limits
+
+    # Always set: the limit is process state, and a run without the flag must not inherit an earlier
+    # run's (an embedding caller or the in-process test runner calls the CLI more than once).
+    limits.set_max_input_bytes(limits.parse_size(max_input_bytes) if max_input_bytes is not None
+                               else limits.DEFAULT_MAX_INPUT_BYTES)
 
 
 SOURCE_KEYS = ("manifest", "snapshot", "local", "pid", "cmdline", "kubeconfig", "context", "namespace",
                "all_namespaces", "exec_gpu", "workers", "timeout", "deadline", "max_input_bytes", "probe",
                "endpoint")
+
+
+class SourceArgs(TypedDict, total=False):
+    """The source flags, by name and type, as ``source_request`` takes them."""
+
+    manifest: Optional[list[str]]
+    snapshot: Optional[str]
+    local: bool
+    pid: Optional[int]
+    cmdline: Optional[str]
+    kubeconfig: Optional[str]
+    context: Optional[str]
+    namespace: Optional[str]
+    all_namespaces: bool
+    exec_gpu: bool
+    workers: int
+    timeout: float
+    deadline: Optional[float]
+    max_input_bytes: Optional[str]
+    probe: bool
+    endpoint: Optional[str]
 
 
 def source_args(values: dict) -> dict:
@@ -60,12 +109,10 @@ def source_request(*, manifest: Optional[list[str]] = None, snapshot: Optional[s
     """Build the SourceRequest for these flags; rejects contradictory ones. Also
     applies the run-wide bounds: the byte limit and (re-armed from the flag) the deadline."""
     from skewaudit import deadline as run_deadline
-    from skewaudit import limits
     from skewaudit.collect.request import SourceRequest
     from skewaudit.errors import InputError
 
-    if max_input_bytes is not None:
-        limits.set_max_input_bytes(limits.parse_size(max_input_bytes))
+    apply_input_limit(max_input_bytes)
     if deadline is not None:
         run_deadline.arm(deadline)
 

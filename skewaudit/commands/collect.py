@@ -6,7 +6,9 @@ GPU class and count and image digest, each with where it came from, then the
 collection issues. ``--format json|yaml`` prints the whole snapshot instead.
 Targets come from the ModelSpecs given (their ``target`` sections), or from
 ``--kind/--name/--selector``, which also override the specs' targets; with
-neither, every serving workload in scope is collected.
+neither, every serving workload in scope is collected. Several ``--context``
+show a section per context (``json``/``yaml``: a snapshot set); a context that
+cannot be read is named there and the exit code is 3.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def collect(
     pid: o.Pid = None,
     cmdline: o.Cmdline = None,
     kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
+    context: o.Contexts = None,
     namespace: o.Namespace = None,
     all_namespaces: o.AllNamespaces = False,
     exec_gpu: o.ExecGpu = False,
@@ -46,7 +48,8 @@ def collect(
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
     kind: Annotated[Optional[str], typer.Option(
-        "--kind", help="Workload kind: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService, LeaderWorkerSet.")] = None,
+        "--kind", help="Workload kind: Deployment, StatefulSet, ReplicaSet, Job, Pod, InferenceService, "
+                        "LeaderWorkerSet, Rollout, LLMInferenceService, RayService, NIMService.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Workload name.")] = None,
     selector: Annotated[Optional[str], typer.Option(
         "--selector", "-l", help="Workload or pod-template labels, 'k=v,k2=v2'.")] = None,
@@ -66,17 +69,52 @@ def collect(
     targets = _targets(specs or [], kind, name, _selector(selector))
     if targets and len({t.namespace for t in targets if t.namespace}) > 1 and namespace is None:
         all_namespaces = True   # specs spread over namespaces: one cluster-wide list per kind
-    req = o.source_request(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
-                           kubeconfig=kubeconfig, context=context, namespace=namespace,
-                           all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers, timeout=timeout,
-                           deadline=deadline, max_input_bytes=max_input_bytes,
-                           targets=tuple(targets), probe=probe, endpoint=endpoint, record=record)
-    data = render(gather(req), fmt)
+    from skewaudit import contexts as multi
+
+    source = dict(manifest=manifest, snapshot=snapshot, local=local, pid=pid, cmdline=cmdline,
+                  kubeconfig=kubeconfig, context=context, namespace=namespace,
+                  all_namespaces=all_namespaces, exec_gpu=exec_gpu, workers=workers, timeout=timeout,
+                  deadline=deadline, max_input_bytes=max_input_bytes,
+                  targets=tuple(targets), probe=probe, endpoint=endpoint, record=record)
+    sides = None
+    if multi.several(source):
+        sides = multi.collect_sides(multi.contexts_of(source), source,
+                                    lambda src: gather(o.source_request(**src)))
+        data = _render_sides(sides, fmt)
+    else:
+        data = render(gather(o.source_request(**multi.single(source))), fmt)
     if output:
         write_atomic(output, data)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+    if sides is not None and any(s.snapshot is None for s in sides):
+        raise typer.Exit(3)   # the readable contexts are shown; the run is not a pass
+
+
+def _render_sides(sides: list, fmt: str) -> bytes:
+    """Several contexts: a section per context (table), or the snapshot set (json, yaml)."""
+    from skewaudit.collect.snapshot import encode_set
+    from skewaudit.errors import printable
+    from skewaudit.render.facts import render
+
+    if fmt == "table":
+        parts = []
+        for side in sides:
+            head = f"== context {side.name}" + ("" if side.snapshot is not None else
+                                                 f": could not be read: {side.reason}") + "\n"
+            parts.append(printable(head.rstrip("\n")).encode() + b"\n" +
+                         (render(side.snapshot, fmt) if side.snapshot is not None else b""))
+        return b"\n".join(parts)
+    data = encode_set([s.snapshot for s in sides if s.snapshot is not None],
+                      {s.name: s.reason for s in sides if s.snapshot is None})
+    if fmt == "yaml":
+        import msgspec
+
+        from skewaudit.render.facts import dump_yaml
+
+        return dump_yaml(msgspec.json.decode(data))
+    return data
 
 
 def _selector(text: str | None) -> dict[str, str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Optional
 
 import typer
-
-from skewaudit.commands import completion as _c
 
 from skewaudit.commands import _options as o
 
@@ -20,7 +19,7 @@ def diff(
     pid: o.Pid = None,
     cmdline: o.Cmdline = None,
     kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
+    context: o.Contexts = None,
     namespace: o.Namespace = None,
     all_namespaces: o.AllNamespaces = False,
     exec_gpu: o.ExecGpu = False,
@@ -30,14 +29,9 @@ def diff(
     timeout: o.Timeout = 10.0,
     deadline: o.Deadline = 300.0,
     max_input_bytes: o.MaxInputBytes = "256Mi",
-    formats: Annotated[Optional[list[str]], typer.Option(
-        "--format", "-F", autocompletion=_c.REPORT_FORMATS, help="table, json, sarif, junit or markdown. Repeat with --output to write several.")] = None,
-    outputs: Annotated[Optional[list[str]], typer.Option(
-        "--output", "-o", help="Write the matching --format here (atomically). Repeatable, paired in order.")] = None,
-    fail_on: Annotated[str, typer.Option(
-        "--fail-on", envvar="SKEWAUDIT_FAIL_ON",
-        help="Which drift exits 1: drift (any level, the default) | error | warning | info (that level or above) "
-        "| never (report only).")] = "drift",
+    formats: o.Formats = None,
+    outputs: o.Outputs = None,
+    fail_on: o.FailOn = "drift",
     fail_on_unpinned: Annotated[bool, typer.Option(
         "--fail-on-unpinned", help="Also exit 1 on any unpinned result (:latest, no revision…); "
         "spec equivalent: spec.policy.failOn.unpinned.")] = False,
@@ -63,6 +57,9 @@ def diff(
         "JSON) instead of, or besides, hand-written specs.")] = None,
     eval_model_dir: Annotated[Optional[str], typer.Option(
         "--eval-model-dir", help="With --intent-from-eval: the evaluated model's snapshot directory.")] = None,
+    eval_mlflow_model: Annotated[Optional[str], typer.Option(
+        "--eval-mlflow-model", help="With --intent-from-eval: the evaluated MLflow model directory (MLmodel, "
+        "requirements.txt pins).")] = None,
     eval_target: Annotated[Optional[str], typer.Option(
         "--eval-target", help="With --intent-from-eval: the workload serving the evaluated model, NAME or "
         "KIND/NAME (default: a workload named like the model).")] = None,
@@ -72,7 +69,7 @@ def diff(
     Exit codes: 0 nothing fails the gate, 1 drift found (any level by default; --fail-on narrows it;
     unpinned/unverifiable only with their switches), 2 usage or input error, 3 environment unavailable.
     """
-    from skewaudit.errors import InputError
+    from skewaudit.errors import InputError, printable
     from skewaudit.model.finding import FAIL_ON
     from skewaudit.pipeline import audit_and_render
 
@@ -81,39 +78,26 @@ def diff(
     if not specs and not baseline and not intent_from_eval:
         raise InputError("give at least one ModelSpec (file, directory or '-'), --intent-from-eval FILE or "
                          "--baseline FILE")
-    import contextlib
-    import tempfile
+    loaded = []
+    if intent_from_eval:
+        from skewaudit.evalintent.intent import audit_spec
 
-    spec_paths = list(specs or [])
-    with contextlib.ExitStack() as stack:
-        if intent_from_eval:
-            from pathlib import Path
-
-            from skewaudit.evalintent import record as eval_record
-            from skewaudit.evalintent.spec import render as render_eval
-            from skewaudit.fsutil import write_atomic
-
-            # The intent lives only for this run, in a private temporary directory; findings point into it
-            # by line. `skewaudit init --from-eval` writes the same spec to keep and review.
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="skewaudit-intent-"))
-            path = str(Path(tmp) / (Path(intent_from_eval).stem + ".intent.yaml"))
-            write_atomic(path, render_eval(eval_record.read(intent_from_eval, eval_model_dir), for_audit=True,
-                                           target=eval_target))
-            spec_paths.append(path)
-        code = _run(spec_paths, locals(), formats, outputs, fail_on, fail_on_unverifiable, fail_on_unpinned,
-                    no_inline_ignores, show_matches, baseline, ignore, save_snapshot, data, data_profile)
+        # The intent lives in memory only: its findings point into the record each value came from.
+        # `skewaudit init --from-eval` writes the same spec to keep and review.
+        intent, warnings = audit_spec(intent_from_eval, eval_model_dir, eval_mlflow_model, eval_target)
+        for w in warnings:
+            sys.stderr.write(printable(w) + "\n")
+        loaded.append(intent)
+    source: o.SourceArgs = {
+        "manifest": manifest, "snapshot": snapshot, "local": local, "pid": pid, "cmdline": cmdline,
+        "kubeconfig": kubeconfig, "context": context, "namespace": namespace, "all_namespaces": all_namespaces,
+        "exec_gpu": exec_gpu, "workers": workers, "timeout": timeout, "deadline": deadline,
+        "max_input_bytes": max_input_bytes, "probe": probe, "endpoint": endpoint,
+    }
+    code = audit_and_render(
+        spec_paths=list(specs or []), loaded=loaded, source=dict(source), formats=list(formats or []),
+        outputs=list(outputs or []), fail_on=fail_on, fail_on_unverifiable=fail_on_unverifiable,
+        fail_on_unpinned=fail_on_unpinned, inline_ignores=not no_inline_ignores, show_matches=show_matches,
+        baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot, data=list(data or []),
+        data_profile=data_profile)
     raise typer.Exit(code)
-
-
-def _run(spec_paths, values, formats, outputs, fail_on, fail_on_unverifiable, fail_on_unpinned, no_inline_ignores,
-         show_matches, baseline, ignore, save_snapshot, data, data_profile) -> int:
-    from skewaudit.pipeline import audit_and_render
-
-    return audit_and_render(
-        spec_paths=spec_paths,
-        source=o.source_args(values),
-        formats=list(formats or []), outputs=list(outputs or []), fail_on=fail_on,
-        fail_on_unverifiable=fail_on_unverifiable, fail_on_unpinned=fail_on_unpinned, inline_ignores=not no_inline_ignores, show_matches=show_matches,
-        baseline=baseline, ignore=list(ignore or []), save_snapshot=save_snapshot,
-        data=list(data or []), data_profile=data_profile,
-    )

@@ -11,7 +11,9 @@ from skewaudit.commands import _options as o
 _KINDS = {"deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet", "sts": "StatefulSet",
           "replicaset": "ReplicaSet", "rs": "ReplicaSet", "pod": "Pod", "job": "Job",
           "inferenceservice": "InferenceService", "isvc": "InferenceService",
-          "leaderworkerset": "LeaderWorkerSet", "lws": "LeaderWorkerSet"}
+          "leaderworkerset": "LeaderWorkerSet", "lws": "LeaderWorkerSet",
+          "llminferenceservice": "LLMInferenceService", "llmisvc": "LLMInferenceService",
+          "rayservice": "RayService", "nimservice": "NIMService"}
 
 
 def init(

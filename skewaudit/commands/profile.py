@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from skewaudit.commands import _options as o
+
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Comma-separated columns to read (default: all).")]
 Kind = Annotated[Optional[list[str]], typer.Option(
     "--kind", help="Force a column's kind: COLUMN=numeric|categorical|text (repeatable). Strings averaging 64+ "
@@ -18,6 +20,9 @@ Sample = Annotated[Optional[float], typer.Option("--sample", help="Profile a Ber
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the row sample.")]
 Jobs = Annotated[int, typer.Option(
     "--jobs", "-j", min=0, help="Worker processes for Parquet files of several row-group pieces (0: one per core).")]
+Tokenizer = Annotated[Optional[str], typer.Option(
+    "--tokenizer", help="A local tokenizer.json (or a model directory holding one): text features also get lengths "
+    "in tokens (needs the 'tokens' extra; never downloaded). Without it lengths are in characters.")]
 InputFormat = Annotated[Optional[str], typer.Option(
     "--input-format", help="parquet, csv or jsonl (default: from the file name; a directory is Parquet; stdin is jsonl).")]
 
@@ -35,6 +40,8 @@ def profile(
     jobs: Jobs = 0,
     dask: Annotated[Optional[str], typer.Option(
         "--dask", help="Profile Parquet on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N].")] = None,
+    tokenizer: Tokenizer = None,
+    max_input_bytes: o.MaxInputBytes = "256Mi",
 ) -> None:
     """Profile data per feature (counts, missing, quantile / frequent-item / distinct sketches, text lengths).
 
@@ -48,6 +55,7 @@ def profile(
     from skewaudit.dataskew.run import check_sample, parse_kinds, profile_sources, resolve_jobs
 
     start = time.perf_counter()
+    o.apply_input_limit(max_input_bytes)
     if data and data[0] == "merge":
         _merge(data[1:], output)
         return
@@ -58,9 +66,11 @@ def profile(
     if dask:
         from skewaudit.dataskew.distributed import profile_on_dask
 
-        result = profile_on_dask(dask, sources, columns=cols, kinds=kinds, sample=sample, seed=seed)
+        result = profile_on_dask(dask, sources, columns=cols, kinds=kinds, sample=sample, seed=seed,
+                                 tokenizer=tokenizer)
     else:
-        result = profile_sources(sources, columns=cols, kinds=kinds, sample=sample, seed=seed, jobs=resolve_jobs(jobs))
+        result = profile_sources(sources, columns=cols, kinds=kinds, sample=sample, seed=seed, jobs=resolve_jobs(jobs),
+                                 tokenizer=tokenizer)
     store.save(result, output)
     if not result.rows:
         sys.stderr.write(f"note: {', '.join(s.label for s in sources)}: no rows\n")

@@ -22,6 +22,9 @@ def validate(
         "(an lm-evaluation-harness results JSON).")] = None,
     model_dir: Annotated[Optional[str], typer.Option(
         "--model-dir", help="With --against-eval: the evaluated model's snapshot directory.")] = None,
+    mlflow_model: Annotated[Optional[str], typer.Option(
+        "--mlflow-model", help="With --against-eval (or alone): the evaluated MLflow model directory (MLmodel, "
+        "requirements.txt pins).")] = None,
 ) -> None:
     """Check ModelSpec files: YAML, schema, units and cross-field rules. Exit 0 valid, 2 invalid."""
     from skewaudit.specfile import load_paths
@@ -35,11 +38,11 @@ def validate(
     for file, names in by_file.items():
         noun = "spec" if len(names) == 1 else "specs"
         typer.echo(printable(f"{file}: ok ({len(names)} {noun}: {', '.join(names)})"))
-    if against_eval or model_dir:
+    if against_eval or model_dir or mlflow_model:
         from skewaudit.evalintent import record as eval_record
         from skewaudit.evalintent.against import warnings as eval_warnings
 
-        rec = eval_record.read(against_eval, model_dir)
+        rec = eval_record.read(against_eval, model_dir, mlflow_model)
         warnings = list(warnings) + [w for s in specs for w in eval_warnings(s, rec)]
     for w in warnings:
         typer.echo(printable(w), err=True)

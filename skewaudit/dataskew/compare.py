@@ -9,6 +9,10 @@ result per feature and metric: ``data.psi``, ``data.js-distance``,
 (categorical), ``data.prompt-length`` (text), ``data.missing-rate`` and
 ``data.schema`` (every feature). A metric that cannot be computed (no values
 on one side) is *unverifiable* with the reason, never a match.
+
+Lengths are compared in tokens when both profiles counted them with the same
+tokenizer (``--tokenizer``), else in characters, the fallback, and the
+finding says which and why.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ class _Draft:
     note: str | None = None
     reason: str | None = None
     level: str | None = None
+    target: TargetRef | None = None     # default: the serving dataset
+    prov: Prov | None = None            # default: the serving dataset's rows
 
 
 def _feature(name: str, b: FeatureProfile | None, s: FeatureProfile | None, limits: dict[str, float | None],
@@ -105,7 +111,7 @@ def _feature(name: str, b: FeatureProfile | None, s: FeatureProfile | None, limi
     elif b.kind == "categorical" and s.kind == "categorical":
         drafts.extend(_categorical(name, b, s, limits))
     if b.lengths and s.lengths and (b.kind == "text" or s.kind == "text"):
-        drafts.extend(_lengths(name, b, s, limits))
+        drafts.extend(_lengths(name, b, s, limits, base, serve))
     return drafts
 
 
@@ -189,8 +195,30 @@ def _categorical(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[s
     return out
 
 
-def _lengths(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[str, float | None]) -> list[_Draft]:
-    kb, ks_ = sk.decode_kll(b.lengths), sk.decode_kll(s.lengths)
+def length_sketches(f: FeatureProfile, tokenizer: str | None, other: tuple[FeatureProfile, str | None] | None = None
+                    ) -> tuple[Any, str, str]:
+    """The length sketch to compare, its unit, and a note saying which lengths and why: tokens when
+    ``f`` (and ``other``, if given) counted them with the same tokenizer, else characters."""
+    if other is None:
+        if f.tokens and tokenizer:
+            return sk.decode_kll(f.tokens), "tokens", f"token lengths ({tokenizer})"
+        return sk.decode_kll(f.lengths), "characters", "character lengths (no tokenizer: --tokenizer PATH)"
+    o, o_tok = other
+    if f.tokens and o.tokens and tokenizer and tokenizer == o_tok:
+        return sk.decode_kll(f.tokens), "tokens", f"token lengths ({tokenizer})"
+    if f.tokens and o.tokens and tokenizer != o_tok:
+        why = f"the two sides counted tokens with different tokenizers ({tokenizer} vs {o_tok})"
+    elif f.tokens or o.tokens:
+        why = "only one side has token lengths: profile both with the same --tokenizer"
+    else:
+        why = "no tokenizer: profile with --tokenizer PATH for token lengths"
+    return sk.decode_kll(f.lengths), "characters", f"character lengths, the fallback ({why})"
+
+
+def _lengths(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[str, float | None], base: Side,
+             serve: Side) -> list[_Draft]:
+    kb, unit, note = length_sketches(b, base.profile.tokenizer, (s, serve.profile.tokenizer))
+    ks_, _u, _n = length_sketches(s, serve.profile.tokenizer, (b, base.profile.tokenizer))
     if kb.is_empty():
         return [_no_values("data.prompt-length", name, "baseline")]
     if ks_.is_empty():
@@ -198,30 +226,35 @@ def _lengths(name: str, b: FeatureProfile, s: FeatureProfile, limits: dict[str, 
     longest = kb.get_max_value()
     over = 1.0 - ks_.get_cdf([longest], inclusive=True)[0]
     psi = mx.numeric_metrics(kb, ks_, None)["psi"]
-    limit = limits["prompt_over_validated"]
+    quantiles = (f"serving p50/p95 {ks_.get_quantile(0.5):,.0f}/{ks_.get_quantile(0.95):,.0f} vs baseline "
+                 f"{kb.get_quantile(0.5):,.0f}/{kb.get_quantile(0.95):,.0f} {unit}")
     text = (f"feature {name}: {over:.2%} of serving values are longer than the longest in the baseline "
-            f"({int(longest):,} characters); length PSI {psi:.4f}, serving p50/p95 "
-            f"{ks_.get_quantile(0.5):,.0f}/{ks_.get_quantile(0.95):,.0f} vs baseline "
-            f"{kb.get_quantile(0.5):,.0f}/{kb.get_quantile(0.95):,.0f} characters")
+            f"({int(longest):,} {unit}); length PSI {psi:.4f}, {quantiles}")
+    return [_length_verdict(name, text, over, psi, int(longest), unit, limits, f"{quantiles}; {note}")]
+
+
+def _length_verdict(name: str, text: str, over: float, psi: float, longest: int, unit: str,
+                    limits: dict[str, float | None], note: str) -> _Draft:
+    """data.prompt-length: drift when more than the limit's share of serving values is longer than the
+    longest validated one, or the length distribution moved past the PSI threshold."""
+    limit = limits["prompt_over_validated"]
     if limit is None:
-        return [_Draft("data.prompt-length", name, Status.NOT_APPLICABLE, text, reason="threshold is off")]
+        return _Draft("data.prompt-length", name, Status.NOT_APPLICABLE, text, reason="threshold is off")
     psi_limit = limits["psi"]
     drift = over > limit or (psi_limit is not None and psi > psi_limit)
-    return [_Draft("data.prompt-length", name, Status.DRIFT if drift else Status.MATCH, text,
-                   expected=f"<= {limit:.0%} longer than {int(longest):,} chars", value=round(over, 6),
-                   note=f"serving p50/p95 {ks_.get_quantile(0.5):,.0f}/{ks_.get_quantile(0.95):,.0f} vs baseline "
-                        f"{kb.get_quantile(0.5):,.0f}/{kb.get_quantile(0.95):,.0f} characters, length PSI {psi:.3f} "
-                        "(token lengths are not measured)")]
+    return _Draft("data.prompt-length", name, Status.DRIFT if drift else Status.MATCH, text,
+                  expected=f"<= {limit:.0%} longer than {longest:,} {unit}", value=round(over, 6), note=note)
 
 
-def _stamp(d: _Draft, book: dict, base: Side, serve: Side, setup: Setup) -> Result:
+def _stamp(d: _Draft, book: dict, base: Side, serve: Side | None, setup: Setup) -> Result:
+    """The finding of one draft; ``serve`` None: the draft names its own target and provenance."""
     from skewaudit.audit import _ignored, fill_template
 
     info = book[d.check]
     policy = getattr(getattr(setup.spec, "spec", None), "policy", None) if setup.spec is not None else None
     level = (d.level or (getattr(policy, "severity", None) or {}).get(d.check) or info.level)
     fieldpath = f"spec.data.features.{d.feature}"
-    target = TargetRef(kind="Dataset", name=serve.label)
+    target = d.target or TargetRef(kind="Dataset", name=serve.label if serve else "")
     status, reason, message = d.status, d.reason, d.message
     if setup.spec is not None and status in (Status.DRIFT, Status.UNVERIFIABLE):
         why, expired = _ignored(setup.spec, d.check, fieldpath, target.label(), [], setup.today or _dt.date.today(),
@@ -232,9 +265,9 @@ def _stamp(d: _Draft, book: dict, base: Side, serve: Side, setup: Setup) -> Resu
             message = f"{message} [{expired}]"
     problem = status in (Status.DRIFT, Status.UNVERIFIABLE, Status.SUPPRESSED)
     values = {"name": d.feature, "field": fieldpath, "expected": str(d.expected), "observed": str(d.value)}
-    prov = Prov(source="data", object=serve.label,
-                path=f"feature {d.feature}: {serve.profile.rows:,} serving rows vs {base.profile.rows:,} baseline "
-                     f"rows ({base.label})")
+    prov = d.prov or Prov(source="data", object=serve.label if serve else "",
+                          path=f"feature {d.feature}: {serve.profile.rows if serve else 0:,} serving rows vs "
+                               f"{base.profile.rows:,} baseline rows ({base.label})")
     return Result(check=d.check, category="data", status=status, level=level, spec=setup.spec_name, field=fieldpath,
                   target=target, message=message, expected=d.expected,
                   observed=[Evidence(value=d.value, prov=prov, note=d.note)] if d.value is not None else [],

@@ -28,10 +28,10 @@ CONNECT_TIMEOUT_S = 30
 
 
 def profile_on_dask(address: str, sources: list[readers.Source], *, columns: list[str] | None,
-                    kinds: dict[str, str], sample: float | None, seed: int) -> Profile:
+                    kinds: dict[str, str], sample: float | None, seed: int, tokenizer: str | None = None) -> Profile:
     import msgspec
 
-    from skewaudit.dataskew.run import pieces, profile_piece
+    from skewaudit.dataskew.run import load_tokenizer, pieces, profile_piece
 
     try:
         from dask.distributed import Client, LocalCluster
@@ -40,6 +40,7 @@ def profile_on_dask(address: str, sources: list[readers.Source], *, columns: lis
     for src in sources:
         if src.fmt != "parquet" or src.path == "-":
             raise InputError(f"{src.label}: --dask profiles Parquet files and directories only")
+    load_tokenizer(tokenizer)   # a bad tokenizer fails here, before a cluster starts
     work = pieces(sources)
     cluster = None
     try:
@@ -54,7 +55,8 @@ def profile_on_dask(address: str, sources: list[readers.Source], *, columns: lis
         raise EnvironmentUnavailable(f"dask scheduler {address}: {e}") from None
     try:
         # Each piece gets its own seed so sampling is reproducible and independent per piece.
-        futures = [client.submit(profile_piece, path, groups, columns, kinds, sample, seed + i, pure=False)
+        # Workers load the tokenizer from the same path: it must be readable there too (a shared mount).
+        futures = [client.submit(profile_piece, path, groups, columns, kinds, sample, seed + i, tokenizer, pure=False)
                    for i, (path, groups) in enumerate(work)]
         parts = [msgspec.json.decode(b, type=Profile) for b in client.gather(futures)]
     finally:

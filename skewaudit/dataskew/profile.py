@@ -4,9 +4,10 @@ A profile holds, per feature: its kind (numeric, categorical or text), the
 Arrow type seen, row and missing counts, and sketches (``sketches.py``):
 numeric values in a KLL quantile sketch plus exact min/max/sum/sum of squares;
 categorical values in a frequent-items sketch plus an HLL distinct count;
-text values as their length in characters (KLL). Every string feature also
-keeps its length sketch, so shards whose kind was guessed differently still
-merge. Its size is set by the sketch parameters, never by the number of rows,
+text values as their length in characters (KLL) and, when a tokenizer is given
+(``tokens``), in tokens (a second KLL; the profile names the tokenizer). Every
+string feature also keeps its character-length sketch, so shards whose kind was
+guessed differently still merge. Its size is set by the sketch parameters, never by the number of rows,
 and ``merge`` of per-shard profiles equals one pass over all shards (up to the
 sketches' documented error).
 
@@ -53,6 +54,7 @@ class FeatureProfile(msgspec.Struct, frozen=True, omit_defaults=True):
     numeric: NumericStats | None = None
     categorical: CategoricalStats | None = None
     lengths: str | None = None    # KLL of string lengths in characters (every string feature)
+    tokens: str | None = None     # KLL of text lengths in tokens (text features, with a tokenizer)
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +65,7 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     sources: list[str] = []
     sample: float | None = None
     kll_k: int = sk.KLL_K
+    tokenizer: str | None = None  # the tokenizer that counted ``tokens`` (tokens.Tokenizer.ident)
     features: dict[str, FeatureProfile] = {}
 
 
@@ -81,6 +84,7 @@ class _Acc:
     freq: Any = None
     hll: Any = None
     lengths: Any = None
+    tokens: Any = None
     min: float | None = None
     max: float | None = None
     sum: float = 0.0
@@ -95,6 +99,7 @@ class Builder:
     sources: list[str] = field(default_factory=list)
     sample: float | None = None
     kll_k: int = sk.KLL_K
+    tokenizer: Any = None         # a tokens.Tokenizer: text features also get token lengths
     notes: list[str] = field(default_factory=list)
     rows: int = 0
     _acc: dict[str, _Acc] = field(default_factory=dict)
@@ -115,7 +120,7 @@ class Builder:
                     self.notes.append(f"feature {name!r}: type {col.type} is not profiled (numbers, strings and "
                                       "booleans are)")
                     continue
-                acc = self._acc[name] = _new_acc(name, kind, str(col.type), self.kll_k)
+                acc = self._acc[name] = _new_acc(name, kind, str(col.type), self.kll_k, self.tokenizer)
             elif str(col.type) != acc.type and acc.type != "null":
                 if _family(col.type) != _family_name(acc.type) and not pa.types.is_null(col.type):
                     from skewaudit.errors import InputError
@@ -125,16 +130,17 @@ class Builder:
             if acc.type == "null" and not pa.types.is_null(col.type):
                 # All-null so far: the first batch with values decides the kind.
                 kind = self.kinds.get(name) or _guess_kind(col) or acc.kind
-                fresh = _new_acc(name, kind, str(col.type), self.kll_k)
+                fresh = _new_acc(name, kind, str(col.type), self.kll_k, self.tokenizer)
                 fresh.count, fresh.missing = acc.count, acc.missing
                 acc = self._acc[name] = fresh
-            _update(acc, col)
+            _update(acc, col, self.tokenizer)
 
     def finish(self) -> Profile:
         from skewaudit import __version__
 
         return Profile(skewaudit_version=__version__, created_at=_now(), rows=self.rows, sources=list(self.sources),
                        sample=self.sample, kll_k=self.kll_k,
+                       tokenizer=self.tokenizer.ident if self.tokenizer is not None else None,
                        features={n: _freeze(a) for n, a in sorted(self._acc.items())})
 
 
@@ -184,7 +190,7 @@ def _guess_kind(col: Any) -> str | None:
     return None
 
 
-def _new_acc(name: str, kind: str, type_text: str, k: int) -> _Acc:
+def _new_acc(name: str, kind: str, type_text: str, k: int, tokenizer: Any = None) -> _Acc:
     acc = _Acc(name=name, kind=kind, type=type_text)
     if kind == "numeric":
         acc.kll = sk.new_kll(k)
@@ -192,10 +198,12 @@ def _new_acc(name: str, kind: str, type_text: str, k: int) -> _Acc:
         acc.freq, acc.hll = sk.new_freq(), sk.new_hll()
     if kind in ("categorical", "text"):
         acc.lengths = sk.new_kll(k)
+    if kind == "text" and tokenizer is not None:
+        acc.tokens = sk.new_kll(k)
     return acc
 
 
-def _update(acc: _Acc, col: Any) -> None:
+def _update(acc: _Acc, col: Any, tokenizer: Any = None) -> None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -231,6 +239,8 @@ def _update(acc: _Acc, col: Any) -> None:
         return
     lengths = pc.utf8_length(present).to_numpy(zero_copy_only=False).astype("float64")
     acc.lengths.update(lengths)
+    if acc.tokens is not None:
+        acc.tokens.update(np.asarray(tokenizer.lengths(present.to_pylist()), dtype="float64"))
     if acc.kind == "categorical":
         long = lengths > CATEGORY_MAX_CHARS
         if long.any():
@@ -261,30 +271,37 @@ def _freeze(a: _Acc) -> FeatureProfile:
     elif a.kind == "categorical":
         categorical = CategoricalStats(freq=sk.encode(a.freq), hll=sk.encode(a.hll))
     return FeatureProfile(name=a.name, kind=a.kind, type=a.type, count=a.count, missing=a.missing, numeric=numeric,
-                          categorical=categorical, lengths=sk.encode(a.lengths) if a.lengths is not None else None)
+                          categorical=categorical, lengths=sk.encode(a.lengths) if a.lengths is not None else None,
+                          tokens=sk.encode(a.tokens) if a.tokens is not None else None)
 
 
 # --- merging ------------------------------------------------------------------------------
 
 def merge(profiles: Iterable[Profile]) -> Profile:
     """One profile equal to a single pass over every shard (kinds must agree; a string feature
-    seen as text in one shard and as categories in another becomes text)."""
+    seen as text in one shard and as categories in another becomes text). Token lengths merge
+    only when every shard counted them with the same tokenizer; else they are dropped (a
+    sketch of some shards' tokens would misstate the whole)."""
     from skewaudit import __version__
 
     profiles = list(profiles)
+    toks = {p.tokenizer for p in profiles}
+    if len(toks - {None}) > 1:
+        raise ValueError(f"the profiles counted tokens with different tokenizers ({', '.join(sorted(toks - {None}))})")
+    tokenizer = toks.pop() if len(toks) == 1 else None
     names = sorted({n for p in profiles for n in p.features})
     feats = {}
     for n in names:
         parts = [p.features[n] for p in profiles if n in p.features]
-        feats[n] = _merge_feature(parts)
+        feats[n] = _merge_feature(parts, with_tokens=tokenizer is not None)
     samples = {p.sample for p in profiles}
     return Profile(skewaudit_version=__version__, created_at=_now(), rows=sum(p.rows for p in profiles),
                    sources=[s for p in profiles for s in p.sources],
                    sample=samples.pop() if len(samples) == 1 else None,
-                   kll_k=min(p.kll_k for p in profiles) if profiles else sk.KLL_K, features=feats)
+                   kll_k=min(p.kll_k for p in profiles) if profiles else sk.KLL_K, tokenizer=tokenizer, features=feats)
 
 
-def _merge_feature(parts: list[FeatureProfile]) -> FeatureProfile:
+def _merge_feature(parts: list[FeatureProfile], with_tokens: bool = False) -> FeatureProfile:
     first = parts[0]
     kinds = {p.kind for p in parts}
     kind = first.kind
@@ -300,13 +317,11 @@ def _merge_feature(parts: list[FeatureProfile]) -> FeatureProfile:
     if kind == "numeric":
         stats = [p.numeric for p in parts if p.numeric is not None]
         if stats:
-            kll = sk.decode_kll(stats[0].kll)
-            for s in stats[1:]:
-                kll = sk.merge_kll(kll, sk.decode_kll(s.kll))
             mins = [s.min for s in stats if s.min is not None]
             maxs = [s.max for s in stats if s.max is not None]
-            numeric = NumericStats(kll=sk.encode(kll), min=min(mins) if mins else None, max=max(maxs) if maxs else None,
-                                   sum=math.fsum(s.sum for s in stats), sumsq=math.fsum(s.sumsq for s in stats))
+            numeric = NumericStats(kll=_merged_kll([st.kll for st in stats]) or "", min=min(mins) if mins else None,
+                                   max=max(maxs) if maxs else None, sum=math.fsum(s.sum for s in stats),
+                                   sumsq=math.fsum(s.sumsq for s in stats))
     if kind == "categorical":
         cats = [p.categorical for p in parts if p.categorical is not None]
         freq, hll = sk.decode_freq(cats[0].freq), sk.decode_hll(cats[0].hll)
@@ -314,11 +329,18 @@ def _merge_feature(parts: list[FeatureProfile]) -> FeatureProfile:
             freq = sk.merge_freq(freq, sk.decode_freq(c.freq))
             hll = sk.merge_hll(hll, sk.decode_hll(c.hll))
         categorical = CategoricalStats(freq=sk.encode(freq), hll=sk.encode(hll))
-    lens = [p.lengths for p in parts if p.lengths]
-    if lens:
-        kll = sk.decode_kll(lens[0])
-        for t in lens[1:]:
-            kll = sk.merge_kll(kll, sk.decode_kll(t))
-        lengths = sk.encode(kll)
+    lengths = _merged_kll([p.lengths for p in parts if p.lengths])
+    tokens = None
+    if with_tokens and kind == "text" and all(p.tokens for p in parts):
+        tokens = _merged_kll([p.tokens for p in parts])
     return FeatureProfile(name=first.name, kind=kind, type=type_text, count=count, missing=missing, numeric=numeric,
-                          categorical=categorical, lengths=lengths)
+                          categorical=categorical, lengths=lengths, tokens=tokens)
+
+
+def _merged_kll(encoded: list[str]) -> str | None:
+    if not encoded:
+        return None
+    kll = sk.decode_kll(encoded[0])
+    for t in encoded[1:]:
+        kll = sk.merge_kll(kll, sk.decode_kll(t))
+    return sk.encode(kll)

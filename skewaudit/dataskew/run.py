@@ -76,14 +76,16 @@ def splittable(sources: list[readers.Source]) -> bool:
 
 def profile_sources(sources: list[readers.Source], *, columns: list[str] | None = None,
                     kinds: dict[str, str] | None = None, sample: float | None = None, seed: int = 0,
-                    jobs: int = 1) -> Profile:
+                    jobs: int = 1, tokenizer: str | None = None) -> Profile:
     """Profile every source into one profile; ``jobs`` > 1 profiles Parquet pieces in worker processes
-    (the same ``profile_piece`` as the Dask path) and merges them."""
+    (the same ``profile_piece`` as the Dask path) and merges them. ``tokenizer``: a local
+    ``tokenizer.json`` path; text features then also get token lengths."""
+    tok = load_tokenizer(tokenizer)   # loaded here first: a bad file fails before any worker starts
     if jobs > 1 and splittable(sources):
         work = pieces(sources)
         if len(work) > 1:
-            return _profile_in_processes(work, sources, columns, dict(kinds or {}), sample, seed, jobs)
-    builder = Builder(kinds=dict(kinds or {}), sources=[s.label for s in sources], sample=sample)
+            return _profile_in_processes(work, sources, columns, dict(kinds or {}), sample, seed, jobs, tokenizer)
+    builder = Builder(kinds=dict(kinds or {}), sources=[s.label for s in sources], sample=sample, tokenizer=tok)
     rng = _rng(seed) if sample is not None and sample < 1 else None
     for src in sources:
         for batch in readers.batches(src, columns):
@@ -93,22 +95,17 @@ def profile_sources(sources: list[readers.Source], *, columns: list[str] | None 
 
 
 def profile_piece(path: str, row_groups: list[int] | None, columns: list[str] | None, kinds: dict[str, str],
-                  sample: float | None, seed: int) -> bytes:
+                  sample: float | None, seed: int, tokenizer: str | None = None) -> bytes:
     """Profile one Parquet file (or some of its row groups); the profile as JSON bytes."""
     import msgspec
 
     from skewaudit.errors import InputError
 
-    builder = Builder(kinds=dict(kinds), sources=[path], sample=sample)
+    builder = Builder(kinds=dict(kinds), sources=[path], sample=sample, tokenizer=load_tokenizer(tokenizer))
     rng = _rng(seed) if sample is not None and sample < 1 else None
     try:
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        groups = row_groups if row_groups is not None else list(range(pf.num_row_groups))
-        for batch in pf.iter_batches(batch_size=readers.BATCH_ROWS, row_groups=groups, columns=columns):
-            if batch.num_rows:
-                builder.add(_sampled(batch, rng, sample))
+        for batch in readers.parquet_batches(path, row_groups=row_groups, columns=columns):
+            builder.add(_sampled(batch, rng, sample))
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a corrupt file
@@ -118,7 +115,7 @@ def profile_piece(path: str, row_groups: list[int] | None, columns: list[str] | 
 
 def _profile_in_processes(work: list[tuple[str, list[int] | None]], sources: list[readers.Source],
                           columns: list[str] | None, kinds: dict[str, str], sample: float | None, seed: int,
-                          jobs: int) -> Profile:
+                          jobs: int, tokenizer: str | None) -> Profile:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -129,10 +126,18 @@ def _profile_in_processes(work: list[tuple[str, list[int] | None]], sources: lis
     # spawn, not fork: Arrow's thread pools do not survive a fork.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=ctx) as pool:
-        futures = [pool.submit(profile_piece, path, groups, columns, kinds, sample, seed + i)
+        futures = [pool.submit(profile_piece, path, groups, columns, kinds, sample, seed + i, tokenizer)
                    for i, (path, groups) in enumerate(work)]
         parts = [msgspec.json.decode(f.result(), type=Profile) for f in futures]
     return msgspec.structs.replace(merge(parts), sources=[s.label for s in sources])
+
+
+def load_tokenizer(path: str | None) -> Any:
+    if path is None:
+        return None
+    from skewaudit.dataskew import tokens
+
+    return tokens.load(path)
 
 
 def _rng(seed: int) -> Any:

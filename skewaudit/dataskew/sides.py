@@ -16,7 +16,7 @@ def is_profile(path: str) -> bool:
 
 def load_side(paths: list[str], *, columns: list[str] | None = None, kinds: dict[str, str] | None = None,
               sample: float | None = None, seed: int = 0, input_format: str | None = None,
-              base_dir: Path | None = None, jobs: int = 1) -> Side:
+              base_dir: Path | None = None, jobs: int = 1, tokenizer: str | None = None) -> Side:
     """A profile file is loaded; anything else is profiled now (several paths form one dataset)."""
     from skewaudit.dataskew import store
     from skewaudit.dataskew.profile import merge
@@ -28,6 +28,6 @@ def load_side(paths: list[str], *, columns: list[str] | None = None, kinds: dict
     parts = [store.load(p) for p in profiles]
     if data:
         parts.append(profile_sources([readers.resolve(p, input_format) for p in data], columns=columns,
-                                     kinds=kinds, sample=sample, seed=seed, jobs=jobs))
+                                     kinds=kinds, sample=sample, seed=seed, jobs=jobs, tokenizer=tokenizer))
     profile = parts[0] if len(parts) == 1 else merge(parts)
     return Side(profile=profile, label=", ".join(paths))

@@ -1,7 +1,9 @@
 """Read and write profile files: bounded, schema-checked, atomic.
 
 A profile is JSON (``skewaudit.io/data-profile/v1``). Loading refuses, with one
-line naming the file: a file over ``MAX_PROFILE_BYTES``, text that is not JSON,
+line naming the file: a file over the run's one input limit (``--max-input-bytes``,
+``skewaudit.limits``; a profile's size is set by sketch parameters, so a huge
+one is not a profile), text that is not JSON,
 another schema version, fields of the wrong type (with the field path), and
 sketches that do not decode.
 """
@@ -14,8 +16,6 @@ from skewaudit.dataskew import sketches as sk
 from skewaudit.dataskew.profile import KINDS, PROFILE_SCHEMA, Profile
 from skewaudit.errors import InputError
 
-MAX_PROFILE_BYTES = 256 << 20
-
 
 def save(profile: Profile, path: str) -> None:
     from skewaudit.fsutil import write_atomic
@@ -24,13 +24,12 @@ def save(profile: Profile, path: str) -> None:
 
 
 def load(path: str) -> Profile:
+    from skewaudit.limits import read_input
+
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_PROFILE_BYTES + 1)
+        raw = read_input(path)   # chunked, within --max-input-bytes
     except OSError as e:
         raise InputError(f"{path}: cannot read profile: {e.strerror}") from None
-    if len(raw) > MAX_PROFILE_BYTES:
-        raise InputError(f"{path}: profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; refusing to read it")
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
         head = msgspec.json.decode(raw)

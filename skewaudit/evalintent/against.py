@@ -4,16 +4,18 @@
 --against-eval``: a served context above the evaluated ``max_length`` (and
 above the model's ``max_position_embeddings`` without rope scaling), another
 dtype or quantization than evaluated, another model or revision, another
-tensor-parallel degree (numerics differ slightly across TP), and serving-side
-sampling defaults the evaluation did not use. Constraint values (a range, a
-set) are compared only where they are exact.
+tensor-parallel degree (numerics differ slightly across TP), and an engine
+version the spec allows whose minor differs from the engine the evaluation ran
+(an MLflow ``requirements.txt`` pin). Constraint values (a range, a set) are
+compared only where they are exact, or as a constraint the evaluated version
+must satisfy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from skewaudit import normalize, units
+from skewaudit import constraints, normalize, units
 from skewaudit.evalintent.record import EvalRecord
 
 
@@ -81,6 +83,18 @@ def warnings(loaded: Any, rec: EvalRecord) -> list[str]:
     rev = spec.identity.model.revision
     if ev_rev is not None and rev and rev != ev_rev.value:
         warn("spec.identity.model.revision", f"spec {rev}, evaluated {ev_rev.value} ({ev_rev.source})")
+
+    name = getattr(engine, "name", None) if engine else None
+    ev_engine = rec.libraries.get(str(name).lower()) if name else None
+    spec_version = getattr(engine, "version", None) if engine else None
+    if ev_engine is not None and spec_version:
+        try:
+            allowed = constraints.compile(str(spec_version), "version")
+        except ValueError:
+            allowed = None  # the spec's own validation reports a malformed constraint
+        if allowed is not None and not allowed.matches(str(ev_engine.value).split("+")[0]):
+            warn("spec.runtime.engine.version", f"spec {name} {spec_version}, evaluated with {name} {ev_engine.value} "
+                 f"({ev_engine.source}): that engine version was never validated")
 
     ev_tp = rec.values.get("tensor_parallel_size")
     tp = getattr(engine, "tensor_parallel_size", None) if engine else None

@@ -3,10 +3,11 @@
 ``render(record)`` is what ``init --from-eval`` writes: model id, revision,
 tokenizer, precision, engine dtype, max length, tensor parallelism, memory
 fraction and quantization from the records; what they do not say (the
-accelerator, the task) is a ``# TODO``. ``audit_text(record)`` is the in-memory
-spec of ``diff --intent-from-eval``: the same values, with the hardware checks
-off (a validation record says nothing about the serving hardware) so only what
-was evaluated is compared.
+accelerator, the task) is a ``# TODO``. ``render(record, for_audit=True)`` is the
+in-memory spec of ``diff --intent-from-eval``: the same values, with the hardware
+checks off (a validation record says nothing about the serving hardware) so only
+what was evaluated is compared. ``sources(record)`` says which record value each
+spec field was written from, so findings can point into the record.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def render(rec: EvalRecord, *, for_audit: bool = False, name: str | None = None,
         engine_lines += _line("      ", "quantization", v.get("quantization"))
     elif v.get("model_quantization"):
         engine_lines += _line("      ", "quantization", v.get("model_quantization"))
-    elif "max_position_embeddings" in v:
+    elif "model_unquantized" in v:
         # The model directory was read and its config.json has no quantization_config: the weights
         # evaluated were unquantized, so serving must be too (vLLM would auto-detect a quantized checkpoint).
         engine_lines.append("      quantization: none  # from config.json (no quantization_config) and no "
@@ -153,6 +154,11 @@ def render(rec: EvalRecord, *, for_audit: bool = False, name: str | None = None,
         val_lines.append("    modelGenerationDefaults:")
         val_lines += [f"      {_camel(k)}: {_yaml(x.value)}  # from {x.source}"
                       for k, x in sorted(rec.model_defaults.items()) if isinstance(x.value, (bool, int, float))]
+    if rec.libraries:
+        val_lines.append("    libraries:  # at evaluation; runtime.library-versions compares what the serving image pins")
+        for lib, x in sorted(rec.libraries.items()):
+            val_lines += [f"      {lib}:", f"        version: {json.dumps(str(x.value))}",
+                          f"        source: {_yaml(x.source)}"]
     if val_lines:
         out += ["  validation:", f"    source: {_yaml(rec.sources[0])}" if rec.sources else "    # source unknown",
                 *val_lines]
@@ -165,3 +171,42 @@ def render(rec: EvalRecord, *, for_audit: bool = False, name: str | None = None,
         out += ["  policy:", "    severity:  # the record says nothing about hardware: not compared"]
         out += [f'      {cid}: "off"' for cid in load_playbook() if cid.startswith("hardware.")]
     return "\n".join(out) + "\n"
+
+
+# Spec field -> the record values it is written from, first present wins (as in render()).
+_FIELDS = {
+    "metadata.name": ("model_id",),
+    "spec.identity.model.id": ("model_id",),
+    "spec.identity.model.family": ("model_id",),
+    "spec.identity.model.framework": ("backend",),
+    "spec.identity.model.task": ("task", "chat_template_sha"),
+    "spec.identity.model.precision": ("dtype", "model_dtype"),
+    "spec.identity.model.revision": ("revision",),
+    "spec.identity.model.tokenizer.id": ("tokenizer",),
+    "spec.identity.model.tokenizer.revision": ("tokenizer_revision",),
+    "spec.runtime.accelerator.count": ("tensor_parallel_size",),
+    "spec.runtime.engine.name": ("backend",),
+    "spec.runtime.engine.dtype": ("dtype", "model_dtype"),
+    "spec.runtime.engine.maxModelLen": ("max_length",),
+    "spec.runtime.engine.tensorParallelSize": ("tensor_parallel_size",),
+    "spec.runtime.engine.gpuMemoryUtilization": ("gpu_memory_utilization",),
+    "spec.runtime.engine.quantization": ("quantization", "model_quantization", "model_unquantized"),
+    "spec.validation.chatTemplateSha": ("chat_template_sha",),
+    "metadata.annotations.skewaudit.io/evaluated-at": ("date",),
+}
+
+
+def sources(rec: EvalRecord) -> dict[str, Value]:
+    """Each spec field ``render`` writes from the record -> the record value it came from."""
+    out: dict[str, Value] = {}
+    for path, keys in _FIELDS.items():
+        found = next((rec.values[k] for k in keys if k in rec.values), None)
+        if found is not None:
+            out[path] = found
+    for k, x in rec.sampling.items():
+        out[f"spec.validation.sampling.{k}"] = x
+    for k, x in rec.model_defaults.items():
+        out[f"spec.validation.modelGenerationDefaults.{k}"] = x
+    for lib, x in rec.libraries.items():
+        out[f"spec.validation.libraries.{lib}.version"] = out[f"spec.validation.libraries.{lib}"] = x
+    return out

@@ -40,14 +40,17 @@ PROBLEM_STATUSES = (Status.DRIFT, Status.UNPINNED)
 
 
 class Location(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A position in a spec file, 1-based."""
+    """A position in a spec file, 1-based; or in a record the intent came from (an lm-eval results
+    JSON, an MLmodel), then ``key`` is the key path inside it (``config.model_args.dtype``)."""
 
     file: str
     line: int = 0
     col: int = 0
+    key: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        return f"{where} ({self.key})" if self.key else where
 
 
 class TargetRef(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -172,3 +175,26 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     issues: list[CollectionIssue] = []
     baseline: str | None = None        # the baseline snapshot compared against, if any
     gate: Gate | None = None           # the exit-code decision (set by audit.apply_gate)
+
+
+class ContextRun(msgspec.Struct, frozen=True, kw_only=True):
+    """One kube context of a several-cluster run (``diff --context A --context B``).
+
+    ``status`` is ``ok`` or ``unreachable`` (then ``reason`` says why, and the
+    context's own ``exit_code`` is 3); ``summary`` counts this context's results,
+    cross-context findings included."""
+
+    name: str
+    status: str = "ok"
+    reason: str = ""
+    workloads: int = 0
+    pods: int = 0
+    summary: Summary = Summary()
+    exit_code: int = 0
+
+
+class MultiReport(Report, frozen=True, kw_only=True):
+    """A report over several kube contexts: every ``Report`` key, plus ``contexts`` (one entry per
+    context, in the order given). Single-context runs keep writing a plain ``Report``."""
+
+    contexts: list[ContextRun] = []

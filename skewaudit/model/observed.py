@@ -50,6 +50,7 @@ class SourceKind:
     PROCESS = "process"            # /proc/PID or --cmdline in local mode
     DERIVED = "derived"            # computed from other facts (e.g. tp*pp)
     RUNTIME = "runtime"            # what the engine reports on its own HTTP endpoints (--probe)
+    CLAIM = "resource-claim"       # a DRA ResourceClaimTemplate's device requests
     UNKNOWN = "unknown"
 
 
@@ -218,6 +219,7 @@ class ContainerObs(msgspec.Struct, frozen=True, omit_defaults=True):
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     claims: list[str] = []             # DRA resource claims the container uses (resources.claims[].name)
+    claim_requests: dict[str, str] = {}   # claim -> the one request of it the container uses (claims[].request)
     ports: list[Port] = []
     probes: list[Probe] = []
     engine: EngineFacts | None = None
@@ -317,6 +319,19 @@ class Symptoms(msgspec.Struct, frozen=True, omit_defaults=True):
     uptime_s: float | None = None
 
 
+class TokenHistogram(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A serving engine's histogram of request lengths in tokens (vLLM's
+    ``vllm:request_prompt_tokens``), summed over its label sets (model, engine
+    rank): cumulative counts at each finite bucket bound (``le``), and the total
+    (the ``+Inf`` bucket), which JSON cannot hold as a bound."""
+
+    metric: str
+    bounds: list[float] = []
+    cumulative: list[float] = []
+    count: float = 0.0
+    sum: float | None = None
+
+
 class RuntimeReport(msgspec.Struct, frozen=True, omit_defaults=True):
     """What one engine reported about itself on its HTTP endpoints.
 
@@ -335,6 +350,7 @@ class RuntimeReport(msgspec.Struct, frozen=True, omit_defaults=True):
     endpoints: dict[str, str] = {}
     fields: dict[str, Fact] = {}
     symptoms: Symptoms | None = None
+    prompt_tokens: TokenHistogram | None = None   # served prompt lengths (data.prompt-length)
 
 
 # --- pods, nodes, workloads -------------------------------------------------
@@ -380,6 +396,18 @@ class NodeObs(msgspec.Struct, frozen=True, omit_defaults=True):
     capacity: dict[str, str] = {}
 
 
+class AutoscaleTarget(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One metric an autoscaler scales on and its target, where it is written: an HPA's
+    ``spec.metrics[i]…target.averageValue`` or a KEDA trigger's ``metadata.threshold``."""
+
+    metric: str                        # "vllm:num_requests_waiting", "cpu"
+    type: str = ""                     # AverageValue | Value | Utilization
+    value: str | None = None           # the target as written ("5", "80"); None when absent
+    path: str = ""
+    activation: str | None = None      # KEDA activationThreshold (scale from zero above it)
+    query: str | None = None           # KEDA Prometheus query
+
+
 class HpaObs(msgspec.Struct, frozen=True, omit_defaults=True):
     """An autoscaling/v2 HPA (or KServe/KEDA equivalent) targeting the workload.
 
@@ -401,6 +429,7 @@ class HpaObs(msgspec.Struct, frozen=True, omit_defaults=True):
     min_replicas: int | None = None
     max_replicas: int | None = None
     metrics: list[str] = []
+    targets: list[AutoscaleTarget] = []  # the metrics again, structured: target values and their fields
     target: str = ""                 # "Deployment/llama"
     current_replicas: int | None = None
     desired_replicas: int | None = None
@@ -439,6 +468,29 @@ class ServiceObs(msgspec.Struct, frozen=True, omit_defaults=True):
     routes: list[RouteObs] = []       # HTTPRoutes, Ingresses, VirtualServices that route to it
 
 
+class ClaimRequest(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One request of a DRA claim: its device count and class, and where the count is written."""
+
+    count: int
+    device_class: str | None = None
+    path: str = ""
+
+
+class ClaimDevices(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What one DRA claim of a pod asks for, read from its ResourceClaimTemplate: the device
+    count and class, or ``count`` None and the reason it cannot be told (allocationMode All,
+    a prioritized list, the template not read)."""
+
+    template: str                      # "ResourceClaimTemplate/ns/name"
+    count: int | None = None
+    device_class: str | None = None    # deviceClassName ("gpu.nvidia.com")
+    path: str = ""                     # spec.spec.devices.requests[0].exactly.count
+    by_class: dict[str, int] = {}      # devices per class when the requests name several (GPUs and NICs)
+    requests: dict[str, ClaimRequest] = {}   # by request name: a container may use one request of a claim
+    note: str | None = None            # e.g. "count not set: 1 (ExactCount default)"
+    reason: str | None = None
+
+
 class PodTemplateObs(msgspec.Struct, frozen=True, omit_defaults=True):
     """The intended pod shape a controller stamps out (or a bare pod's spec)."""
 
@@ -454,6 +506,7 @@ class PodTemplateObs(msgspec.Struct, frozen=True, omit_defaults=True):
     service_account: str | None = None
     # DRA (spec.resourceClaims): claim name -> "ResourceClaimTemplate/NAME" or "ResourceClaim/NAME"
     resource_claims: dict[str, str] = {}
+    claim_devices: dict[str, ClaimDevices] = {}   # claim name -> its template's devices (DRA)
 
 
 class WorkloadObs(msgspec.Struct, frozen=True, omit_defaults=True):

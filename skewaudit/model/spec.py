@@ -548,7 +548,8 @@ class Target(_Model):
     context: Optional[str] = Field(None, description="Kubeconfig context (default: the current context).")
     namespace: Optional[str] = Field(None, description="Namespace (default: the context's namespace).")
     kind: Optional[Literal["Deployment", "StatefulSet", "ReplicaSet", "Pod", "Job", "InferenceService",
-                           "LeaderWorkerSet", "Rollout"]] = Field(None, description="Workload kind.")
+                           "LeaderWorkerSet", "Rollout", "RayService", "NIMService",
+                           "LLMInferenceService"]] = Field(None, description="Workload kind.")
     name: Optional[str] = Field(None, description="Workload name (default: metadata.name).")
     selector: Optional[dict[str, str]] = Field(
         None, description="Label selector matching the workload or its pod template labels.")

@@ -1,7 +1,8 @@
 """The ModelSpec ``data`` block (extension): the training/validation data baseline and drift thresholds.
 
 ``baseline`` is a profile made by ``skewaudit profile`` (``*.profile``) or data
-to profile when the audit runs, relative to the spec file. ``features`` may
+to profile when the audit runs, relative to the spec file; ``tokenizer`` a local
+``tokenizer.json`` for lengths in tokens when data is profiled. ``features`` may
 force a feature's kind and override thresholds per feature; with
 ``onlyListed: true`` only the listed features are compared. Thresholds are
 documented with their sources in ``skewaudit/dataskew/thresholds.py``; a
@@ -55,6 +56,9 @@ class DataSpec(_DataModel):
 
     baseline: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
         description="A profile (skewaudit profile DATA -o FILE.profile) or data files, relative to this spec.")
+    tokenizer: Optional[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = Field(
+        None, description="A local tokenizer.json of the served model (relative to this spec): text features are "
+        "also measured in tokens, and served prompt lengths (vLLM's vllm:request_prompt_tokens) can be compared.")
     features: Optional[dict[str, DataFeature]] = Field(None, description="Per-feature kinds and thresholds.")
     only_listed: bool = Field(False, description="Compare only the features listed under 'features'.")
     thresholds: Optional[DataThresholds] = Field(None, description="Thresholds for every feature.")

@@ -146,6 +146,27 @@ def sort_key(result: Result) -> tuple:
             t.container or "", t.context or "", result.field)
 
 
+def report_key(report: Report):
+    """The result order of ``report``: :func:`sort_key`, within each context in the order given when the
+    report spans several (``diff --context A --context B``)."""
+    names = [c.name for c in getattr(report, "contexts", None) or []]
+    if not names:
+        return sort_key
+    rank = {n: i for i, n in enumerate(names)}
+    return lambda r: (rank.get(r.target.context or "", len(rank)), sort_key(r))
+
+
+def by_context(report: Report, results: list[Result]) -> list[tuple[str | None, list[Result]]]:
+    """``results`` split per context of a several-context report, in the order given; one group
+    (context None) otherwise."""
+    names = [c.name for c in getattr(report, "contexts", None) or []]
+    if not names:
+        return [(None, results)]
+    groups = [(n, [r for r in results if r.target.context == n]) for n in names]
+    rest = [r for r in results if r.target.context not in names]
+    return [g for g in groups if g[1]] + ([(None, rest)] if rest else [])
+
+
 def ordered(results: Iterable[Result], show_matches: bool = False) -> list[Result]:
     """Results to show, in report order (spec, category, check, target).
 
@@ -239,3 +260,27 @@ def issue_text(report: Report) -> list[str]:
         area = f" (area: {clean(i.area)})" if i.area else ""
         lines.append(f"{clean(i.scope)}: {clean(i.kind)}: {clean(i.message)}{area}")
     return sorted(lines)
+
+
+def context_lines(report: Report) -> list[str]:
+    """A several-cluster report's contexts, one line each, with the exit code each alone would have:
+    ``context prod-eu: 2 drifted, 0 unverifiable, 1 unpinned (exit 1)``,
+    ``context prod-ap: could not be read: … (exit 3)``. Empty for a one-cluster report."""
+    out = []
+    for c in getattr(report, "contexts", None) or []:
+        if c.status != "ok":
+            what = f"could not be read: {c.reason}"
+        elif is_clean(c.summary):
+            what = "no drift"
+        else:
+            s = c.summary
+            what = f"{s.drift} drifted, {s.unverifiable} unverifiable, {s.unpinned} unpinned"
+        out.append(clean(f"context {c.name}: {what} (exit {c.exit_code})"))
+    return out
+
+
+def shows_message(report: Report, r: Result) -> bool:
+    """Whether a result's message says more than its row: a comparison of two running sides
+    (``compare``, the cross-context findings of a several-cluster run) names both sides only there."""
+    two_sided = report.source == "compare" or bool(getattr(report, "contexts", None))
+    return two_sided and r.status == "drift" and r.location is not None and not r.location.line

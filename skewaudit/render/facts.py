@@ -42,14 +42,19 @@ def render(snapshot: Snapshot, fmt: str) -> bytes:
     if fmt == "json":
         return msgspec.json.format(msgspec.json.encode(snapshot), indent=1) + b"\n"
     if fmt == "yaml":
-        import yaml
-
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        return yaml.dump(msgspec.to_builtins(snapshot), Dumper=dumper, sort_keys=False, allow_unicode=True,
-                         default_flow_style=False, encoding="utf-8")
+        return dump_yaml(msgspec.to_builtins(snapshot))
     if fmt == "table":
         return table(snapshot).encode()
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def dump_yaml(obj: Any) -> bytes:
+    """Plain data (a snapshot, a snapshot set) as block YAML, keys in their order, UTF-8 bytes."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(obj, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     encoding="utf-8")
 
 
 def _v(value: Any) -> str:
@@ -193,6 +198,12 @@ def _container_block(snap: Snapshot, w: WorkloadObs, c: ContainerObs, pods: list
     gc = _gpu_count(c)
     if gc is not None:
         b.add("gpu count", gc[0], Prov(source=SourceKind.POD_SPEC, object=w.object, path=gc[1]).where())
+    for claim in c.claims:   # DRA: what the claim's ResourceClaimTemplate asks for
+        d = w.template.claim_devices.get(claim)
+        if d is not None:
+            shown = f"{d.count} × {d.device_class or 'device'}" if d.count is not None else "- (unverifiable)"
+            b.add(f"dra claim {claim}", shown, Prov(source=SourceKind.CLAIM, object=d.template, path=d.path).where(),
+                  d.note if d.count is not None else d.reason)
     classes: dict[str, list[Fact]] = {}
     for p in pods:
         if not p.current:

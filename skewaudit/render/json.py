@@ -5,7 +5,7 @@ it). Keys whose value is empty or default are omitted. Mapping keys are sorted,
 so the same report always gives the same bytes.
 
 Top level:
-  ``source`` (``live`` | ``manifest`` | ``local`` | ``snapshot``),
+  ``source`` (``live`` | ``manifest`` | ``local`` | ``snapshot`` | ``baseline`` | ``compare``),
   ``summary``, ``schema``, ``skewaudit_version``, ``generated_at`` (ISO 8601
   UTC), ``context`` (kube context), ``specs`` (spec files audited),
   ``results`` (list, ordered by spec, category in playbook order: model,
@@ -13,8 +13,11 @@ Top level:
   target, field), ``checks``
   (check id -> ``{id, category, title, level, why, fields, remediation,
   next_steps, commands, aliases}``), ``issues`` (collection issues: ``{scope,
-  kind, message, area}``), ``baseline`` (snapshot compared against),
-  ``gate`` (the exit-code decision, below).
+  kind, message, area}``), ``baseline`` (snapshot compared against; for
+  ``compare``, the first side), ``gate`` (the exit-code decision, below).
+  Several ``--context`` only: ``contexts`` (one ``{name, status: ok |
+  unreachable, reason, workloads, pods, summary, exit_code}`` per context, in
+  the order given; ``exit_code`` is what that context alone would exit with).
 
 ``summary``: ``drift``, ``unverifiable``, ``unpinned``, ``match``,
   ``suppressed``, ``not_applicable`` (result counts by status), ``errors``,
@@ -28,7 +31,9 @@ Each result:
   ``message``, ``expected`` (the intended value as the spec writes it),
   ``observed`` (distinct running values: ``[{value, prov: {source, object,
   path, container}, note, pods, count}]``), ``location`` (``{file, line,
-  col}``, 1-based), ``scope`` (e.g. ``2 of 4 pods``), ``reason``, ``hint``,
+  col}``, 1-based; ``key`` too when the intent came from a validation record:
+  the key path inside it, ``config.model_args.dtype``), ``scope`` (e.g.
+  ``2 of 4 pods``), ``reason``, ``hint``,
   ``next_steps``, ``commands``.
 
 ``gate``: ``threshold`` (``--fail-on``: ``drift`` = any level, the default;
@@ -36,7 +41,7 @@ Each result:
   ``fail_on_unverifiable`` (the command-line switches), ``policy_unpinned``,
   ``policy_unverifiable`` (spec names whose ``policy.failOn`` switches the gate
   on for their own results), ``result`` (``pass`` | ``fail``), ``exit_code``
-  (0 | 1), ``reason`` (one line), ``failing`` (results failing the gate, by
+  (0 | 1 | 3), ``reason`` (one line), ``failing`` (results failing the gate, by
   status), ``not_gating`` (drift results the threshold let through).
 
 ``status`` values: ``match``, ``drift``, ``unverifiable`` (could not be
@@ -62,7 +67,7 @@ SUFFIX = ".json"
 def _ordered(report: Report) -> Report:
     # Same order as every other format, whatever order the report was built in.
     return msgspec.structs.replace(
-        report, results=sorted(report.results, key=_text.sort_key),
+        report, results=sorted(report.results, key=_text.report_key(report)),
         issues=sorted(report.issues, key=lambda i: (i.scope, i.kind, i.area, i.message)))
 
 

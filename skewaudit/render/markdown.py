@@ -102,6 +102,9 @@ def render(report: Report, **opts: object) -> str:
     if report.baseline:
         source += f", baseline {_code(report.baseline)}"
     out += [source + ".", ""]
+    contexts = _text.context_lines(report)
+    if contexts:
+        out += [f"- {_esc(c)}" for c in contexts] + [""]
     if shown:
         out += ["| Check | Level | Target | Intended | Observed | Where |",
                 "|---|---|---|---|---|---|"]

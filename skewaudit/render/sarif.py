@@ -72,7 +72,7 @@ def _fingerprint(r: Result) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def _result(r: Result, rule_index: dict[str, int]) -> dict[str, Any]:
+def _result(r: Result, rule_index: dict[str, int], several: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"ruleId": r.check}
     if r.check in rule_index:
         out["ruleIndex"] = rule_index[r.check]
@@ -82,7 +82,11 @@ def _result(r: Result, rule_index: dict[str, int]) -> dict[str, Any]:
     else:
         out["kind"] = "fail"
         out["level"] = _LEVEL.get(r.level, "warning")
-    out["message"] = {"text": _message(r)}
+    text = _message(r)
+    if several and r.target.context and r.target.context not in text:
+        # several clusters in one log: a code-scanning alert must say which one it is about
+        text = _text.clean(f"[context {r.target.context}] ") + text
+    out["message"] = {"text": text}
     if r.location and r.location.file:
         physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(r.location.file)}}
         if r.location.line >= 1:
@@ -131,7 +135,8 @@ def render(report: Report, **opts: object) -> str:
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "columnKind": "unicodeCodePoints",
-        "results": [_result(r, rule_index) for r in results if r.status in _WRITTEN],
+        "results": [_result(r, rule_index, bool(getattr(report, "contexts", None))) for r in results
+                    if r.status in _WRITTEN],
     }
     notes = [{"level": "warning", "message": {"text": line}} for line in _text.issue_text(report)]
     run["invocations"] = [{"executionSuccessful": True, **({"toolExecutionNotifications": notes} if notes else {})}]
@@ -140,6 +145,8 @@ def render(report: Report, **opts: object) -> str:
         props["context"] = report.context
     if report.baseline:
         props["baseline"] = report.baseline
+    if getattr(report, "contexts", None):
+        props["contexts"] = _text.context_lines(report)
     run["properties"] = props
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return msgspec.json.format(msgspec.json.encode(log), indent=2).decode("utf-8") + "\n"

@@ -176,7 +176,7 @@ def _stacked_lines(r: Result, width: int) -> list[Line]:
     return lines
 
 
-def _result_lines(r: Result, widths: list[int] | None, width: int) -> list[Line]:
+def _result_lines(r: Result, widths: list[int] | None, width: int, message: bool = False) -> list[Line]:
     if widths is None:
         lines = _stacked_lines(r, width)
     else:
@@ -184,6 +184,8 @@ def _result_lines(r: Result, widths: list[int] | None, width: int) -> list[Line]
         for cells in _subrows(r):
             styles = [_STYLE["check"], _status_style(cells[1]), None, None, None]
             lines += _cells_line(cells, widths, styles)
+    if message:
+        lines += _detail(_text.clean(r.message), None, width)
     for prov in _provenance(r):
         lines += _detail(prov, _STYLE["detail"], width)
     reason = _text.reason_text(r)
@@ -216,7 +218,7 @@ def _widths(results: list[Result], width: int) -> list[int] | None:
     return natural[:2] + flexible
 
 
-def _body(results: list[Result], width: int) -> list[Line]:
+def _body(results: list[Result], width: int, report: Report | None = None) -> list[Line]:
     widths = _widths(results, width)
     head = _cells_line(list(_HEAD), widths, [_STYLE["head"]] * len(_HEAD)) if widths else []
     lines: list[Line] = []
@@ -226,7 +228,7 @@ def _body(results: list[Result], width: int) -> list[Line]:
         for spec, target, rs in groups:
             lines.append([("  ", None), (f"{_text.clean(spec)} on {_text.target_label(target)}", _STYLE["block"])])
             for r in rs:
-                lines += _result_lines(r, widths, width)
+                lines += _result_lines(r, widths, width, report is not None and _text.shows_message(report, r))
         lines.append([])
     return lines
 
@@ -298,13 +300,22 @@ def render(report: Report, *, width: int | None = None, color: bool | None = Non
     width = max(width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, MIN_WIDTH)
     color = _color(color)
     results = _text.ordered(report.results, show_matches=show_matches)
-    lines = _body(results, width) if results else []
+    lines = []
+    for context, group in _text.by_context(report, results) if results else []:
+        if context is not None:   # several clusters: one block per context, in the order given
+            lines.append([(f"== context {_text.clean(context)}", _STYLE["category"])])
+        lines += _body(group, width, report)
     issues = _text.issue_text(report)
     if issues:
         lines.append([("COLLECTION ISSUES", _STYLE["category"])])
         for issue in issues:
             lines += [[(_ROW_INDENT if k == 0 else _DETAIL_INDENT, None), (t, _STYLE["issue"])]
                       for k, t in enumerate(_wrap(issue, width - len(_DETAIL_INDENT)))]
+        lines.append([])
+    contexts = _text.context_lines(report)
+    if contexts:
+        lines.append([("CONTEXTS", _STYLE["category"])])
+        lines += [[(_ROW_INDENT, None), (c, None)] for c in contexts]
         lines.append([])
     out = _emit(lines, width, color)
     if len(results) > LARGE:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Callable
 
 from skewaudit.model.observed import ENGINE_FIELDS, EngineFacts, Fact, Prov
 from skewaudit.runtimes import _argv, _shell
 from skewaudit.runtimes._argv import ENTRYPOINT_PATH, FROM_IMAGE, NO_COMMAND, Hit, Scan
 
-__all__ = ["ArgvResult", "ContainerInput", "FactSet", "detect", "effective_argv", "engines", "parse"]
+__all__ = ["ArgvResult", "ConfigFile", "ContainerInput", "FactSet", "detect", "effective_argv", "engines", "parse"]
 
 _RANK = {"high": 3, "medium": 2, "low": 1}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -41,6 +42,18 @@ class ArgvResult:
 
 
 @dataclass(frozen=True)
+class ConfigFile:
+    """An engine config file (``--config FILE``) as the collector found it in the container:
+    the parsed mapping and where it is written (``ConfigMap/ns/name``, ``data[vllm.yaml]``),
+    or ``values`` None and the reason it cannot be read (baked into the image, a Secret, …)."""
+
+    values: dict | None
+    object: str = ""
+    path: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerInput:
     """What an engine parser reads: effective argv (redacted), env (redacted) and provenance."""
 
@@ -52,6 +65,9 @@ class ContainerInput:
     object: str
     container: str
     note: str | None = None
+    # path in the container -> the file, for engines that read a config file; the collector
+    # resolves mounts (ConfigMap volumes) and parses the file, the parser stays pure
+    read_config: Callable[[str], ConfigFile] | None = None
 
 
 # --- registry -----------------------------------------------------------------------------
@@ -220,6 +236,8 @@ class FactSet:
         self.notes: list[str] = []
         self.unknown: list[str] = []
         self.config_file: str | None = None
+        self.config_read = False           # the config file's values were read (config_loaded)
+        self.config_why: str | None = None  # why they could not be
         sig, conf = match or ("parser chosen by the caller", "low")
         # argv was not written in the object: its head is the image ENTRYPOINT skewaudit
         # assumed (token paths say so), or args were taken to be the whole command
@@ -315,8 +333,7 @@ class FactSet:
                 if self.config_file is not None:
                     self.notes.append(f"{h.flag} given more than once: {self.label} allows only one")
                 self.config_file = h.value
-                self.notes.append(f"{h.flag} {h.value}: values in that file are not visible to skewaudit; "
-                                  "settings not on the command line may come from it")
+                self.notes.append(self._config_note(h.flag, h.value))
             elif h.opt.kind == "secret":   # record that it is set, never the value
                 self.unknown.extend([f"{h.flag}={h.value}"] if h.inline else [h.flag] + ([h.value] if h.value else []))
             else:
@@ -333,6 +350,20 @@ class FactSet:
             self.fields[field] = fact
         return groups
 
+    def _config_note(self, flag: str, value: str | None) -> str:
+        return (f"{flag} {value}: values in that file are not visible to skewaudit; "
+                "settings not on the command line may come from it")
+
+    def config_loaded(self, flag: str, ok: bool, why: str | None = None) -> None:
+        """The engine parser read the config file (``ok``), or says why it could not: the
+        generic "not visible" note is replaced by what is known."""
+        unseen = self._config_note(flag, self.config_file)
+        self.notes = [n for n in self.notes if n != unseen]
+        self.config_read, self.config_why = ok, why
+        if not ok:
+            self.notes.append(f"{flag} {self.config_file}: {why}; settings not on the command line may come "
+                              "from it (unverifiable)")
+
     def defaults(self, table: dict[str, tuple[object, str | None]]) -> None:
         """Fill every field not set from the engine's documented defaults."""
         for field, (value, note) in table.items():
@@ -340,10 +371,11 @@ class FactSet:
                 continue
             if self.ci.argv is None:
                 self.unknown_fact(field, "argv unknown: the image ENTRYPOINT/CMD decides")
-            elif self.config_file:
+            elif self.config_file and not self.config_read:
                 what = note if value is None else f"{value}" + (f" ({note})" if note else "")
-                self.default(field, None, f"not on the command line: {self.config_file} may set it (not "
-                                          f"visible); else the engine default: {what}")
+                why = f"not visible: {self.config_why}" if self.config_why else "not visible"
+                self.default(field, None, f"not on the command line: {self.config_file} may set it ({why}); "
+                                          f"else the engine default: {what}")
             else:
                 self.default(field, value, note)
 

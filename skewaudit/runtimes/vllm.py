@@ -4,17 +4,19 @@ Parsing follows vLLM's FlexibleArgumentParser (serving-config reference §2.2):
 ``--flag value`` and ``--flag=value``, underscores read as dashes in long names,
 ``-tp``/``-pp``/``-dp``/``-q``, ``--no-x`` / ``--disable-x`` for switches, human-readable
 integers (``32k`` = 32000, ``32K`` = 32768), last duplicate wins, ``--config FILE``
-noted (its contents are not visible). A positional model given to the api_server entry
+read from the ConfigMap it is mounted from when the collector can resolve it (:func:`_config_file`;
+otherwise noted as not visible). A positional model given to the api_server entry
 is silently ignored by vLLM, which then serves its default model: reported as such.
 :data:`FLAGS` and :data:`DEFAULTS` are reused by the KServe huggingfaceserver parser.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
-from skewaudit.model.observed import EngineFacts, Fact
+from skewaudit.model.observed import EngineFacts, Fact, Prov, SourceKind
 from skewaudit.runtimes import ContainerInput, FactSet, begin
 from skewaudit.runtimes._argv import Entrypoint, Opt, image_repo, image_tag, locate, scan
 
@@ -138,6 +140,7 @@ def parse(ci: ContainerInput) -> EngineFacts:
     groups = fs.apply(sc)
     _additional_args(fs, ci, argv)
     _model(fs, ci, sc.positionals, groups.get("model", []), entry)
+    _config_file(fs, ci)
     _special_values(fs)
     model = fs.fields.get("model")
     mval = model.value if model is not None else None
@@ -239,3 +242,66 @@ def _special_values(fs: FactSet) -> None:
         if written not in DTYPES:
             fs.annotate("dtype", f"not one of vLLM's --dtype choices ({', '.join(DTYPES)}): "
                                  "the server refuses to start")
+
+
+def _config_tokens(values: dict, path: str) -> tuple[list[str], list[str], list[str]]:
+    """A ``--config`` mapping as the flags vLLM inserts for it (``FlexibleArgumentParser``,
+    vLLM 0.10.0 and 0.33.0, docs ``configuration/serve_args.md``): each key is a long flag
+    name; ``true`` is the bare switch, ``false`` its ``--no-`` form, a list its values in
+    turn, a mapping a JSON string. Returns (tokens, path per token, notes)."""
+    tokens: list[str] = []
+    paths: list[str] = []
+    notes: list[str] = []
+    for key, value in values.items():
+        if not isinstance(key, str) or not key.strip():
+            notes.append(f"--config key {key!r} is not a flag name: ignored")
+            continue
+        name, where = key.strip().lstrip("-"), f"{path}.{key}"
+        if value is True:
+            new = [f"--{name}"]
+        elif value is False:
+            new = [f"--no-{name}"]
+        elif value is None:
+            notes.append(f"--config key {key} has no value: ignored")
+            continue
+        elif isinstance(value, list):
+            new = [f"--{name}", *(json.dumps(v) if isinstance(v, (dict, list)) else str(v) for v in value)]
+        elif isinstance(value, dict):
+            new = [f"--{name}", json.dumps(value, default=str)]
+        else:
+            new = [f"--{name}", str(value)]
+        tokens += new
+        paths += [where] * len(new)
+    return tokens, paths, notes
+
+
+def _config_file(fs: FactSet, ci: ContainerInput) -> None:
+    """``--config FILE``: its values under the command line (vLLM: CLI > config file >
+    defaults), each with the ConfigMap and key it is written in. A file skewaudit cannot
+    read (baked into the image, on a Secret volume, its ConfigMap not read) leaves what the
+    command line does not set unverifiable, with the reason."""
+    path = fs.config_file
+    if not path or ci.read_config is None:   # no volumes known (a local process): the file stays unseen
+        return
+    cf = ci.read_config(path)
+    if cf.values is None:
+        fs.config_loaded("--config", False, cf.reason or "not readable")
+        return
+    fs.config_loaded("--config", True)
+    tokens, paths, notes = _config_tokens(cf.values, cf.path)
+    fs.notes.extend(notes)
+    sub = FactSet(ci, "vLLM", None)
+    sub.apply(scan(tokens, paths, FLAGS, engine=f"vLLM --config {path}", underscores=True, negate=True))
+    fs.unknown.extend(sub.unknown)
+    fs.notes.extend(sub.notes)
+    for field, f in sub.fields.items():
+        prov = Prov(source=SourceKind.CONFIGMAP, object=cf.object, path=f.prov.path, container=ci.container)
+        cur = fs.fields.get(field)
+        if cur is not None and cur.prov.source != "default":
+            if cur.value != f.value:
+                shown = f.raw if f.raw is not None else f.value
+                fs.annotate(field, f"overrides {shown} from --config {path} ({prov.where()}): the command "
+                                   "line wins")
+            continue
+        note = f"from --config {path}"
+        fs.fields[field] = Fact(f.value, prov, raw=f.raw, note=f"{note}; {f.note}" if f.note else note)

@@ -14,14 +14,16 @@ from skewaudit.serve.state import Holder, audit_once
 
 
 def run_one(holder: Holder, spec_paths: list[str], source: dict[str, Any], *, fail_on: str,
-            inline_ignores: bool) -> SkewauditError | None:
+            inline_ignores: bool, data: list[str] | None = None, data_profile: str | None = None
+            ) -> SkewauditError | None:
     """One bounded audit run recorded in ``holder``; returns the error that failed it, if any."""
     from skewaudit import deadline
 
     started = time.time()
     deadline.start()     # each run gets the whole --deadline (source_request arms it from the flag)
     try:
-        report = audit_once(spec_paths, source, fail_on=fail_on, inline_ignores=inline_ignores)
+        report = audit_once(spec_paths, source, fail_on=fail_on, inline_ignores=inline_ignores, data=data,
+                            data_profile=data_profile)
     except SkewauditError as e:
         holder.record(started, error=e.message.splitlines()[0] if e.message else type(e).__name__)
         return e
@@ -32,7 +34,8 @@ def run_one(holder: Holder, spec_paths: list[str], source: dict[str, Any], *, fa
 
 
 def serve_forever(holder: Holder, spec_paths: list[str], source: dict[str, Any], *, fail_on: str,
-                  inline_ignores: bool, host: str, port: int, interval: float) -> None:
+                  inline_ignores: bool, host: str, port: int, interval: float, data: list[str] | None = None,
+                  data_profile: str | None = None) -> None:
     from skewaudit.errors import EnvironmentUnavailable
     from skewaudit.serve.http import make_server, start
 
@@ -50,7 +53,8 @@ def serve_forever(holder: Holder, spec_paths: list[str], source: dict[str, Any],
         signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.is_set():
-            err = run_one(holder, spec_paths, source, fail_on=fail_on, inline_ignores=inline_ignores)
+            err = run_one(holder, spec_paths, source, fail_on=fail_on, inline_ignores=inline_ignores, data=data,
+                          data_profile=data_profile)
             state = holder.get()
             if err is not None:
                 sys.stderr.write(printable(f"skewaudit serve: audit failed ({state.error}); keeping the last "

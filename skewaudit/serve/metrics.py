@@ -11,6 +11,11 @@ cluster: no expected/observed value, pod name, image or message is a label
   verdict ``diff`` would exit 1 on, and what made it.
 - ``skewaudit_collection_issues{kind,area}``: facts that could not be collected.
 - ``skewaudit_last_run_*``, ``skewaudit_runs_total{result}``: run health.
+- ``skewaudit_data_skew_score{spec,feature,metric}``: with ``--data``/``--data-profile`` and a spec
+  ``data`` block, each feature's score (PSI, JS distance, KS, Wasserstein, L-infinity, unseen share,
+  missing rate, prompt share over the validated length). Feature names come from the data, so they
+  are capped: at most :data:`MAX_FEATURES` per spec (drifted features first, then by name);
+  ``skewaudit_data_features_omitted{spec}`` counts the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Iterator
 from skewaudit.serve.state import RunState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_FEATURES = 50   # data-skew features exported per spec (label cardinality stays bounded)
 
 
 def families(state: RunState) -> Iterator[object]:
@@ -68,11 +74,37 @@ def families(state: RunState) -> Iterator[object]:
         for status, n in sorted((gate.failing if gate is not None else {}).items()):
             failing.add_metric([status], n)
     yield from (findings, issues, failed, failing)
+    yield from _data_families(report)
 
 
-def exposition(state: RunState) -> bytes:
-    """The whole exposition for ``state`` (what /metrics serves and --textfile writes)."""
-    from prometheus_client import CollectorRegistry, generate_latest
+def _data_families(report) -> Iterator[object]:
+    from prometheus_client.core import GaugeMetricFamily
+
+    scores = GaugeMetricFamily("skewaudit_data_skew_score", "Data-skew score of a feature, serving data versus the "
+                               "spec's data baseline, by metric (psi, js-distance, ks, wasserstein, linf, "
+                               "unseen-categories, missing-rate, prompt-length).", labels=["spec", "feature", "metric"])
+    omitted = GaugeMetricFamily("skewaudit_data_features_omitted", f"Features left out of skewaudit_data_skew_score "
+                                f"(at most {MAX_FEATURES} per spec).", labels=["spec"])
+    per_spec: dict[str, dict[str, list]] = {}
+    for r in (report.results if report is not None else []):
+        value = r.observed[0].value if r.category == "data" and r.observed else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            feature = r.field.removeprefix("spec.data.features.")
+            per_spec.setdefault(r.spec, {}).setdefault(feature, []).append((r.check.removeprefix("data."), value,
+                                                                            r.status))
+    for spec in sorted(per_spec):
+        features = per_spec[spec]
+        ranked = sorted(features, key=lambda f: (not any(st == "drift" for _, _, st in features[f]), f))
+        for feature in sorted(ranked[:MAX_FEATURES]):
+            for metric, value, _ in sorted(features[feature], key=lambda x: x[0]):
+                scores.add_metric([spec, feature, metric], float(value))
+        if len(ranked) > MAX_FEATURES:
+            omitted.add_metric([spec], len(ranked) - MAX_FEATURES)
+    yield from (scores, omitted)
+
+
+def _registry(state: RunState):
+    from prometheus_client import CollectorRegistry
 
     class _Last:
         def collect(self):
@@ -80,4 +112,33 @@ def exposition(state: RunState) -> bytes:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Last())
-    return generate_latest(registry)
+    return registry
+
+
+def exposition(state: RunState) -> bytes:
+    """The whole exposition for ``state`` (what /metrics serves and --textfile writes)."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(_registry(state))
+
+
+def push(state: RunState, gateway: str, *, job: str, timeout: float) -> None:
+    """PUT ``state``'s metrics to a Pushgateway as group ``job`` (replacing that group's last push), within
+    ``timeout`` seconds; an unreachable or refusing gateway is EnvironmentUnavailable (exit 3)."""
+    import urllib.error
+
+    from prometheus_client import push_to_gateway
+
+    from skewaudit.errors import EnvironmentUnavailable
+
+    try:
+        push_to_gateway(gateway, job=job, registry=_registry(state), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        body = e.read(2048).decode("utf-8", "replace").strip()
+        raise EnvironmentUnavailable(f"pushgateway {gateway} answered {e.code}" + (f": {body}" if body else "")) \
+            from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        why = getattr(e, "reason", None) or e
+        if isinstance(why, TimeoutError) or "timed out" in str(why):
+            why = f"no answer within {timeout:g} s (--timeout)"
+        raise EnvironmentUnavailable(f"cannot push to pushgateway {gateway}: {why}") from None

@@ -54,11 +54,15 @@ class Holder:
             return self._state
 
 
-def audit_once(spec_paths: list[str], source: dict[str, Any], *, fail_on: str, inline_ignores: bool) -> Any:
-    """One audit exactly as ``diff`` runs it (specs reloaded each time: a ConfigMap may change), gated."""
+def audit_once(spec_paths: list[str], source: dict[str, Any], *, fail_on: str, inline_ignores: bool,
+               data: list[str] | None = None, data_profile: str | None = None) -> Any:
+    """One audit exactly as ``diff`` runs it (specs reloaded each time: a ConfigMap may change), gated;
+    with serving data (``--data``/``--data-profile``, re-read each run), the specs' data baselines too."""
     from skewaudit import audit, pipeline
 
     specs = pipeline.load_specs(spec_paths)
     snapshot = pipeline.collect_for(specs, source)
     report = audit.run(specs, snapshot, audit.Options(inline_ignores=inline_ignores))
+    if data or data_profile:
+        report = pipeline.with_data(report, pipeline.data_results_for_specs(specs, data, data_profile))
     return audit.apply_gate(report, fail_on, specs=specs)

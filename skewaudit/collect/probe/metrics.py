@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from skewaudit.model.observed import Symptoms
+from skewaudit.model.observed import Symptoms, TokenHistogram
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Names:
     preemptions: tuple[str, ...] = ()
     prompt_tokens: tuple[str, ...] = ()
     generation_tokens: tuple[str, ...] = ()
+    prompt_histogram: tuple[str, ...] = ()   # request prompt lengths in tokens (a histogram)
 
 
 class Samples:
@@ -76,7 +77,7 @@ def families(names: Names, *extra: str) -> tuple[str, ...]:
     """Every metric name (prefix) a :class:`Names` reads, plus ``extra``."""
     out = {"process_start_time_seconds", *extra}
     for group in (names.ttft, names.tpot, names.queue, names.running, names.kv_usage, names.preemptions,
-                  names.prompt_tokens, names.generation_tokens):
+                  names.prompt_tokens, names.generation_tokens, names.prompt_histogram):
         out.update(group)
     return tuple(sorted(out))
 
@@ -96,17 +97,37 @@ def parse(text: str) -> Samples:
     return Samples(by_name)
 
 
-def _histogram_quantile(q: float, buckets: list[tuple[dict[str, str], float]]) -> float | None:
-    """``histogram_quantile`` over cumulative buckets summed across label sets."""
+def histogram(samples: Samples, *names: str) -> TokenHistogram | None:
+    """The first of ``names`` present as a histogram, its buckets summed over label sets (replicas
+    behind one page, data-parallel ranks): what ``sum by (le)`` gives in PromQL."""
+    for n in names:
+        buckets = samples.by_name.get(n + "_bucket")
+        if not buckets:
+            continue
+        acc = _by_le(buckets)
+        finite = sorted((le, c) for le, c in acc.items() if not math.isinf(le))
+        total = acc.get(math.inf, finite[-1][1] if finite else 0.0)
+        return TokenHistogram(metric=n, bounds=[le for le, _ in finite], cumulative=[c for _, c in finite],
+                              count=total, sum=samples.total(n + "_sum"))
+    return None
+
+
+def _by_le(buckets: list[tuple[dict[str, str], float]]) -> dict[float, float]:
+    """Cumulative bucket counts by upper bound (``le``), summed across label sets."""
     acc: dict[float, float] = {}
     for labels, v in buckets:
         try:
             le = float(labels.get("le", "nan"))
         except ValueError:
             continue
-        if not math.isnan(le):
+        if not math.isnan(le) and not math.isnan(v):
             acc[le] = acc.get(le, 0.0) + v
-    edges = sorted(acc.items())
+    return acc
+
+
+def _histogram_quantile(q: float, buckets: list[tuple[dict[str, str], float]]) -> float | None:
+    """``histogram_quantile`` over cumulative buckets summed across label sets."""
+    edges = sorted(_by_le(buckets).items())
     if not edges or edges[-1][1] <= 0:
         return None
     total = edges[-1][1]
@@ -164,4 +185,28 @@ def read_symptoms(s, path: str, names: Names, *extra: str) -> Samples | None:
         s.malformed(path, str(e))
         return None
     s.symptoms = symptoms(samples, names)
+    s.prompt_tokens = histogram(samples, *names.prompt_histogram)
     return samples
+
+
+def histogram_file(path: str, names: Names) -> TokenHistogram:
+    """The prompt-token histogram of a saved ``/metrics`` page (``curl …/metrics > page.txt``),
+    read within ``--max-input-bytes``; InputError (one line, naming the file) when the page is
+    not Prometheus text or has no such histogram."""
+    from skewaudit.errors import InputError
+    from skewaudit.limits import read_input
+
+    try:
+        text = read_input(path).decode("utf-8", "replace")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read metrics: {e.strerror}") from None
+    picked = wanted(text, names.prompt_histogram)
+    try:
+        samples = parse(picked if any(ln and not ln.startswith("#") for ln in picked.splitlines()) else text)
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+    found = histogram(samples, *names.prompt_histogram)
+    if found is None:
+        raise InputError(f"{path}: no {' or '.join(names.prompt_histogram)} histogram in this metrics page "
+                         "(save the engine's /metrics page: curl -s http://ENGINE:8000/metrics)")
+    return found

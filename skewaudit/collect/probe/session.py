@@ -15,7 +15,7 @@ import msgspec
 
 from skewaudit import redact
 from skewaudit.collect.probe.transport import MAX_BODY, Reply, Transport
-from skewaudit.model.observed import Fact, Prov, RuntimeReport, SourceKind, Symptoms
+from skewaudit.model.observed import Fact, Prov, RuntimeReport, SourceKind, Symptoms, TokenHistogram
 
 UNAUTHORIZED = "endpoint requires the API key (401); skewaudit never sends one"
 
@@ -74,6 +74,7 @@ class Session:
         self.endpoints: dict[str, str] = {}
         self.fields: dict[str, Fact] = {}
         self.symptoms: Symptoms | None = None
+        self.prompt_tokens: TokenHistogram | None = None
         self.notes: list[str] = []
         self.dead: str | None = None
 
@@ -150,7 +151,8 @@ class Session:
         else:
             status, reason = ("partial", bad[0]) if bad else ("ok", None)
         return RuntimeReport(engine=self.engine, object=self.obj, status=status, reason=reason, via=self.t.where,
-                             endpoints=dict(self.endpoints), fields=dict(self.fields), symptoms=self.symptoms)
+                             endpoints=dict(self.endpoints), fields=dict(self.fields), symptoms=self.symptoms,
+                             prompt_tokens=self.prompt_tokens)
 
 
 def as_int(v: Any) -> int | None:

@@ -25,7 +25,9 @@ NAMES = metrics.Names(
     queue=("vllm:num_requests_waiting",), running=("vllm:num_requests_running",),
     kv_usage=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
     preemptions=("vllm:num_preemptions_total",),
-    prompt_tokens=("vllm:prompt_tokens_total",), generation_tokens=("vllm:generation_tokens_total",))
+    prompt_tokens=("vllm:prompt_tokens_total",), generation_tokens=("vllm:generation_tokens_total",),
+    # per-request prompt lengths, buckets build_1_2_5_buckets(max_model_len) (vllm/v1/metrics/loggers.py)
+    prompt_histogram=("vllm:request_prompt_tokens",))
 # vllm:cache_config_info label -> (fact, converter)
 _CACHE = (("kv_cache_dtype", "cache_dtype", None), ("gpu_memory_utilization", "gpu_memory_utilization", as_float),
           ("enable_prefix_caching", "enable_prefix_caching", as_bool), ("block_size", "block_size", as_int),
