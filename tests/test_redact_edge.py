@@ -92,3 +92,13 @@ def test_a_secret_flag_behind_an_escaped_space_is_paired(script: str, token: str
     assert "QLEAK5" in res.argv and token in res.argv
     assert "QLEAK5" not in " ".join(redact.command(res.argv))
     assert "QLEAK5" not in redact.text(script)
+
+
+def test_the_note_naming_the_chosen_command_of_a_script_is_redacted():
+    # the fourth confirmation fuzz run: `…; --api-key S --model 1` is the command used, and the note
+    # quoting its first words carried S
+    from skewaudit.runtimes import effective_argv
+
+    res = effective_argv(["sh", "-c", "--model 1 --model=; --api-key QLEAK7 --model 1 1"], None, {},
+                         "vllm/vllm-openai:v0.6.3", "c")
+    assert "using command 2" in res.note and "QLEAK7" not in res.note

@@ -325,6 +325,7 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
             pending = _ends_with_secret_flag(u)
         else:
             out.append(w)
+            pending = _OPS.search(u) is not None and _ends_with_secret_flag(u)   # `(--api-key` K
     out.append(s[last:])
     return scrub("".join(out))   # on the whole string: a header or a JSON pair spans words
 
