@@ -53,6 +53,7 @@ test: dev
 
 # Long property-based fuzzing of every input parser (tests/test_fuzz.py; `make test` runs a short
 # profile). Prints examples tried and failures per target; exit 1 when something failed.
+# FUZZ_TARGETS=redaction,manifest (in the environment) runs only those targets.
 FUZZ_MINUTES ?= 30
 fuzz: dev
 	FUZZ_MINUTES=$(FUZZ_MINUTES) $(BIN)/python tests/fuzz_run.py

@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fuzz_inputs as fi
@@ -99,6 +99,12 @@ def manifest_text(draw: st.DrawFn) -> str:
     return draw(fi.yaml_text(docs))
 
 
+# found by `make fuzz` (2026-12-02): invalid UTF-8 in a JSON object's field the List head skips
+@example('{"apiVersion":[],"kind":"List","metadata":{"resourceVersion":""},"items":[{"apiVersion":"apps/v1",'
+         '"kind":"Deployment","metadata":{"name":"llm","namespace":"ml","labels":{"app":"llm"}},"spec":{"replicas":0,'
+         '"selector":{"matchLabels":{"app":"llm"}},"template":{"metadata":{"labels":{"app":"llm"}},"spec":{'
+         '"containers":[{"name":"server","image":"vllm/vllm-openai:v0.6.3","env":[],"resources":{"limits":'
+         '{"nvidia.com/gpu":1}},"command":["vllm","serve","\udc80-model","1"]}]}}}}]}')
 @given(manifest_text())
 def test_manifest_loader_and_collector(text: str) -> None:
     from skewaudit.collect import manifests, snapshot
@@ -225,6 +231,16 @@ def secret_value(draw: st.DrawFn) -> str:
     return pre + SECRET + post
 
 
+# found by `make fuzz` (2026-12-02): an unclosed quote mid-word, and an escaped space in a flag's value
+@example(SECRET, "HF_TOKEN", "--api-key", ["vllm", "serve", "--model", "0'", "--model", "1", "--model", "1"],
+         "pair", False)
+@example(SECRET, "HF_TOKEN", "--api-key", ["vllm", "serve", "--model", "1", "--model=\\", "--model", "1", "--model",
+                                           "1", "--model=1", "--model=1"], "pair", True)
+@example(SECRET, "HF_TOKEN", "--api-key", ["vllm", "serve", "--model", "1", "--api-key", "\\", "--model", "1",
+                                           "--model", "1", "--model=1", "--model=1", "--model=1"], "pair", True)
+@example(SECRET, "HF_TOKEN", "--api-key", ["vllm", "serve", "--api-key", ")'", "--model", "1", "--model", "1"],
+         "pair", False)
+@example(SECRET, "HF_TOKEN", "--api-key", ["--model", "1", "--model=;", "--model", "1", "1"], "pair", True)
 @given(secret_value(), st.sampled_from(SECRET_NAMES), st.sampled_from(SECRET_FLAGS), fi.engine_argv(),
        st.sampled_from(["pair", "eq"]), st.booleans())
 def test_redaction_leaves_no_secret(secret: str, name: str, flag: str, argv: list[str], form: str,

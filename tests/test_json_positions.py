@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from clirun import main_inprocess
 from skewaudit.collect import jsonpos
 from test_collect_manifests import offline
 from test_manifest_lists import BAD_POD, _objects
@@ -101,3 +102,15 @@ def test_a_list_the_walk_cannot_follow_is_named_by_file_only(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert err == (f"warning: {path}: List.items[0] is null, not a Kubernetes object; ignored\n"
                    f"warning: {path}: no Kubernetes objects in this file\n")
+
+
+def test_invalid_utf8_inside_an_object_is_a_located_input_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    # found by the confirmation fuzz run: the List's head decodes (the bad bytes sit in a field it
+    # skips), the object's own decode then met them and crashed (exit 70)
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'{"apiVersion": "v1", "kind": "List", "items": [\n  {"apiVersion": "apps/v1", '
+                     b'"kind": "Deployment", "metadata": {"name": "llm", "namespace": "ml"}, "spec": {"template": '
+                     b'{"spec": {"containers": [{"name": "s", "image": "x", "command": ["\x80-model"]}]}}}}]}')
+    code, out, err = main_inprocess(monkeypatch, capsys, "collect", "--manifest", path, "--format", "json")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and f"{path}:2:3: Deployment llm: " in err

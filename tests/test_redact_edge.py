@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from clirun import skewaudit
 
 MANIFEST = """apiVersion: apps/v1
@@ -38,6 +40,9 @@ def test_a_secret_after_an_unclosed_quote_or_an_escaped_space_is_redacted(tmp_pa
 # line, and the shapes that share its cause (a quoted part holding a secret flag and its value that
 # does not start the word, or that is nested in other quotes).
 QUOTED = [
+    "vllm serve --api-key )' --api-key QLEAK3 --model 1",   # third confirmation run: an operator, then a quote
+    "HF_TOKEN=a)--api-key QLEAK3",
+    "x --api-key=v)--hf-token QLEAK3",
     "vllm serve --model 0' --api-key QLEAK3 --model 1 --model 1",   # the fuzz run's falsifying example
     'ARGS="--api-key QLEAK3"; exec vllm serve m $ARGS',
     "x'--api-key QLEAK3'",
@@ -71,3 +76,29 @@ def test_quoted_secrets_in_a_script_are_redacted_in_every_output(tmp_path: Path)
         r = skewaudit("collect", "--manifest", p, "--format", fmt)
         assert r.code == 0, r.err
         assert "QLEAK4" not in r.out + r.err
+
+
+@pytest.mark.parametrize("script,token", [
+    # the first confirmation fuzz run: `--model=\ --api-key S` splits into '--model= --api-key' and 'S'
+    ("vllm serve --model 1 --model=\\ --api-key QLEAK5 --model 1 --model=1", "--model= --api-key"),
+    # the second: `--api-key \ --api-key S` gives '--api-key', ' --api-key', 'S'
+    ("vllm serve --model 1 --api-key \\ --api-key QLEAK5 --model 1", " --api-key"),
+])
+def test_a_secret_flag_behind_an_escaped_space_is_paired(script: str, token: str):
+    from skewaudit import redact
+    from skewaudit.runtimes import effective_argv
+
+    res = effective_argv(["sh", "-c", script], None, {}, "vllm/vllm-openai:v0.6.3", "c")
+    assert "QLEAK5" in res.argv and token in res.argv
+    assert "QLEAK5" not in " ".join(redact.command(res.argv))
+    assert "QLEAK5" not in redact.text(script)
+
+
+def test_the_note_naming_the_chosen_command_of_a_script_is_redacted():
+    # the fourth confirmation fuzz run: `…; --api-key S --model 1` is the command used, and the note
+    # quoting its first words carried S
+    from skewaudit.runtimes import effective_argv
+
+    res = effective_argv(["sh", "-c", "--model 1 --model=; --api-key QLEAK7 --model 1 1"], None, {},
+                         "vllm/vllm-openai:v0.6.3", "c")
+    assert "using command 2" in res.note and "QLEAK7" not in res.note

@@ -57,6 +57,13 @@ def _skip(buf: bytes, i: int) -> int | None:
     return None
 
 
+def _decoded(key: bytes) -> object:
+    try:
+        return msgspec.json.decode(key)
+    except msgspec.DecodeError:
+        return None
+
+
 def _items_bracket(buf: bytes, obj: int) -> int | None:
     """Offset just after the ``[`` of the ``items`` member of the object at ``obj``."""
     if buf[obj:obj + 1] != b"{":
@@ -72,7 +79,7 @@ def _items_bracket(buf: bytes, obj: int) -> int | None:
             return None
         i = _WS.match(buf, i + 1).end()
         name = key.group()
-        if name == b'"items"' or (b"\\" in name and msgspec.json.decode(name) == "items"):
+        if name == b'"items"' or (b"\\" in name and _decoded(name) == "items"):
             return i + 1 if buf[i:i + 1] == b"[" else None
         end = _skip(buf, i)
         if end is None:

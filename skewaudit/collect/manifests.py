@@ -344,6 +344,8 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], at: str | jsonpos.At, kind: 
         inv.issues.append(CollectionIssue(scope=where, kind="malformed", area=area,
                                           message=f"{at}: {where}: {e}"))
         return
+    except msgspec.DecodeError as e:   # the bytes themselves (invalid UTF-8 in a string the head skipped)
+        raise InputError(f"{at}: {kind} {md.get('name', '')!s:.60}: {e}") from None
     if not o.metadata.name:
         _warn(f"{at}: {kind} without metadata.name; ignored")
         return

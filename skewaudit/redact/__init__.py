@@ -154,8 +154,9 @@ def argv(args: list[str]) -> list[str]:
     for tok in args:
         if redact_next:
             out.append(_mark(tok))
-            # `--api-key --hf-token X`: the engine refuses it, but X may still be a secret
-            redact_next = tok.startswith("-") and "=" not in tok and is_secret_name(tok)
+            # `--api-key --hf-token X`: the engine refuses it, but X may still be a secret (also when
+            # an escaped space made the value ' --hf-token')
+            redact_next = _ends_with_secret_flag(tok)
         elif _PLAIN.get(tok) or (_PLAIN.get(tok) is None and _plain(tok)):
             out.append(tok)
         else:
@@ -168,7 +169,10 @@ def _token(tok: str) -> tuple[str, bool]:
     """One argv token redacted, and whether the next token is a secret flag's value."""
     if tok.startswith("-") and "=" in tok:
         flag, _, v = tok.partition("=")
-        return (f"{flag}={_mark(v)}" if is_secret_name(flag) or looks_secret(v) else scrub(tok)), False
+        if is_secret_name(flag) or looks_secret(v):
+            return f"{flag}={_mark(v)}", False
+        # `--model=\ --api-key S` splits into '--model= --api-key' and 'S': S is still that flag's value
+        return scrub(tok), bool(_SPACE.search(v)) and _ends_with_secret_flag(v)
     if tok.startswith("-") and is_secret_name(tok):
         return tok, True
     if not _HINT.search(tok):   # no whitespace, no credential shape, nothing scrub() would change
@@ -184,10 +188,15 @@ def _token(tok: str) -> tuple[str, bool]:
 _SPACE = re.compile(r"\s")   # what str.isspace() and str.split() call whitespace
 
 
+_BREAK = re.compile(r"[\s;&|()<>]+")   # what ends a shell word
+
+
 def _ends_with_secret_flag(words: str) -> bool:
-    """``m --api-key``: several words whose last is a secret flag (the next token is its value)."""
-    last = words.rsplit(None, 1)[-1] if words.strip() else ""
+    """``m --api-key``, ``x)--api-key``: words whose last is a secret flag (the next token is its value)."""
+    last = _BREAK.split(words)[-1]
     return last.startswith("-") and "=" not in last and is_secret_name(last)
+
+
 # Tokens _token() leaves as they are, remembered (flags, model ids and numbers repeat across every
 # container of a fleet). A verdict depends on the token alone, never on the key, and holds no marker.
 _PLAIN: dict[str, bool] = {}
@@ -289,19 +298,16 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
             if _OPS.fullmatch(u):
                 pending = False
             elif u != "\\":   # a line continuation between flag and value
-                tail = _TAIL.search(w)
-                core = w[:tail.start()] if tail else w
-                out.append(_mark(_unquote(core)) + (tail.group(0) if tail else ""))
-                pending = u.startswith("-") and "=" not in u and is_secret_name(u)
+                out.append(_value(w, refs, _depth))
+                pending = _ends_with_secret_flag(u)
                 continue
             out.append(w)
             continue
         if u.startswith("-"):
             flag, eq, v = w.partition("=")
             if eq and is_secret_name(_unquote(flag)):
-                tail = _TAIL.search(v)
-                core = v[:tail.start()] if tail else v
-                out.append(f"{flag}={_mark(_unquote(core))}{tail.group(0) if tail else ''}")
+                out.append(f"{flag}={_value(v, refs, _depth)}")
+                pending = _ends_with_secret_flag(u)   # `--api-key=K)--hf-token` S
                 continue
             if not eq and not _SPACE.search(w) and is_secret_name(u):   # "--x a b" is a script, not a flag
                 pending = True
@@ -310,9 +316,8 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
         elif (a := _ASSIGN.match(u)) and (is_secret_name(a.group(1)) or a.group(1) in refs):
             cut = w.index("=") + 1
             v = w[cut:]
-            tail = _TAIL.search(v)
-            core = v[:tail.start()] if tail else v
-            out.append(w[:cut] + _mark(_unquote(core)) + (tail.group(0) if tail else ""))
+            out.append(w[:cut] + _value(v, refs, _depth))
+            pending = _ends_with_secret_flag(u)
             continue
         if ("'" in w or '"' in w) and _SPACE.search(w):
             out.append(_quoted(w, refs, _depth))
@@ -320,6 +325,7 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
             pending = _ends_with_secret_flag(u)
         else:
             out.append(w)
+            pending = _OPS.search(u) is not None and _ends_with_secret_flag(u)   # `(--api-key` K
     out.append(s[last:])
     return scrub("".join(out))   # on the whole string: a header or a JSON pair spans words
 
@@ -327,6 +333,17 @@ def text(s: str, refs: set[str] | None = None, *, _depth: int = 0) -> str:
 _SEGMENT = re.compile(r"""[^'"]++|'[^']*+'?|"(?:[^"\\]++|\\.)*+"?""", re.S)   # a word's pieces, as _WORD reads them
 _CLOSED = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*["]""", re.S)
 _MAX_NESTING = 8
+
+
+def _value(v: str, refs: set[str], depth: int) -> str:
+    """A secret's word redacted: up to a shell operator (``K;next``, ``K)'…``) it is the value;
+    what follows the operator is script again, read as such (past the nesting bound, redacted whole)."""
+    tail = _TAIL.search(v)
+    if tail is None:
+        return _mark(_unquote(v))
+    rest = tail.group(0)
+    return _mark(_unquote(v[:tail.start()])) + (text(rest, refs, _depth=depth + 1) if depth < _MAX_NESTING
+                                                else _mark(rest))
 
 
 def _quoted(w: str, refs: set[str], depth: int) -> str:

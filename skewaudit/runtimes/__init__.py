@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
+from skewaudit import redact
 from skewaudit.model.observed import ENGINE_FIELDS, EngineFacts, Fact, Prov
 from skewaudit.runtimes import _argv, _shell
 from skewaudit.runtimes._argv import ENTRYPOINT_PATH, FROM_IMAGE, NO_COMMAND, Hit, Scan
@@ -200,7 +201,7 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
         chosen = serving[-1] if serving else (cmds[-1] if cmds else [])
         if len(cmds) > 1:
             notes.append(f"shell script runs {len(cmds)} commands; using command {cmds.index(chosen) + 1} "
-                         f"({' '.join(chosen[:3])})")
+                         f"({' '.join(redact.argv(chosen)[:3])})")   # redacted whole: pairs span the cut
         tokens, paths, shell = chosen, [script_path] * len(chosen), True
     return ArgvResult(tokens, paths, _join(notes + _ref_notes(refs)), shell)
 
