@@ -241,6 +241,7 @@ def secret_value(draw: st.DrawFn) -> str:
 @example(SECRET, "HF_TOKEN", "--api-key", ["vllm", "serve", "--api-key", ")'", "--model", "1", "--model", "1"],
          "pair", False)
 @example(SECRET, "HF_TOKEN", "--api-key", ["--model", "1", "--model=;", "--model", "1", "1"], "pair", True)
+@example(SECRET, "HF_TOKEN", "--api-key", ["vllm", "serve", "--model", "<", "--model=1"], "pair", True)
 @given(secret_value(), st.sampled_from(SECRET_NAMES), st.sampled_from(SECRET_FLAGS), fi.engine_argv(),
        st.sampled_from(["pair", "eq"]), st.booleans())
 def test_redaction_leaves_no_secret(secret: str, name: str, flag: str, argv: list[str], form: str,

@@ -89,9 +89,11 @@ def test_a_secret_flag_behind_an_escaped_space_is_paired(script: str, token: str
     from skewaudit.runtimes import effective_argv
 
     res = effective_argv(["sh", "-c", script], None, {}, "vllm/vllm-openai:v0.6.3", "c")
-    assert "QLEAK5" in res.argv and token in res.argv
+    assert token in res.argv and "QLEAK5" not in " ".join(res.argv)   # the split already fails closed
     assert "QLEAK5" not in " ".join(redact.command(res.argv))
     assert "QLEAK5" not in redact.text(script)
+    # and the argv redactor pairs the split word with the value on its own
+    assert "QLEAK5" not in " ".join(redact.command(["vllm", "serve", token, "QLEAK5", "--model", "1"]))
 
 
 def test_the_note_naming_the_chosen_command_of_a_script_is_redacted():
@@ -102,3 +104,37 @@ def test_the_note_naming_the_chosen_command_of_a_script_is_redacted():
     res = effective_argv(["sh", "-c", "--model 1 --model=; --api-key QLEAK7 --model 1 1"], None, {},
                          "vllm/vllm-openai:v0.6.3", "c")
     assert "using command 2" in res.note and "QLEAK7" not in res.note
+
+
+# Found by the fifth confirmation fuzz run: to a shell `< --api-key` is a redirection (stdin from a file
+# named --api-key), so the command it runs is `vllm serve --model S`: S reaches the engine argv as the
+# model name. Whatever the shell reading makes of a script, a value the script's text pairs with a
+# secret flag stays redacted (fail closed), in every output of collect and in the snapshot.
+REDIRECTED = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: redir, namespace: ns}
+spec:
+  selector: {matchLabels: {app: redir}}
+  template:
+    metadata: {labels: {app: redir}}
+    spec:
+      containers:
+        - name: server
+          image: vllm/vllm-openai:v0.10.0
+          command: ["sh", "-c", "vllm serve --model < --api-key REDIRLEAK3 --max-model-len 4096"]
+"""
+
+
+def test_a_secret_behind_a_redirection_stays_redacted_in_the_argv_the_shell_would_run(tmp_path: Path):
+    p = tmp_path / "m.yaml"
+    p.write_text(REDIRECTED)
+    for fmt in ("json", "yaml", "table"):
+        r = skewaudit("collect", "--manifest", p, "--format", fmt)
+        assert r.code == 0, r.err
+        assert "REDIRLEAK3" not in r.out + r.err, fmt
+    snap = tmp_path / "s.json"
+    assert skewaudit("snapshot", "--manifest", p, "-o", snap).code == 0
+    text = snap.read_text()
+    assert "REDIRLEAK3" not in text and "<redacted:" in text
+    # the rest of the command is still read: the max length is a fact, not lost to the redaction
+    assert "4096" in skewaudit("collect", "--manifest", p, "--format", "json").out

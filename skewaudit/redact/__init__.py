@@ -110,8 +110,53 @@ def looks_secret(value: str) -> bool:
     return bool(_SHAPE.match(value.strip()))
 
 
+# While :func:`secrets_in` runs, the values marked are collected here (one set per call in flight).
+_FOUND: list[set[str]] = []
+
+
 def _mark(v: str) -> str:
-    return v if not v or MARKER.fullmatch(v) else marker(v)
+    if not v or MARKER.fullmatch(v):
+        return v
+    if _FOUND:
+        _FOUND[-1].add(v)
+    return marker(v)
+
+
+def secrets_in(script: str) -> set[str]:
+    """The values :func:`text` redacts in ``script``: what a reading of the script *as text* takes
+    for a secret. Callers that derive words from the script some other way (a shell splitter that
+    drops redirections) redact these values wherever they reappear, so a difference between the
+    two readings can never turn a secret into a plain value (fail closed)."""
+    _FOUND.append(set())
+    try:
+        text(script)
+        return _FOUND[-1]
+    finally:
+        _FOUND.pop()
+
+
+_MIN_INNER = 6   # a found value shorter than this is redacted as a whole word only, not inside others
+
+
+def taint(words: list[str], found: set[str]) -> list[str]:
+    """``words`` with every value of ``found`` (from :func:`secrets_in`) redacted: a word equal to
+    one becomes its marker; a longer one inside a word is replaced by its marker there."""
+    # a secret flag taken as the value of the one before it (`--api-key \\ --api-key S`) names a flag,
+    # it is no secret: S, its own value, is in ``found`` too
+    found = {f for f in found if not (f.lstrip().startswith("-") and is_secret_name(f.strip()))}
+    if not found:
+        return words
+    inner = sorted((f for f in found if len(f) >= _MIN_INNER), key=len, reverse=True)
+    out = []
+    for w in words:
+        if w in found:
+            w = marker(w)
+        elif not MARKER.fullmatch(w):
+            for f in inner:
+                if f in w:
+                    w = w.replace(f, marker(f))
+        out.append(w)
+    return out
 
 
 def scrub(s: str) -> str:

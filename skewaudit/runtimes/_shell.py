@@ -242,12 +242,17 @@ def split_script(script: str, env: Env) -> tuple[list[list[str]], str | None]:
     Returns ``(commands, note)``; ``note`` is set when the script could not be split
     exactly (an unbalanced quote), in which case it is split on whitespace.
     """
+    # What the script read as text takes for a secret stays redacted in whatever the shell reading
+    # makes of it: `--model < --api-key S` is `--model S` to a shell (the redirection is dropped),
+    # and S must not come out as a plain model name.
+    found = redact.secrets_in(script)
     try:
         first = _commands(_split_words(_prepare(script, env, expand=False)))
         merged = _assignments(first, env)
-        return _commands(_split_words(_prepare(script, merged, expand=True))), None
+        cmds, note = _commands(_split_words(_prepare(script, merged, expand=True))), None
     except ValueError as e:  # shlex: "No closing quotation" / "No escaped character"
-        return _commands(script.split()), f"sh -c script not split exactly ({e}): split on whitespace"
+        cmds, note = _commands(script.split()), f"sh -c script not split exactly ({e}): split on whitespace"
+    return [redact.taint(cmd, found) for cmd in cmds], note
 
 
 def word_split(tokens: list[str], paths: list[str]) -> tuple[list[str], list[str], list[str]]:
