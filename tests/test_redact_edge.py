@@ -138,3 +138,21 @@ def test_a_secret_behind_a_redirection_stays_redacted_in_the_argv_the_shell_woul
     assert "REDIRLEAK3" not in text and "<redacted:" in text
     # the rest of the command is still read: the max length is a fact, not lost to the redaction
     assert "4096" in skewaudit("collect", "--manifest", p, "--format", "json").out
+
+
+def test_the_fail_closed_split_holds_when_scripts_are_split_in_many_threads_at_once():
+    # collection builds facts in worker threads: the values one script's text marks must redact that
+    # script's split, whatever other threads split at the same time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skewaudit.runtimes import _shell
+
+    def one(i: int) -> list[str]:
+        cmds, _ = _shell.split_script(f"vllm serve --model < --api-key THREADLEAK{i:04d} --port {8000 + i}", {})
+        return cmds[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(400)))
+    leaked = [cmd for cmd in results if any("THREADLEAK" in w for w in cmd)]
+    assert not leaked, leaked[:3]
+    assert all(f"{8000 + i}" in cmd for i, cmd in enumerate(results))   # each thread got its own command

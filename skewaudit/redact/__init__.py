@@ -24,6 +24,7 @@ import functools
 import hashlib
 import hmac
 import re
+import threading
 from collections.abc import Iterable
 
 from skewaudit.redact._key import KEY_ENV, key, key_path  # noqa: F401  (re-exported)
@@ -110,15 +111,17 @@ def looks_secret(value: str) -> bool:
     return bool(_SHAPE.match(value.strip()))
 
 
-# While :func:`secrets_in` runs, the values marked are collected here (one set per call in flight).
-_FOUND: list[set[str]] = []
+# While :func:`secrets_in` runs, the values marked are collected here: per thread (collection
+# builds facts in worker threads, and one thread's secrets must not land in another's set).
+_FOUND = threading.local()
 
 
 def _mark(v: str) -> str:
     if not v or MARKER.fullmatch(v):
         return v
-    if _FOUND:
-        _FOUND[-1].add(v)
+    found = getattr(_FOUND, "sets", None)
+    if found:
+        found[-1].add(v)
     return marker(v)
 
 
@@ -127,12 +130,13 @@ def secrets_in(script: str) -> set[str]:
     for a secret. Callers that derive words from the script some other way (a shell splitter that
     drops redirections) redact these values wherever they reappear, so a difference between the
     two readings can never turn a secret into a plain value (fail closed)."""
-    _FOUND.append(set())
+    sets = _FOUND.__dict__.setdefault("sets", [])
+    sets.append(set())
     try:
         text(script)
-        return _FOUND[-1]
+        return sets[-1]
     finally:
-        _FOUND.pop()
+        sets.pop()
 
 
 _MIN_INNER = 6   # a found value shorter than this is redacted as a whole word only, not inside others
