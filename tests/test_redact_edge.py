@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from clirun import skewaudit
 
-MANIFEST = """apiVersion: apps/v1
-kind: Deployment
-metadata: {name: probe, namespace: ns}
-spec:
-  selector: {matchLabels: {app: probe}}
-  template:
-    metadata: {labels: {app: probe}}
-    spec:
-      containers:
-        - name: a
-          image: vllm/vllm-openai:v0.10.0
-          command: ["sh", "-c", "vllm serve --model \\" --api-key QUOTELEAK1"]
-        - name: b
-          image: vllm/vllm-openai:v0.10.0
-          command: ["sh", "-c", "vllm serve m\\\\ --api-key BACKSLASHLEAK2"]
-"""
+def _deployment(path: Path, *scripts: str, name: str = "probe") -> Path:
+    """A Deployment whose containers run ``sh -c SCRIPT`` for each script, written as YAML to ``path``."""
+    containers = [{"name": f"c{i}", "image": "vllm/vllm-openai:v0.10.0", "command": ["sh", "-c", s]}
+                  for i, s in enumerate(scripts)]
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "ns"},
+           "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+               "metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}}
+    path.write_text(yaml.safe_dump(dep, sort_keys=False))
+    return path
+
+
+def _collected(path: Path) -> list[tuple[str, Any]]:
+    """``collect`` of ``path`` in every format, each asserted to exit 0: (format, result)."""
+    out = []
+    for fmt in ("json", "yaml", "table"):
+        r = skewaudit("collect", "--manifest", path, "--format", fmt)
+        assert r.code == 0, r.err
+        out.append((fmt, r))
+    return out
+
+
+UNCLOSED = 'vllm serve --model " --api-key QUOTELEAK1'
+ESCAPED = "vllm serve m\\ --api-key BACKSLASHLEAK2"
 
 
 def test_a_secret_after_an_unclosed_quote_or_an_escaped_space_is_redacted(tmp_path: Path):
-    p = tmp_path / "m.yaml"
-    p.write_text(MANIFEST)
-    for fmt in ("json", "yaml", "table"):
-        r = skewaudit("collect", "--manifest", p, "--format", fmt)
-        assert r.code == 0, r.err
+    p = _deployment(tmp_path / "m.yaml", UNCLOSED, ESCAPED)
+    for _fmt, r in _collected(p):
         assert "QUOTELEAK1" not in r.out + r.err and "BACKSLASHLEAK2" not in r.out + r.err
         assert "<redacted:" in r.out
 
@@ -68,13 +74,9 @@ def test_a_secret_inside_quotes_that_do_not_start_the_word_is_redacted():
 
 
 def test_quoted_secrets_in_a_script_are_redacted_in_every_output(tmp_path: Path):
-    p = tmp_path / "m.yaml"
-    script = 'ARGS=\\"--api-key QLEAK4\\"; exec vllm serve m $ARGS'
-    p.write_text(MANIFEST.replace('vllm serve --model \\" --api-key QUOTELEAK1', script))
+    p = _deployment(tmp_path / "m.yaml", 'ARGS="--api-key QLEAK4"; exec vllm serve m $ARGS', ESCAPED)
     assert "QLEAK4" in p.read_text()
-    for fmt in ("json", "yaml", "table"):
-        r = skewaudit("collect", "--manifest", p, "--format", fmt)
-        assert r.code == 0, r.err
+    for _fmt, r in _collected(p):
         assert "QLEAK4" not in r.out + r.err
 
 
@@ -110,27 +112,12 @@ def test_the_note_naming_the_chosen_command_of_a_script_is_redacted():
 # named --api-key), so the command it runs is `vllm serve --model S`: S reaches the engine argv as the
 # model name. Whatever the shell reading makes of a script, a value the script's text pairs with a
 # secret flag stays redacted (fail closed), in every output of collect and in the snapshot.
-REDIRECTED = """apiVersion: apps/v1
-kind: Deployment
-metadata: {name: redir, namespace: ns}
-spec:
-  selector: {matchLabels: {app: redir}}
-  template:
-    metadata: {labels: {app: redir}}
-    spec:
-      containers:
-        - name: server
-          image: vllm/vllm-openai:v0.10.0
-          command: ["sh", "-c", "vllm serve --model < --api-key REDIRLEAK3 --max-model-len 4096"]
-"""
 
 
 def test_a_secret_behind_a_redirection_stays_redacted_in_the_argv_the_shell_would_run(tmp_path: Path):
-    p = tmp_path / "m.yaml"
-    p.write_text(REDIRECTED)
-    for fmt in ("json", "yaml", "table"):
-        r = skewaudit("collect", "--manifest", p, "--format", fmt)
-        assert r.code == 0, r.err
+    p = _deployment(tmp_path / "m.yaml", "vllm serve --model < --api-key REDIRLEAK3 --max-model-len 4096",
+                    name="redir")
+    for fmt, r in _collected(p):
         assert "REDIRLEAK3" not in r.out + r.err, fmt
     snap = tmp_path / "s.json"
     assert skewaudit("snapshot", "--manifest", p, "-o", snap).code == 0
