@@ -64,7 +64,8 @@ OWNERS = {
                 "skewaudit.dataskew.distributed"),
     "dask": ("skewaudit.dataskew.distributed",),
     "tokenizers": ("skewaudit.dataskew.tokens",),
-    "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics"),
+    "numpy": ("skewaudit.dataskew.profile", "skewaudit.dataskew.run", "skewaudit.dataskew.metrics",
+              "skewaudit.dataskew.quantiles"),
     # serve.metrics: the exposition of `skewaudit serve` (its registry and generate_latest).
     "prometheus_client": ("skewaudit.collect.probe.metrics", "skewaudit.serve.metrics"),
 }

@@ -1,6 +1,6 @@
 """Data-distribution skew: training (baseline) versus serving data, per feature.
 
-Profiles (``profile``) are compact and mergeable: a few DataSketches per
+Profiles (``profile``) are compact and mergeable: a few sketches per
 feature, built by streaming record batches (``readers``) on one machine
 (``run``) or on a Dask cluster (``distributed``), saved and loaded by
 ``store``. ``compare`` turns two profiles into the same findings as the

@@ -92,8 +92,21 @@ def numeric_metrics(base_kll: Any, serve_kll: Any, base_std: float | None) -> di
     # baseline has no mass): serving data that moved entirely outside the baseline's range then
     # reaches the maximum of 1, while bins stay as wide as PSI's (narrow bins add sketch noise).
     outer = _outer_cuts(base_kll.get_min_value(), cuts, base_kll.get_max_value())
-    return {"psi": psi(b, s), "js": js_distance(shares(base_kll, outer), shares(serve_kll, outer)),
+    return {"psi": psi(b, s), "js": js_distance(shares(base_kll, outer), _resolved(shares(serve_kll, outer), serve_kll)),
             "ks": ks_statistic(base_kll, serve_kll), "wasserstein": wasserstein_normalised(base_kll, serve_kll, base_std)}
+
+
+def _resolved(outer_shares: list[float], kll: Any) -> list[float]:
+    """Serving mass outside the baseline's range below the sketch's resolution (two of its heaviest
+    items) is sketch granularity, not evidence: one retained item of weight 1,024 just below the
+    baseline's minimum would otherwise read as 0.1 % outside and, through JS's square root, as a
+    distance of 0.02 between two samples of one distribution."""
+    floor = 2 * kll.granularity()
+    out = list(outer_shares)
+    for i in (0, -1):
+        if out[i] < floor:
+            out[i] = 0.0
+    return out
 
 
 def _outer_cuts(lo: float, cuts: list[float], hi: float) -> list[float]:

@@ -2,17 +2,18 @@
 
 A profile holds, per feature: its kind (numeric, categorical or text), the
 Arrow type seen, row and missing counts, and sketches (``sketches.py``):
-numeric values in a KLL quantile sketch plus exact min/max/sum/sum of squares;
+numeric values in a quantile sketch (``quantiles``) plus exact min/max/sum/sum of squares;
 categorical values in a frequent-items sketch plus an HLL distinct count;
-text values as their length in characters (KLL) and, when a tokenizer is given
-(``tokens``), in tokens (a second KLL; the profile names the tokenizer). Every
+text values as their length in characters (a quantile sketch) and, when a tokenizer is given
+(``tokens``), in tokens (a second one; the profile names the tokenizer). Every
 string feature also keeps its character-length sketch, so shards whose kind was
 guessed differently still merge. Its size is set by the sketch parameters, never by the number of rows,
 and ``merge`` of per-shard profiles equals one pass over all shards (up to the
 sketches' documented error).
 
-File format: JSON, schema ``skewaudit.io/data-profile/v1``; sketches are the
-base64 of DataSketches' own serialisation.
+File format: JSON, schema ``skewaudit.io/data-profile/v1``; sketches are base64:
+quantile sketches in skewaudit's own format (``quantiles``; DataSketches KLL bytes
+from earlier versions are still read), frequent items and HLL in DataSketches' own.
 """
 
 from __future__ import annotations
