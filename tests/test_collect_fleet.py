@@ -8,6 +8,10 @@ them), and a fleet of untargeted workloads whose pods are never fact-built.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +110,23 @@ def test_a_page_is_read_whole_within_the_byte_limit(kube: FakeKube, kubeconfig: 
         return
     snap = collect(kubeconfig, all_namespaces=True)
     assert [len(w.pods) for w in snap.workloads] == [3]
+
+
+def test_a_live_run_imports_only_the_client_parts_it_uses(kube: FakeKube, kubeconfig: Path) -> None:
+    # a fresh interpreter: the kubernetes package's own __init__ would import dynamic (kubernetes_validate,
+    # jsonschema), watch, stream, leaderelection and informer; a live run uses none of them, yet the
+    # package must still look complete to anyone who asks (its version, its subpackages)
+    _fleet(kube, "llama", [{GPU: "1"}] * 2)
+    code = ("import json, sys; from skewaudit.collect import kube; from skewaudit.collect.request import "
+            f"SourceRequest; snap = kube.collect(SourceRequest(kubeconfig={str(kubeconfig)!r}, all_namespaces=True)); "
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'jsonschema', "
+            "'kubernetes_validate') and m.count('.') <= 1); import kubernetes, kubernetes.client; "
+            "print(json.dumps([len(snap.workloads[0].pods), loaded, kubernetes.__version__, "
+            "kubernetes.watch.Watch.__name__, 'kubernetes.dynamic' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    pods, loaded, version, watch, dynamic = json.loads(out.stdout)
+    assert pods == 2
+    assert not [m for m in loaded if m.split(".")[0] in ("jsonschema", "kubernetes_validate")
+                or m in ("kubernetes.dynamic", "kubernetes.watch", "kubernetes.stream", "kubernetes.informer",
+                         "kubernetes.leaderelection")], loaded
+    assert version == importlib.metadata.version("kubernetes") and watch == "Watch" and dynamic

@@ -78,6 +78,39 @@ def _status_message(body: bytes) -> str:
 # --- configuration -------------------------------------------------------------
 
 
+def _lean_client() -> None:
+    """Make ``kubernetes`` importable without running its package ``__init__`` first.
+
+    That ``__init__`` imports every subpackage (``dynamic``, which pulls in kubernetes_validate
+    and jsonschema, ``watch``, ``stream``, ``leaderelection``, ``informer``): 55-60 % of the
+    client's import time, the largest import of a live run (issue 17), for modules skewaudit
+    never uses. Here the package is registered as a module of its own spec whose ``__init__``
+    runs the moment anything asks it for an attribute it lacks (PEP 562): ``kubernetes.watch``,
+    ``kubernetes.__version__``, ``from kubernetes import stream``. So any other code sees the
+    package exactly as usual; only the dotted imports of this module skip the rest."""
+    import importlib.util
+    import sys
+
+    if "kubernetes" in sys.modules:
+        return
+    spec = importlib.util.find_spec("kubernetes")
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return   # not a regular package: the normal import says what is wrong
+    pkg = importlib.util.module_from_spec(spec)
+    lock = threading.Lock()
+
+    def complete(name: str) -> Any:
+        with lock:
+            if pkg.__dict__.pop("__getattr__", None) is not None:
+                spec.loader.exec_module(pkg)   # type: ignore[union-attr]
+        if name in pkg.__dict__:
+            return pkg.__dict__[name]
+        raise AttributeError(f"module 'kubernetes' has no attribute {name!r}")
+
+    pkg.__getattr__ = complete   # type: ignore[attr-defined]
+    sys.modules["kubernetes"] = pkg
+
+
 @dataclass
 class Conn:
     cfg: Any
@@ -96,6 +129,7 @@ def _kubeconfig_paths(req: SourceRequest) -> tuple[str, str]:
 
 def connect(req: SourceRequest) -> Conn:
     """Load the kubeconfig (or in-cluster config) into a client Configuration."""
+    _lean_client()
     from kubernetes.client.configuration import Configuration
     from kubernetes.config import kube_config
     from kubernetes.config.config_exception import ConfigException
