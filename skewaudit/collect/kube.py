@@ -51,7 +51,7 @@ from skewaudit.collect.containers import (
 from skewaudit.collect.kserve import ISVC_LABEL
 from skewaudit.collect.kubehttp import Api, HttpError, Res, connect, failure, pages
 from skewaudit.collect.manifests import now, pod_targets, scoped_targets
-from skewaudit.collect.pods import PodStore
+from skewaudit.collect.pods import KnownQuantities, PodStore
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import EnvironmentUnavailable
 from skewaudit.gcpause import gc_paused
@@ -151,6 +151,7 @@ class Collector:
         # compiles its type once, and the engine parsers are imported once.
         self.ext = ext_resources()
         self.decoders = {lt: msgspec.json.Decoder(lt) for lt in _ITEM}
+        self.known_quantities = KnownQuantities()
         from skewaudit import runtimes
 
         runtimes.engines()
@@ -204,10 +205,15 @@ class Collector:
         return item
 
     def _valid_quantities(self, res: Res, items: list) -> None:
+        known = self.known_quantities if res.kind == "Pod" else None
         for o in items:
+            if known is not None and known.known(o.spec):
+                continue   # nothing to drop: the same dicts were checked valid on a sibling pod
             bad = drop_invalid_quantities(res.kind, o)
             if bad:
                 self._issue(quantity_issue(_obj(res.kind, o.metadata.namespace, o.metadata.name), bad))
+            elif known is not None:
+                known.remember(o.spec)
 
     def _decode(self, data: bytes, lt: type, res: Res) -> Any:
         page = self._decode_page(data, lt, res)

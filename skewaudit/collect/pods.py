@@ -10,7 +10,7 @@ indexes the join uses instead of scanning. Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import msgspec
 
@@ -39,6 +39,45 @@ class PodRec:
     observed: bool                         # has a status: a running pod, not a manifest
     full: k.Pod | None = None              # kept for bare / explicitly targeted pods
     tags: dict[str, str] | None = None     # labels a registered kind reads (LWS group/worker index)
+
+
+class KnownQuantities:
+    """Resource dicts (``limits`` / ``requests``) already found valid, so the pods of one
+    template are checked once, not once each (10,000 pods run a few hundred distinct dicts).
+
+    Only all-string dicts are remembered (what an API server sends): ``1``, ``1.0`` and
+    ``"1"`` stay apart, and a dict with an int or float is always checked in full. A dict
+    with a bad quantity is never remembered, so every pod carrying one gets its issue."""
+
+    def __init__(self) -> None:
+        self._ok: set[tuple] = set()
+
+    @staticmethod
+    def _dicts(spec: k.PodSpec) -> Iterator[dict]:
+        for c in (*spec.containers, *spec.init_containers):
+            r = c.resources
+            if r is not None:
+                if r.limits:
+                    yield r.limits
+                if r.requests:
+                    yield r.requests
+
+    def known(self, spec: k.PodSpec) -> bool:
+        """Every quantity of this pod spec is one already found valid under the same resource name."""
+        ok = self._ok
+        for cs in (spec.containers, spec.init_containers):
+            for c in cs:
+                r = c.resources
+                if r is not None and ((r.limits and tuple(r.limits.items()) not in ok)
+                                      or (r.requests and tuple(r.requests.items()) not in ok)):
+                    return False
+        return True
+
+    def remember(self, spec: k.PodSpec) -> None:
+        """This pod spec's quantities were just checked and found valid."""
+        for d in self._dicts(spec):
+            if all(type(v) is str for v in d.values()):
+                self._ok.add(tuple(d.items()))
 
 
 class PodStore:
