@@ -14,6 +14,7 @@ and turning "could not read it" into *unverifiable*, never into a match.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -42,8 +43,10 @@ class Instance:
     leader: ContainerObs | None = None
     role: str | None = None          # "canary" / "stable" while an Argo Rollouts canary runs
 
-    @property
+    @functools.cached_property
     def pods(self) -> list[str]:
+        # Cached (the instance is frozen): ~40 checks ask each instance for it, several times
+        # each. Callers only read it or extend their own lists with it.
         names = self.members or (self.label,)
         if self.role:
             return [f"{n} ({self.role})" for n in names]
@@ -273,8 +276,9 @@ def compare(
         g = groups.setdefault(key, {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []})
         g["pods"].extend(inst.pods)
 
+    bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
     # an Argo Rollouts canary (or its stable side) alone differs: replica skew naming the Rollout
-    skew = _canary_skew(ctx, [p for g in groups.values() if not g["ok"] for p in g["pods"]])
+    skew = _canary_skew(ctx, [p for g in groups.values() if not g["ok"] for p in g["pods"]]) if bad else ""
     evidence = [Evidence(value=g["value"], prov=g["prov"], pods=g["pods"], count=len(g["pods"]),
                          note="; ".join(n for n in (g["note"], skew[2:-1] if skew and not g["ok"] else None) if n)
                          or None)
@@ -290,7 +294,6 @@ def compare(
     n_unv = sum(len(i.pods) for i, _ in unverifiable)
     total = sum(len(i.pods) for i in ctx.instances)
     unit = "pods" if any(i.pod is not None for i in ctx.instances) else "containers"
-    bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
     extra = dict(vars or {})
     if bad:
         shown = ", ".join(_short(e.value) for e in evidence if e.value is not None)
