@@ -40,6 +40,7 @@ from skewaudit.model.finding import Location
 __all__ = ["Location", "LoadedSpec", "load_paths", "load_text", "split_path", "MAX_BYTES"]
 
 MAX_BYTES = 5 * 1024 * 1024
+CACHE_FROM = 10   # files per run from which parses are cached (skewaudit.speccache)
 STDIN_NAME = "<stdin>"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PATH_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
@@ -475,11 +476,22 @@ def _indexed_position(index: dict[str, int], dotted: str) -> tuple[int, int]:
     return mark >> 20, mark & 0xFFFFF
 
 
-def _parse(src: _Source) -> list[Any] | _Msg:
+def _parse(src: _Source, cache: Any = None) -> list[Any] | _Msg:
+    """The documents of ``src`` (its position indexes into ``src.index``), or the problem that stops it.
+    ``cache`` (:class:`skewaudit.speccache.SpecCache`) answers for a text parsed by an earlier run."""
+    digest = cache.digest(src.text) if cache is not None else None
+    if digest is not None:
+        hit = cache.get(digest)
+        if hit is not None:
+            src.index.extend(hit[1])
+            return hit[0]
     try:
         # Spec files are small: every node counts towards the limit, not only alias expansions.
         yamlsafe.check(src.text, limit_plain_nodes=True)
-        return _load_all(src.text, src.index)
+        docs = _load_all(src.text, src.index)
+        if digest is not None:
+            cache.put(digest, docs, src.index)
+        return docs
     except yamlsafe.Refused as e:
         return _Msg(src.name, e.line, e.col, "", e.text)
     except _BadScalar as e:
@@ -717,7 +729,7 @@ def _doc_problem(src: _Source, doc_index: int, doc: Any) -> _Msg:
 
 
 def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems: list[_Msg],
-                 warnings: list[_Msg]) -> None:
+                 warnings: list[_Msg], cache: Any = None) -> None:
     from pydantic import ValidationError
 
     from skewaudit.model.spec import PIQC_API, ModelSpec
@@ -725,7 +737,7 @@ def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems
         rules,  # imports this module: load it once this one is complete
     )
 
-    docs = _parse(src)
+    docs = _parse(src, cache)
     if isinstance(docs, _Msg):
         problems.append(docs)
         return
@@ -769,6 +781,11 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
     specs: list[LoadedSpec] = []
     warnings: list[_Msg] = []
     per_group: dict[int, int] = {}
+    # A fleet's unchanged files are parsed once, not on every run (skewaudit.speccache); one file alone
+    # is parsed faster than the cache is read.
+    from skewaudit import speccache
+
+    cache = speccache.open_cache() if len(inputs) >= CACHE_FROM else None
     # YAML nodes are acyclic and freed by reference counting: see skewaudit.gcpause.
     with gc_paused():
         for name, real, explicit, group in inputs:
@@ -777,8 +794,10 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
                 problems.append(src)
                 continue
             before = len(specs) + len(problems)
-            _load_source(src, explicit, specs, problems, warnings)
+            _load_source(src, explicit, specs, problems, warnings, cache)
             per_group[group] = per_group.get(group, 0) + len(specs) + len(problems) - before
+    if cache is not None:
+        cache.save()
     for group, p in enumerate(paths):
         if p in dirs and per_group.get(group) == 0 and any(i[3] == group for i in inputs):
             problems.append(_Msg(p, 0, 0, "", "no ModelSpec documents (kind: ModelSpec) in this directory"))
