@@ -120,6 +120,27 @@ def _resolve(root: yaml.Node, parts: list[str | int]) -> tuple[yaml.Node, yaml.N
     return cur, key, i == len(parts)
 
 
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's safe loader, its scalar tag resolution remembered: resolving runs in Python, a
+    dozen regular expressions per plain scalar, and a fleet's specs repeat the same keys and values.
+    The tag depends only on the text and its quoting (this loader has no path resolvers)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers or len(value) > 200:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) >= 50_000:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
+
 class _Source:
     """One file's text; its YAML nodes are composed on first use.
 
@@ -139,7 +160,7 @@ class _Source:
     def _docs(self) -> list[yaml.Node]:
         if self._nodes is None:
             # Safe: the same text already passed the alias/depth bounds and loaded.
-            self._nodes = list(yaml.compose_all(self.text, Loader=yaml.CSafeLoader))
+            self._nodes = list(yaml.compose_all(self.text, Loader=_Loader))
             held = _Source._holder
             if held is not None and held is not self:
                 held._nodes = None
@@ -361,7 +382,7 @@ class _BadScalar(Exception):
 def _load_all(text: str, index: list[dict[str, int] | None] | None = None) -> list[Any]:
     """The documents of ``text`` as Python values; ``index`` receives each one's _position_index."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
         docs = [_convert(n) for n in nodes]
     except _Fallback:
         return list(yaml.load_all(text, Loader=yamlsafe.StrictLoader))
@@ -397,47 +418,60 @@ def _position_index(root: yaml.Node) -> dict[str, int] | None:
     whose shorter prefix is also a key there (the walk takes the shortest), and
     repeated keys after the first (the walk takes the first)."""
     out: dict[str, int] = {}
-    seen: set[int] = set()
+    seen: set[int] = {id(root)}
+    mapping, sequence, scalar, intern = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode, sys.intern
 
     def pack(mark: yaml.Mark) -> int:
         if mark.column + 1 > 0xFFFFF:
             raise _NoIndex
         return (mark.line + 1) << 20 | (mark.column + 1)
 
-    def entry(node: yaml.Node, full: yaml.Mark, key: yaml.Mark | None) -> int:
-        kind = _MAPPING if isinstance(node, yaml.MappingNode) else \
-            _SEQUENCE if isinstance(node, yaml.SequenceNode) else _SCALAR
-        return kind | pack(full) << 2 | (pack(key) << 42 if key is not None else 0)
+    def kind(node: yaml.Node) -> int:
+        return _MAPPING if isinstance(node, mapping) else _SEQUENCE if isinstance(node, sequence) else _SCALAR
 
+    # One call per collection, not per node: scalars (most nodes) are recorded inline.
     def walk(node: yaml.Node, prefix: str) -> None:
-        if id(node) in seen:
-            raise _NoIndex   # an alias: the same node reached twice
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys = {k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+        if isinstance(node, mapping):
+            keys = None   # the mapping's keys, for dotted keys only
             done: set[str] = set()
             for k, v in node.value:
-                if not isinstance(k, yaml.ScalarNode):
+                if not isinstance(k, scalar):
                     continue
                 key = k.value
                 if k.tag == _MERGE or key == "<<":
                     raise _NoIndex
-                if key in done or not key or "[" in key or "]" in key or (
-                        "." in key and any(key[:i] in keys for i, ch in enumerate(key) if ch == ".")):
+                if key in done or not key or "[" in key or "]" in key:
                     continue
+                if "." in key:
+                    if keys is None:
+                        keys = {x.value for x, _ in node.value if isinstance(x, scalar)}
+                    if any(key[:i] in keys for i, ch in enumerate(key) if ch == "."):
+                        continue
                 done.add(key)
-                path = sys.intern(f"{prefix}.{key}" if prefix else key)
-                block = isinstance(v, (yaml.MappingNode, yaml.SequenceNode)) and not v.flow_style
-                out[path] = entry(v, k.start_mark if block else v.start_mark, k.start_mark)
+                if id(v) in seen:
+                    raise _NoIndex   # an alias: the same node reached twice
+                seen.add(id(v))
+                path = intern(f"{prefix}.{key}" if prefix else key)
+                at_key = pack(k.start_mark)
+                if isinstance(v, scalar):
+                    out[path] = _SCALAR | pack(v.start_mark) << 2 | at_key << 42
+                    continue
+                # a block collection is placed at its key, a flow one at its value
+                full = pack(v.start_mark) if v.flow_style else at_key
+                out[path] = kind(v) | full << 2 | at_key << 42
                 walk(v, path)
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, sequence):
             for i, item in enumerate(node.value):
-                path = sys.intern(f"{prefix}[{i}]")
-                out[path] = entry(item, item.start_mark, None)
-                walk(item, path)
+                if id(item) in seen:
+                    raise _NoIndex
+                seen.add(id(item))
+                path = intern(f"{prefix}[{i}]")
+                out[path] = kind(item) | pack(item.start_mark) << 2
+                if not isinstance(item, scalar):
+                    walk(item, path)
 
     try:
-        out[""] = entry(root, root.start_mark, None)
+        out[""] = kind(root) | pack(root.start_mark) << 2
         walk(root, "")
     except _NoIndex:
         return None
