@@ -57,10 +57,9 @@ class _Pack(msgspec.Struct, array_like=True):
 
 def cache_dir() -> str:
     """skewaudit's directory under the XDG cache home (not created here)."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):   # the XDG spec: a relative value is ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "skewaudit")
+    from skewaudit.fsutil import xdg_dir
+
+    return xdg_dir("XDG_CACHE_HOME", ".cache")
 
 
 def _salt() -> str:

@@ -817,9 +817,11 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
     per_group: dict[int, int] = {}
     # A fleet's unchanged files are parsed once, not on every run (skewaudit.speccache); one file alone
     # is parsed faster than the cache is read.
-    from skewaudit import speccache
+    cache = None
+    if len(inputs) >= CACHE_FROM:
+        from skewaudit import speccache
 
-    cache = speccache.open_cache() if len(inputs) >= CACHE_FROM else None
+        cache = speccache.open_cache()
     # YAML nodes are acyclic and freed by reference counting: see skewaudit.gcpause.
     with gc_paused():
         for name, real, explicit, group in inputs:

@@ -229,6 +229,16 @@ def _fmt_scope(n_bad: int, n_total: int, unit: str) -> str | None:
     return f"{n_bad} of {n_total} {unit}"
 
 
+def _same(v: Any) -> Any:
+    return v
+
+
+# An intended value written as a constraint (``>=550``, ``12.4.*``, ``0.9 ± 0.02``) is compiled as
+# written, not normalized first.
+_RANGED = frozenset(("version", "int", "tokens", "float"))
+_CONSTRAINT_CHARS = frozenset("<>=!*±,")
+
+
 def compare(
     ctx: Ctx,
     field_path: str,
@@ -249,12 +259,11 @@ def compare(
     intended value as the spec writes it (a model id keeps its case), not
     its normalized form.
     """
-    norm = normalize or (lambda v: v)
+    norm = normalize or _same
     raw_expected = expected
     if isinstance(expected, (list, tuple)):
         expected = [norm(v) for v in expected]
-    elif not (isinstance(expected, str) and kind in ("version", "int", "tokens", "float")
-              and any(ch in expected for ch in "<>=!*±,")):
+    elif not (isinstance(expected, str) and kind in _RANGED and not _CONSTRAINT_CHARS.isdisjoint(expected)):
         expected = norm(expected)
     try:
         cons = constraints.compile(expected, kind)
@@ -273,7 +282,9 @@ def compare(
         value = norm(ob.value)
         ok = cons.matches(value)
         key = (ok, repr(value))
-        g = groups.setdefault(key, {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []})
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []}
         g["pods"].extend(inst.pods)
 
     bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
