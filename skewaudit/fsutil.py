@@ -270,6 +270,15 @@ def create_private(path: str, data: bytes) -> None:
         os.unlink(tmp)
 
 
+def xdg_dir(var: str, default: str) -> str:
+    """skewaudit's directory under an XDG base directory (``XDG_CONFIG_HOME`` / ``.config``,
+    ``XDG_CACHE_HOME`` / ``.cache``); not created here."""
+    base = os.environ.get(var, "")
+    if not os.path.isabs(base):   # the XDG spec: a relative value is ignored
+        base = os.path.join(os.path.expanduser("~"), default)
+    return os.path.join(base, "skewaudit")
+
+
 def append_text(path: str, text: str) -> None:
     """Append ``text`` to ``path`` (created ``0666 & ~umask`` if absent) in one write: for files whose owner
     defines them as append-only logs, such as GitHub Actions' ``$GITHUB_STEP_SUMMARY`` and ``$GITHUB_OUTPUT``

@@ -23,6 +23,7 @@ when stale labels and the device itself differ.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -159,10 +160,12 @@ def _parse_tokens(normed: str) -> GpuClass | None:
     return exact[0] if exact else None
 
 
+@functools.lru_cache(maxsize=1024)
 def lookup(name: str, memory_mib: int | None = None) -> GpuClass | None:
     """The class ``name`` means in any of the spellings this module knows, or None.
 
     ``memory_mib`` resolves family-only names (Karpenter ``a100``) to a memory class.
+    Cached: the classes are frozen, and checks ask again for every pod group of every workload.
     """
     if not name or not name.strip():
         return None

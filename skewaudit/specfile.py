@@ -40,6 +40,7 @@ from skewaudit.model.finding import Location
 __all__ = ["Location", "LoadedSpec", "load_paths", "load_text", "split_path", "MAX_BYTES"]
 
 MAX_BYTES = 5 * 1024 * 1024
+CACHE_FROM = 10   # files per run from which parses are cached (skewaudit.speccache)
 STDIN_NAME = "<stdin>"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PATH_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
@@ -119,6 +120,27 @@ def _resolve(root: yaml.Node, parts: list[str | int]) -> tuple[yaml.Node, yaml.N
     return cur, key, i == len(parts)
 
 
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's safe loader, its scalar tag resolution remembered: resolving runs in Python, a
+    dozen regular expressions per plain scalar, and a fleet's specs repeat the same keys and values.
+    The tag depends only on the text and its quoting (this loader has no path resolvers)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers or len(value) > 200:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) >= 50_000:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
+
 class _Source:
     """One file's text; its YAML nodes are composed on first use.
 
@@ -138,7 +160,7 @@ class _Source:
     def _docs(self) -> list[yaml.Node]:
         if self._nodes is None:
             # Safe: the same text already passed the alias/depth bounds and loaded.
-            self._nodes = list(yaml.compose_all(self.text, Loader=yaml.CSafeLoader))
+            self._nodes = list(yaml.compose_all(self.text, Loader=_Loader))
             held = _Source._holder
             if held is not None and held is not self:
                 held._nodes = None
@@ -360,7 +382,7 @@ class _BadScalar(Exception):
 def _load_all(text: str, index: list[dict[str, int] | None] | None = None) -> list[Any]:
     """The documents of ``text`` as Python values; ``index`` receives each one's _position_index."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
         docs = [_convert(n) for n in nodes]
     except _Fallback:
         return list(yaml.load_all(text, Loader=yamlsafe.StrictLoader))
@@ -396,47 +418,60 @@ def _position_index(root: yaml.Node) -> dict[str, int] | None:
     whose shorter prefix is also a key there (the walk takes the shortest), and
     repeated keys after the first (the walk takes the first)."""
     out: dict[str, int] = {}
-    seen: set[int] = set()
+    seen: set[int] = {id(root)}
+    mapping, sequence, scalar, intern = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode, sys.intern
 
     def pack(mark: yaml.Mark) -> int:
         if mark.column + 1 > 0xFFFFF:
             raise _NoIndex
         return (mark.line + 1) << 20 | (mark.column + 1)
 
-    def entry(node: yaml.Node, full: yaml.Mark, key: yaml.Mark | None) -> int:
-        kind = _MAPPING if isinstance(node, yaml.MappingNode) else \
-            _SEQUENCE if isinstance(node, yaml.SequenceNode) else _SCALAR
-        return kind | pack(full) << 2 | (pack(key) << 42 if key is not None else 0)
+    def kind(node: yaml.Node) -> int:
+        return _MAPPING if isinstance(node, mapping) else _SEQUENCE if isinstance(node, sequence) else _SCALAR
 
+    # One call per collection, not per node: scalars (most nodes) are recorded inline.
     def walk(node: yaml.Node, prefix: str) -> None:
-        if id(node) in seen:
-            raise _NoIndex   # an alias: the same node reached twice
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys = {k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+        if isinstance(node, mapping):
+            keys = None   # the mapping's keys, for dotted keys only
             done: set[str] = set()
             for k, v in node.value:
-                if not isinstance(k, yaml.ScalarNode):
+                if not isinstance(k, scalar):
                     continue
                 key = k.value
                 if k.tag == _MERGE or key == "<<":
                     raise _NoIndex
-                if key in done or not key or "[" in key or "]" in key or (
-                        "." in key and any(key[:i] in keys for i, ch in enumerate(key) if ch == ".")):
+                if key in done or not key or "[" in key or "]" in key:
                     continue
+                if "." in key:
+                    if keys is None:
+                        keys = {x.value for x, _ in node.value if isinstance(x, scalar)}
+                    if any(key[:i] in keys for i, ch in enumerate(key) if ch == "."):
+                        continue
                 done.add(key)
-                path = sys.intern(f"{prefix}.{key}" if prefix else key)
-                block = isinstance(v, (yaml.MappingNode, yaml.SequenceNode)) and not v.flow_style
-                out[path] = entry(v, k.start_mark if block else v.start_mark, k.start_mark)
+                if id(v) in seen:
+                    raise _NoIndex   # an alias: the same node reached twice
+                seen.add(id(v))
+                path = intern(f"{prefix}.{key}" if prefix else key)
+                at_key = pack(k.start_mark)
+                if isinstance(v, scalar):
+                    out[path] = _SCALAR | pack(v.start_mark) << 2 | at_key << 42
+                    continue
+                # a block collection is placed at its key, a flow one at its value
+                full = pack(v.start_mark) if v.flow_style else at_key
+                out[path] = kind(v) | full << 2 | at_key << 42
                 walk(v, path)
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, sequence):
             for i, item in enumerate(node.value):
-                path = sys.intern(f"{prefix}[{i}]")
-                out[path] = entry(item, item.start_mark, None)
-                walk(item, path)
+                if id(item) in seen:
+                    raise _NoIndex
+                seen.add(id(item))
+                path = intern(f"{prefix}[{i}]")
+                out[path] = kind(item) | pack(item.start_mark) << 2
+                if not isinstance(item, scalar):
+                    walk(item, path)
 
     try:
-        out[""] = entry(root, root.start_mark, None)
+        out[""] = kind(root) | pack(root.start_mark) << 2
         walk(root, "")
     except _NoIndex:
         return None
@@ -475,11 +510,22 @@ def _indexed_position(index: dict[str, int], dotted: str) -> tuple[int, int]:
     return mark >> 20, mark & 0xFFFFF
 
 
-def _parse(src: _Source) -> list[Any] | _Msg:
+def _parse(src: _Source, cache: Any = None) -> list[Any] | _Msg:
+    """The documents of ``src`` (its position indexes into ``src.index``), or the problem that stops it.
+    ``cache`` (:class:`skewaudit.speccache.SpecCache`) answers for a text parsed by an earlier run."""
+    digest = cache.digest(src.text) if cache is not None else None
+    if digest is not None:
+        hit = cache.get(digest)
+        if hit is not None:
+            src.index.extend(hit[1])
+            return hit[0]
     try:
         # Spec files are small: every node counts towards the limit, not only alias expansions.
         yamlsafe.check(src.text, limit_plain_nodes=True)
-        return _load_all(src.text, src.index)
+        docs = _load_all(src.text, src.index)
+        if digest is not None:
+            cache.put(digest, docs, src.index)
+        return docs
     except yamlsafe.Refused as e:
         return _Msg(src.name, e.line, e.col, "", e.text)
     except _BadScalar as e:
@@ -717,7 +763,7 @@ def _doc_problem(src: _Source, doc_index: int, doc: Any) -> _Msg:
 
 
 def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems: list[_Msg],
-                 warnings: list[_Msg]) -> None:
+                 warnings: list[_Msg], cache: Any = None) -> None:
     from pydantic import ValidationError
 
     from skewaudit.model.spec import PIQC_API, ModelSpec
@@ -725,7 +771,7 @@ def _load_source(src: _Source, explicit: bool, specs: list[LoadedSpec], problems
         rules,  # imports this module: load it once this one is complete
     )
 
-    docs = _parse(src)
+    docs = _parse(src, cache)
     if isinstance(docs, _Msg):
         problems.append(docs)
         return
@@ -769,6 +815,13 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
     specs: list[LoadedSpec] = []
     warnings: list[_Msg] = []
     per_group: dict[int, int] = {}
+    # A fleet's unchanged files are parsed once, not on every run (skewaudit.speccache); one file alone
+    # is parsed faster than the cache is read.
+    cache = None
+    if len(inputs) >= CACHE_FROM:
+        from skewaudit import speccache
+
+        cache = speccache.open_cache()
     # YAML nodes are acyclic and freed by reference counting: see skewaudit.gcpause.
     with gc_paused():
         for name, real, explicit, group in inputs:
@@ -777,8 +830,10 @@ def load_paths(paths: list[str], *, stdin_text: str | None = None) -> tuple[list
                 problems.append(src)
                 continue
             before = len(specs) + len(problems)
-            _load_source(src, explicit, specs, problems, warnings)
+            _load_source(src, explicit, specs, problems, warnings, cache)
             per_group[group] = per_group.get(group, 0) + len(specs) + len(problems) - before
+    if cache is not None:
+        cache.save()
     for group, p in enumerate(paths):
         if p in dirs and per_group.get(group) == 0 and any(i[3] == group for i in inputs):
             problems.append(_Msg(p, 0, 0, "", "no ModelSpec documents (kind: ModelSpec) in this directory"))

@@ -25,6 +25,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # they start) use a private one, never the real home. Set before any test imports skewaudit.
 _CONFIG_HOME = tempfile.mkdtemp(prefix="skewaudit-test-config-")
 os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+# ... and its parsed-spec cache under the XDG cache home: a private one too.
+os.environ["XDG_CACHE_HOME"] = os.path.join(_CONFIG_HOME, "cache")
 os.environ.pop("SKEWAUDIT_REDACTION_KEY", None)
 atexit.register(shutil.rmtree, _CONFIG_HOME, True)
 

@@ -249,3 +249,58 @@ def test_node_obs_keeps_gpu_labels_only() -> None:
     o = b.node_obs(n)
     assert o.labels == {"nvidia.com/gpu.product": "NVIDIA-L4", "cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert o.allocatable == {"nvidia.com/gpu": "2", "cpu": "8"}
+
+
+def _template_inputs():
+    """Deployments in two namespaces whose templates repeat the same containers: one reads a
+    ConfigMap env var and a ConfigMap config file, one carries its own object's name in an env
+    value, one references a key its ConfigMap lacks (an issue on every build)."""
+    maps = [({"name": "cfg", "namespace": ns}, {"DTYPE": dtype, "config.yaml": f"max-model-len: {n}\n"})
+            for ns, dtype, n in (("ml", "half", 4096), ("other", "float16", 8192))]
+    serving = {"name": "vllm", "image": "vllm/vllm-openai:v0.10.0",
+               "args": ["--model", "org/m", "--dtype", "$(DTYPE)", "--config", "/etc/vllm/config.yaml"],
+               "env": [{"name": "DTYPE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "DTYPE"}}},
+                       {"name": "OWNER", "value": "Deployment/ml/a"}],
+               "volumeMounts": [{"name": "conf", "mountPath": "/etc/vllm"}],
+               "resources": {"limits": {"nvidia.com/gpu": 1}}}
+    sidecar = {"name": "proxy", "image": "envoy:1",
+               "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "NOPE"}}}]}
+    init = {"name": "fetch", "image": "busybox", "command": ["sh", "-c", "true"]}
+    objs = []
+    for name, ns in (("a", "ml"), ("b", "ml"), ("c", "other"), ("d", "ml"), ("e", "other")):
+        d = conv({"metadata": {"name": name, "namespace": ns}, "spec": {"template": {"spec": {
+            "containers": [serving, sidecar], "initContainers": [init],
+            "volumes": [{"name": "conf", "configMap": {"name": "cfg"}}]}}}}, k.Deployment)
+        ct.canonical_quantities(d.spec.template.spec)
+        objs.append((f"Deployment/{ns}/{name}", ns, d.spec.template.spec))
+    return maps, objs
+
+
+def test_template_containers_are_shared_only_where_building_them_again_gives_the_same_facts() -> None:
+    maps, objs = _template_inputs()
+
+    def fresh_maps() -> ct.ConfigMaps:
+        cms = ct.ConfigMaps()
+        for md, data in maps:
+            cms.add(conv({"metadata": md, "data": data}, k.ConfigMap))
+        return cms
+
+    shared_cms, alone_cms = fresh_maps(), fresh_maps()
+    base = "spec.template.spec"
+    for obj, ns, spec in objs:
+        shared = ct.template_obs(spec, {}, obj, base, ns, shared_cms)
+        alone = [ct.container_obs(ct.plain_source(c, obj, f"{base}.{where}[{i}]"), ns, alone_cms)
+                 for where, cs in (("containers", spec.containers), ("initContainers", spec.init_containers))
+                 for i, c in enumerate(cs)]
+        # what a report would show of this object: identical to building each container on its own
+        assert [msgspec.json.encode(c) for c in (*shared.containers, *shared.init_containers)] == \
+            [msgspec.json.encode(c) for c in alone]
+    assert shared_cms.issues == alone_cms.issues and len(shared_cms.issues) == 5   # the missing key, per object
+    # shared where provable: serving per namespace (not for `a`, whose name its env carries) and the init
+    # container per namespace; the sidecar never (its build raises an issue naming the object)
+    assert sorted((key[1], key[2]) for key in shared_cms.facts) == [
+        ("ml", f"{base}.containers[0]"), ("ml", f"{base}.initContainers[0]"),
+        ("other", f"{base}.containers[0]"), ("other", f"{base}.initContainers[0]")]
+    d = ct.template_obs(objs[3][2], {}, "Deployment/ml/d", base, "ml", shared_cms).containers[0].engine.fields
+    assert (d["dtype"].value, d["dtype"].prov.object) == ("half", "Deployment/ml/d")
+    assert d["max_model_len"].value == 4096 and d["max_model_len"].prov.object == "ConfigMap/ml/cfg"

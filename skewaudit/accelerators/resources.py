@@ -99,9 +99,31 @@ def _count(q: Any) -> int | None:
         return None
 
 
+# Results by the written resources (name, value type, value): every hardware check asks again for
+# each pod group of each workload (~10,000 times in a 1,000-spec fleet audit) about the same
+# few dozen resource tables. Requests are frozen; each caller gets its own list.
+_MEMO: dict[tuple, list[Request]] = {}
+_MEMO_MAX = 4096
+
+
 def accelerator_requests(limits: dict[str, Any], requests: dict[str, Any]) -> list[Request]:
     """Every accelerator-like resource of one container (limits first: extended resources must
     have equal requests and limits, and limits are what the device plugin reads)."""
+    try:
+        key = (tuple((k, type(v), v) for k, v in limits.items()),
+               tuple((k, type(v), v) for k, v in requests.items()))
+        hit = _MEMO.get(key)
+    except TypeError:   # an unhashable value (hand-built facts): not memoized
+        return _requests(limits, requests)
+    if hit is None:
+        hit = _requests(limits, requests)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = hit
+    return list(hit)
+
+
+def _requests(limits: dict[str, Any], requests: dict[str, Any]) -> list[Request]:
     out: list[Request] = []
     for kind, table in (("limits", limits), ("requests", requests)):
         for res, q in table.items():

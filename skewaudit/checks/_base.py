@@ -14,6 +14,7 @@ and turning "could not read it" into *unverifiable*, never into a match.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -42,8 +43,10 @@ class Instance:
     leader: ContainerObs | None = None
     role: str | None = None          # "canary" / "stable" while an Argo Rollouts canary runs
 
-    @property
+    @functools.cached_property
     def pods(self) -> list[str]:
+        # Cached (the instance is frozen): ~40 checks ask each instance for it, several times
+        # each. Callers only read it or extend their own lists with it.
         names = self.members or (self.label,)
         if self.role:
             return [f"{n} ({self.role})" for n in names]
@@ -226,6 +229,16 @@ def _fmt_scope(n_bad: int, n_total: int, unit: str) -> str | None:
     return f"{n_bad} of {n_total} {unit}"
 
 
+def _same(v: Any) -> Any:
+    return v
+
+
+# An intended value written as a constraint (``>=550``, ``12.4.*``, ``0.9 ± 0.02``) is compiled as
+# written, not normalized first.
+_RANGED = frozenset(("version", "int", "tokens", "float"))
+_CONSTRAINT_CHARS = frozenset("<>=!*±,")
+
+
 def compare(
     ctx: Ctx,
     field_path: str,
@@ -246,12 +259,11 @@ def compare(
     intended value as the spec writes it (a model id keeps its case), not
     its normalized form.
     """
-    norm = normalize or (lambda v: v)
+    norm = normalize or _same
     raw_expected = expected
     if isinstance(expected, (list, tuple)):
         expected = [norm(v) for v in expected]
-    elif not (isinstance(expected, str) and kind in ("version", "int", "tokens", "float")
-              and any(ch in expected for ch in "<>=!*±,")):
+    elif not (isinstance(expected, str) and kind in _RANGED and not _CONSTRAINT_CHARS.isdisjoint(expected)):
         expected = norm(expected)
     try:
         cons = constraints.compile(expected, kind)
@@ -270,11 +282,14 @@ def compare(
         value = norm(ob.value)
         ok = cons.matches(value)
         key = (ok, repr(value))
-        g = groups.setdefault(key, {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []})
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {"ok": ok, "value": ob.value, "prov": ob.prov, "note": ob.note, "pods": []}
         g["pods"].extend(inst.pods)
 
+    bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
     # an Argo Rollouts canary (or its stable side) alone differs: replica skew naming the Rollout
-    skew = _canary_skew(ctx, [p for g in groups.values() if not g["ok"] for p in g["pods"]])
+    skew = _canary_skew(ctx, [p for g in groups.values() if not g["ok"] for p in g["pods"]]) if bad else ""
     evidence = [Evidence(value=g["value"], prov=g["prov"], pods=g["pods"], count=len(g["pods"]),
                          note="; ".join(n for n in (g["note"], skew[2:-1] if skew and not g["ok"] else None) if n)
                          or None)
@@ -290,7 +305,6 @@ def compare(
     n_unv = sum(len(i.pods) for i, _ in unverifiable)
     total = sum(len(i.pods) for i in ctx.instances)
     unit = "pods" if any(i.pod is not None for i in ctx.instances) else "containers"
-    bad = sum(len(g["pods"]) for g in groups.values() if not g["ok"])
     extra = dict(vars or {})
     if bad:
         shown = ", ".join(_short(e.value) for e in evidence if e.value is not None)

@@ -226,9 +226,13 @@ class ConfigMaps:
     why: str = ""
     issues: list[CollectionIssue] = field(default_factory=list)
     _reported: set = field(default_factory=set)
+    # Template container facts built from these maps, for :func:`template_container`; a map
+    # added later could change them, so adding one forgets them.
+    facts: dict[tuple, tuple[ContainerObs, str]] = field(default_factory=dict)
 
     def add(self, cm: k.ConfigMap) -> None:
         self.data[(cm.metadata.namespace, cm.metadata.name)] = cm.data
+        self.facts.clear()
 
     def get(self, ns: str, name: str, scope: str, optional: bool | None) -> dict[str, str] | None:
         found = self.data.get((ns, name))
@@ -401,13 +405,52 @@ def node_affinity(aff: k.Affinity | None) -> dict[str, list[str]]:
     return out
 
 
+_FACTS_MAX = 4096
+
+
+def template_container(c: k.Container, obj: str, path: str, ns: str, cms: ConfigMaps) -> ContainerObs:
+    """``container_obs`` of a template's container at ``path`` of ``obj``, built once per distinct
+    container and shared by every object of the same kind in the same namespace that writes it
+    identically at the same path (a fleet deploys the same few containers in many Deployments).
+
+    Only the object's own name differs between such objects, and only in the provenance of the
+    engine facts, which :func:`_retarget` re-points. A container is shared only when that is
+    provably all: building it raised no collection issue (issues name the object), and its facts
+    name the object nowhere but in that provenance (checked on their encoding)."""
+    try:
+        key = (obj.partition("/")[0], ns, path, cms.available, cms.why, msgspec.json.encode(c))
+    except (TypeError, ValueError):   # not encodable (hand-built structs): built as before
+        return container_obs(plain_source(c, obj, path), ns, cms)
+    hit = cms.facts.get(key)
+    if hit is not None:
+        shared, first = hit
+        return shared if first == obj else _retarget(shared, first, obj, path, path)
+    before = len(cms.issues)
+    out = container_obs(plain_source(c, obj, path), ns, cms)
+    if len(cms.issues) == before and _names_object_only_in_provenance(out, obj):
+        if len(cms.facts) >= _FACTS_MAX:
+            cms.facts.clear()
+        cms.facts[key] = (out, obj)
+    return out
+
+
+def _names_object_only_in_provenance(c: ContainerObs, obj: str) -> bool:
+    """Every occurrence of ``obj`` in ``c`` is an engine fact's ``prov.object`` (which :func:`_retarget`
+    re-points): the count of its text in ``c``'s JSON equals the count of those fields."""
+    fields = c.engine.fields.values() if c.engine is not None else ()
+    if any(f.prov is None for f in fields):
+        return False
+    in_prov = sum(1 for f in fields if f.prov.object == obj)
+    return msgspec.json.encode(c).count(msgspec.json.encode(obj)[1:-1]) == in_prov
+
+
 def template_obs(spec: k.PodSpec, labels: dict[str, str], obj: str, path: str, ns: str, cms: ConfigMaps,
                  containers: list[ContainerObs] | None = None) -> PodTemplateObs:
     """The pod shape a controller stamps out (``path`` is the PodSpec's path)."""
     if containers is None:
-        containers = [container_obs(plain_source(c, obj, f"{path}.containers[{i}]"), ns, cms)
+        containers = [template_container(c, obj, f"{path}.containers[{i}]", ns, cms)
                       for i, c in enumerate(spec.containers)]
-    inits = [container_obs(plain_source(c, obj, f"{path}.initContainers[{i}]"), ns, cms)
+    inits = [template_container(c, obj, f"{path}.initContainers[{i}]", ns, cms)
              for i, c in enumerate(spec.init_containers)]
     return PodTemplateObs(labels=labels_obs(labels), containers=containers, init_containers=inits,
                           node_selector=dict(spec.node_selector), node_affinity=node_affinity(spec.affinity),

@@ -23,10 +23,9 @@ _loaded: dict[tuple[str | None, str | None], bytes] = {}
 
 def config_dir() -> str:
     """skewaudit's directory under the XDG config home (not created here)."""
-    base = os.environ.get("XDG_CONFIG_HOME", "")
-    if not os.path.isabs(base):   # the XDG spec: a relative value is ignored
-        base = os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "skewaudit")
+    from skewaudit.fsutil import xdg_dir
+
+    return xdg_dir("XDG_CONFIG_HOME", ".config")
 
 
 def key_path() -> str:
