@@ -8,6 +8,7 @@ Modes reproduce what goes wrong in the field:
 * ``unauthorized``: paths under the fixture's ``protected`` prefixes (vLLM's
   ``--api-key`` guards ``/v1/*``) answer 401 ``{"error": "Unauthorized"}``;
 * ``hang``: every request waits ``hang_s`` before answering (a stuck engine);
+  stopping the engine ends the wait, so a long hang costs a test nothing after it;
 * ``malformed``: every body is cut in half (a proxy or engine bug);
 * ``drip``: headers at once, then the body one byte every ``hang_s`` seconds.
 
@@ -19,9 +20,7 @@ can check that no credential ever reaches an engine.
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for i in range(len(body)):
                     self.wfile.write(body[i:i + 1])
                     self.wfile.flush()
-                    time.sleep(eng.hang_s)
+                    if eng.stopping.wait(eng.hang_s):
+                        return
             else:
                 self.wfile.write(body)
         except OSError:
@@ -84,6 +84,8 @@ class FakeEngine:
             self.bodies[p] = v if isinstance(v, bytes) else json.dumps(v).encode()
         self.requests: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
+        # set by stop(): a hanging or dripping handler ends (a daemon thread sleeping on would outlive its test)
+        self.stopping = threading.Event()
         self.url = ""
         self._server: _Server | None = None
 
@@ -93,7 +95,7 @@ class FakeEngine:
 
     def answer(self, path: str) -> tuple[int, bytes, str]:
         if self.mode == "hang":
-            time.sleep(self.hang_s)
+            self.stopping.wait(self.hang_s)
         if self.mode == "unauthorized" and any(path.startswith(p) for p in self.meta.get("protected", ["/"])):
             return 401, b'{"error":"Unauthorized"}', "application/json"
         body = self.bodies.get(path)
@@ -105,6 +107,7 @@ class FakeEngine:
         return 200, body, ctype
 
     def start(self) -> "FakeEngine":
+        self.stopping.clear()
         server = _Server(("127.0.0.1", 0), _Handler)
         server.engine = self  # type: ignore[attr-defined]
         self._server = server
@@ -114,6 +117,7 @@ class FakeEngine:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -125,9 +129,3 @@ class FakeEngine:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on (for 'connection refused')."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

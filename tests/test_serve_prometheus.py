@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
-import subprocess
 import urllib.parse
 from pathlib import Path
 
@@ -15,30 +12,14 @@ import pytest
 import yaml
 
 from kube_server import FakeKube
+from ports import spawn_listening, stop
 from test_serve import DRIFTED, get, start_serve, wait_for
 
 PROMETHEUS = shutil.which("prometheus")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-_procs: list[subprocess.Popen] = []
-
-
-def prom_alive() -> bool:
-    return all(p.poll() is None for p in _procs)
-
-
 def query(base: str, expr: str) -> list[dict]:
-    try:
-        code, _, body = get(f"{base}/api/v1/query?query={urllib.parse.quote(expr)}")
-    except OSError:          # Prometheus still starting: not listening yet
-        assert prom_alive(), "prometheus exited"
-        return []
+    code, _, body = get(f"{base}/api/v1/query?query={urllib.parse.quote(expr)}")
     if code != 200:
         return []
     answer = json.loads(body)
@@ -52,17 +33,19 @@ def test_prometheus_scrapes_serve_and_answers_the_drift_query(tmp_path: Path) ->
         kube.load_yaml(DRIFTED)
         kc = kube.write_kubeconfig(tmp_path / "kc")
         serve, base = start_serve(kc)
-        port = free_port()
         config = tmp_path / "prometheus.yml"
         config.write_text(yaml.safe_dump({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [{"job_name": "skewaudit", "static_configs": [
                 {"targets": [base.removeprefix("http://")]}]}]}))
-        prom = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _procs[:] = [prom]
-        api = f"http://127.0.0.1:{port}"
+        argv = lambda port: [PROMETHEUS, f"--config.file={config}",  # noqa: E731
+                             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}",
+                             "--log.level=warn"]
+        try:
+            prom, api = spawn_listening(argv, lambda url: get(f"{url}/-/ready")[0] == 200, "prometheus")
+        except BaseException:
+            stop(serve)
+            raise
         try:
             gate = wait_for(lambda: query(api, 'skewaudit_gate_failed{job="skewaudit"}'), "Prometheus to scrape",
                             limit=120)
@@ -74,9 +57,5 @@ def test_prometheus_scrapes_serve_and_answers_the_drift_query(tmp_path: Path) ->
             assert [r["value"][1] for r in up] == ["1"]
         finally:
             for p in (prom, serve):
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=60)
-                finally:
-                    p.kill()
+                stop(p)
         assert prom.returncode is not None and prom.stderr.read().count("level=error") == 0

@@ -5,9 +5,7 @@ API server. What the gateway then serves is parsed with prometheus_client's own 
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -16,45 +14,24 @@ import pytest
 import yaml
 
 from clirun import ROOT, skewaudit
-from test_serve import SPEC, cluster, get, samples, wait_for  # noqa: F401 - cluster is a fixture
+from ports import spawn_listening, stop
+from test_serve import SPEC, cluster, get, samples  # noqa: F401 - cluster is a fixture
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
 needs_gateway = pytest.mark.skipif(PUSHGATEWAY is None, reason="prometheus-pushgateway not installed (Debian "
                                    "package prometheus-pushgateway; .ci/run installs it when it can)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gateway(tmp_path: Path):
-    port = free_port()
     # Debian's build persists to /var/lib/prometheus by default: each test gets its own file.
-    proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-                             f"--persistence.file={tmp_path / 'pushgateway.data'}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, f"pushgateway exited: {proc.stderr.read() if proc.stderr else ''}"
-        try:
-            return get(f"{url}/-/ready")[0] == 200
-        except OSError:
-            return False
-
+    argv = lambda port: [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",  # noqa: E731
+                         f"--persistence.file={tmp_path / 'pushgateway.data'}"]
+    proc, url = spawn_listening(argv, lambda url: get(f"{url}/-/ready")[0] == 200, "the pushgateway")
     try:
-        wait_for(ready, "the pushgateway to listen", limit=60)
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=60)
+        stop(proc)
 
 
 def pushed(url: str, job: str = "skewaudit") -> dict:

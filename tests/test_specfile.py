@@ -163,8 +163,9 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     path = _write(tmp_path, "bomb.yaml", BILLION_LAUGHS)
     start = time.perf_counter()
     problems = _problems(path)
-    # Bounded time is the property under test (an expanded bomb takes minutes), not speed.
-    assert time.perf_counter() - start < 5.0
+    # Bounded time is the property under test (an expanded bomb takes minutes), not speed: the refusal took 1 s
+    # on a loaded 2-core machine, so the bound leaves ample slack.
+    assert time.perf_counter() - start < 60.0
     assert problems == [f"{path}:6:8: YAML aliases expand to more than 100000 nodes; refusing to load "
                         "(a 'billion laughs' document?)"]
 
