@@ -193,6 +193,9 @@ def parallelism_fits(ctx: Ctx):
         key = (int(tp) * int(pp), gpus_req * nodes)
         results.setdefault(key, []).extend(inst.pods)
         detail[key] = (tp, pp, gpus_req)
+    if ctx.workload.kind == "RayService" and results:
+        yield _ray_fits(ctx, results, detail)
+        return
     for (world, req), pods in results.items():
         tp, pp, per_pod = detail[(world, req)]
         if world != req:
@@ -205,6 +208,29 @@ def parallelism_fits(ctx: Ctx):
             return
     if results:
         yield Draft("spec.runtime.engine.tensorParallelSize", Status.MATCH, "tp × pp equals the GPUs requested")
+
+
+def _ray_fits(ctx: Ctx, results: dict[tuple, list[str]], detail: dict[tuple, tuple]) -> Draft:
+    """Ray Serve runs each engine replica in a placement group of tp × pp GPUs on the worker group's
+    GPUs, so a worker pod with more GPUs holds several replicas (KubeRay's ray-service.llm-serve
+    sample: tp 1 on 4-GPU workers, up to 4 replicas): fewer is not waste. A replica larger than one
+    worker group replica (GPUs per pod × numOfHosts) needs Ray to spread it over worker pods, which
+    depends on free workers at run time: unverifiable offline, never drift."""
+    hosts = ctx.workload.extra.get("numOfHosts")
+    n = hosts.value if hosts is not None and isinstance(hosts.value, int) and hosts.value > 0 else 1
+    (world, _), pods = next(iter(results.items()))
+    tp, pp, per_pod = detail[next(iter(results))]
+    cap = per_pod * n
+    evidence = [Evidence(value=world, pods=pods, count=len(pods))]
+    if world <= cap:
+        return Draft("spec.runtime.engine.tensorParallelSize", Status.MATCH,
+                     f"tp × pp = {world} GPUs per Ray Serve replica; a worker group replica has {cap} "
+                     f"({cap // world} replica{'s' if cap // world != 1 else ''} fit)", expected=f"tp × pp ≤ {cap}",
+                     observed=evidence)
+    return Draft("spec.runtime.engine.tensorParallelSize", Status.UNVERIFIABLE,
+                 f"tp × pp = {world} GPUs per Ray Serve replica, more than the {cap} of a worker group replica",
+                 expected=f"tp × pp ≤ {cap}", observed=evidence,
+                 reason="Ray spreads a replica over worker pods only when enough are free at run time")
 
 
 @check("hardware.gpu-allocatable")
