@@ -200,3 +200,20 @@ def test_ray_worker_gpus_hold_several_replicas(monkeypatch, capsys, tmp_path, sp
     _, results = diff_json(monkeypatch, capsys, spec, edited)
     fits = [r for r in results if r["check"] == "hardware.parallelism-fits"]
     assert [r["status"] for r in fits] == ["unverifiable"]
+
+
+def test_vllm_data_parallel_ranks_count_towards_the_gpus(monkeypatch, capsys, tmp_path, spec_of):
+    # KServe's dp-ep DeepSeek sample: tp 1 × data parallel 8 ranks per pod (dataLocal) on 8 GPUs was
+    # reported as "tp × pp = 1 but the pod requests 8" (vLLM docs serving/data_parallel_deployment.md:
+    # each data-parallel rank runs tp × pp GPUs)
+    name = "kserve-llmisvc-dp-ep-deepseek-r1"
+    spec, manifest = spec_of(name), PUBLIC / f"{name}.yaml"
+    assert "it also runs data parallel 32, which a spec does not declare" in spec.read_text()
+    _, results = diff_json(monkeypatch, capsys, spec, manifest)
+    assert [r["status"] for r in results if r["check"] == "hardware.parallelism-fits"] == ["match"]
+    edited = tmp_path / "half.yaml"
+    edited.write_text(manifest.read_text().replace("dataLocal: 8", "dataLocal: 4"))
+    _, results = diff_json(monkeypatch, capsys, spec, edited)
+    fits = [r for r in results if r["check"] == "hardware.parallelism-fits"]
+    assert [(r["status"], r["message"]) for r in fits] == [
+        ("drift", "tensor parallel 1 × pipeline parallel 1 × data parallel 4 = 4 GPUs, but the pod requests 8")]
