@@ -37,6 +37,27 @@ def _engine_value(c: ContainerObs, name: str, *, explicit_only: bool = True) -> 
     return f.value
 
 
+def _parallelism_todo(engine: dict[str, Any], per_replica: int, vendor: str | None, dp: Any = None) -> None:
+    """A spec declares tp × pp equal to the accelerators per replica (``validate`` rejects anything
+    else). When the running engine uses fewer or more (NIM_TENSOR_PARALLEL_SIZE=2 on an 8-GPU pod,
+    GKE's nim-gemma sample), the observed degree is not intent to copy: a TODO naming both, so the
+    written spec still validates and ``diff`` reports the mismatch (hardware.parallelism-fits)."""
+    tp, pp = engine.get("tensorParallelSize"), engine.get("pipelineParallelSize")
+    if not per_replica or not isinstance(tp, int) or (pp is not None and not isinstance(pp, int)):
+        return
+    if (vendor or "").strip().lower() in ("aws", "amazon", "neuron"):
+        return   # Neuron degrees count NeuronCores, the accelerator count devices
+    world = tp * (pp or 1)
+    if world != per_replica:
+        engine.pop("pipelineParallelSize", None)
+        how = "fewer than it requests" if world < per_replica else "more than it requests: it cannot start"
+        ranks = f"; it also runs data parallel {dp}, which a spec does not declare" if isinstance(dp, int) and dp > 1 \
+            else ""
+        engine["tensorParallelSize"] = Todo(
+            f"tensorParallelSize: the engine runs tp {tp} × pp {pp or 1} = {world} on {per_replica} accelerators per "
+            f"replica ({how}); declare the intended degree (tp × pp must equal runtime.accelerator.count){ranks}")
+
+
 def _engine_env(c: ContainerObs | None) -> set[str]:
     """Env vars the engine parser read a setting from (TGI's MODEL_ID, DTYPE…): written once, as the setting."""
     if c is None or c.engine is None:
@@ -261,6 +282,8 @@ def build(w: WorkloadObs, snap: Snapshot, rep: Replicas | None = None) -> dict[s
             engine[key] = Todo("dtype: not set explicitly (the engine picks it from the checkpoint); pin it")
         elif key == "quantization" and c is not None and c.engine is not None:
             engine[key] = "none"
+    _parallelism_todo(engine, gpu_count * nodes, vendor,
+                      _engine_value(c, "data_parallel_size") if c is not None else None)
     args = _extra_args(c)
     if args and isinstance(args[-1], Todo):
         engine["argsTodo"] = args.pop()

@@ -169,7 +169,7 @@ def decode(data: bytes, path: str = "<snapshot>") -> Snapshot:
 # fractions floats, switches bools); a fact of another type cannot come from skewaudit.
 _INT_FACTS = frozenset({"max_model_len", "max_input_tokens", "max_num_seqs", "max_num_batched_tokens",
                         "max_concurrent_requests", "tensor_parallel_size", "pipeline_parallel_size",
-                        "data_parallel_size", "port"})
+                        "data_parallel_size", "data_parallel_size_local", "port"})
 _FLOAT_FACTS = frozenset({"gpu_memory_utilization"})
 _BOOL_FACTS = frozenset({"enable_prefix_caching", "trust_remote_code", "enforce_eager"})
 

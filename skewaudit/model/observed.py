@@ -187,6 +187,7 @@ ENGINE_FIELDS: dict[str, str] = {
     "tensor_parallel_size": "tensor parallel degree (vLLM -tp, TGI --num-shard, SGLang --tp-size)",
     "pipeline_parallel_size": "pipeline parallel degree",
     "data_parallel_size": "data parallel degree",
+    "data_parallel_size_local": "data parallel ranks in this pod (vLLM --data-parallel-size-local)",
     "gpu_memory_utilization": "fraction of GPU memory the engine may use (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static, TGI --cuda-memory-fraction)",
     "enable_prefix_caching": "prefix caching on/off (SGLang: not --disable-radix-cache)",
     "port": "HTTP port the engine listens on",

@@ -193,16 +193,21 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
         k = _shell.shell_script_index(tokens)
         if k is None:
             break
-        script_path = paths[k]
-        cmds, split_note = _shell.split_script(tokens[k], env)
+        script_path, after, after_paths = paths[k], tokens[k + 1:], paths[k + 1:]
+        cmds, split_note = _shell.split_script(tokens[k], _shell.positional_env(env, after))
         if split_note:
             notes.append(split_note)
-        serving = [c for c in cmds if _serving(c)]
-        chosen = serving[-1] if serving else (cmds[-1] if cmds else [])
+        cmds = [_shell.expand_positional(c, after, after_paths, script_path) for c in cmds]
+        serving = [c for c in cmds if _serving(c[0])]
+        chosen = serving[-1] if serving else (cmds[-1] if cmds else ([], []))
         if len(cmds) > 1:
             notes.append(f"shell script runs {len(cmds)} commands; using command {cmds.index(chosen) + 1} "
-                         f"({' '.join(redact.argv(chosen)[:3])})")   # redacted whole: pairs span the cut
-        tokens, paths, shell = chosen, [script_path] * len(chosen), True
+                         f"({' '.join(redact.argv(chosen[0])[:3])})")   # redacted whole: pairs span the cut
+        if after and after[0].startswith("-") and after[0] not in ("-", "--") and _shell.uses_args(tokens[k]):
+            # `sh -c '… "$@"' --flag …`: the shell takes the first token after the script as $0
+            notes.append(f"{after[0]!r} after the sh -c script is the shell's $0, not an argument: "
+                         "the command never sees it (put a name such as `--` before the arguments)")
+        (tokens, paths), shell = chosen, True
     return ArgvResult(tokens, paths, _join(notes + _ref_notes(refs)), shell)
 
 
@@ -239,6 +244,9 @@ class FactSet:
         self.config_file: str | None = None
         self.config_read = False           # the config file's values were read (config_loaded)
         self.config_why: str | None = None  # why they could not be
+        # argv runs a program that is not one of the engine's entrypoints (a wrapper script):
+        # the flags it passes are read, but what it leaves out is the wrapper's business
+        self.wrapper: str | None = None
         sig, conf = match or ("parser chosen by the caller", "low")
         # argv was not written in the object: its head is the image ENTRYPOINT skewaudit
         # assumed (token paths say so), or args were taken to be the whole command
@@ -372,6 +380,9 @@ class FactSet:
                 continue
             if self.ci.argv is None:
                 self.unknown_fact(field, "argv unknown: the image ENTRYPOINT/CMD decides")
+            elif self.wrapper is not None:
+                self.unknown_fact(field, f"not on the command line of {self.wrapper}, which is not a {self.label} "
+                                         "entrypoint: the wrapper decides (from its env or its own defaults)")
             elif self.config_file and not self.config_read:
                 what = note if value is None else f"{value}" + (f" ({note})" if note else "")
                 why = f"not visible: {self.config_why}" if self.config_why else "not visible"
@@ -415,5 +426,6 @@ def begin(ci: "ContainerInput", title: str, form: tuple[str, int] | None,
         e = _argv.locate(argv)
         start = e.rest if e else 0
         fs.notes.append(f"argv does not run a known {title} entrypoint ({' '.join(argv[:2])} …): "
-                        "flags read from the rest of it")
+                        "flags read from the rest of it; what it does not pass is unknown, not the engine default")
+        fs.wrapper = argv[0]
     return argv, paths, fs, entry, start

@@ -24,6 +24,11 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MARKER = redact.MARKER
 _RESERVED = {"then", "do", "else", "elif", "if", "while", "until", "{", "!", "exec"}
 _OPERATOR_CHARS = set("();<>|&")
+# Positional parameters (``sh -c SCRIPT $0 $1 …``): ``split_script`` gets them in its env under
+# the names "0", "1", … (never valid variable names) plus POSITIONAL; "$@"/$@/"$*" become one of
+# these marker words, which :func:`expand_positional` replaces with the argument tokens.
+POSITIONAL = "\x00positional"
+ALL_ARGS, SPLIT_ARGS, JOINED_ARGS = "\x00@\x00", "\x00@split\x00", "\x00@joined\x00"
 
 
 def basename(tok: str) -> str:
@@ -102,6 +107,15 @@ def _dollar(text: str, i: int, env: Env, expand: bool, quoted: bool) -> tuple[st
     if m:
         val = env.get(m.group(0)) if expand else None
         return (_insert(val, quoted) if val is not None else "$" + m.group(0)), m.end()
+    if nxt in ("@", "*") and expand and POSITIONAL in env:
+        # "$@" (the arguments after the script) as one marker word, replaced by the caller with
+        # the tokens themselves: as separate words only when the quotes hold nothing else
+        whole = quoted and text[i - 1:i] == '"' and text[i + 2:i + 3] == '"'
+        mark = ALL_ARGS if nxt == "@" and whole else SPLIT_ARGS if not quoted else JOINED_ARGS
+        return mark, i + 2
+    if nxt and nxt.isdigit() and expand and nxt in env:
+        val = env.get(nxt)
+        return (_insert(val, quoted) if val is not None else "$" + nxt), i + 2
     if nxt and nxt in "@*#?$!-0123456789":
         return "$" + nxt, i + 2
     return "$", i + 1
@@ -253,6 +267,46 @@ def split_script(script: str, env: Env) -> tuple[list[list[str]], str | None]:
     except ValueError as e:  # shlex: "No closing quotation" / "No escaped character"
         cmds, note = _commands(script.split()), f"sh -c script not split exactly ({e}): split on whitespace"
     return [redact.taint(cmd, found) for cmd in cmds], note
+
+
+def uses_args(script: str) -> bool:
+    """Whether a script reads its positional parameters ($@, $*, $1…)."""
+    return re.search(r"\$\{?[@*1-9]", script) is not None
+
+
+def positional_env(env: Env, after: list[str]) -> dict[str, str | None]:
+    """``env`` plus the positional parameters of ``sh -c SCRIPT after…``: ``$0`` is the first token
+    after the script (the shell's name for itself, not an argument), ``$1``… the rest."""
+    merged: dict[str, str | None] = dict(env)
+    merged[POSITIONAL] = ""
+    for n, tok in enumerate(after[:10]):
+        merged[str(n)] = tok
+    return merged
+
+
+def expand_positional(cmd: list[str], after: list[str], paths: list[str], script_path: str
+                      ) -> tuple[list[str], list[str]]:
+    """A script command with its "$@" markers replaced by the arguments after ``$0`` (each with its
+    own field path); other words point at the script."""
+    rest, rest_paths = after[1:], paths[1:]
+    out: list[str] = []
+    outp: list[str] = []
+    for w in cmd:
+        if w == ALL_ARGS:
+            out += rest
+            outp += rest_paths
+        elif w == SPLIT_ARGS:
+            toks, tpaths, _ = word_split(rest, rest_paths)
+            out += toks
+            outp += tpaths
+        elif ALL_ARGS in w or SPLIT_ARGS in w or JOINED_ARGS in w:
+            joined = " ".join(rest)
+            out.append(w.replace(ALL_ARGS, joined).replace(SPLIT_ARGS, joined).replace(JOINED_ARGS, joined))
+            outp.append(script_path)
+        else:
+            out.append(w)
+            outp.append(script_path)
+    return out, outp
 
 
 def word_split(tokens: list[str], paths: list[str]) -> tuple[list[str], list[str], list[str]]:

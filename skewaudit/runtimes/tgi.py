@@ -73,18 +73,31 @@ DEFAULTS: dict[str, tuple[object, str | None]] = {
 }
 
 
+GAUDI_IMAGE = "tgi-gaudi"
+
+
 def matches(argv: list[str] | None, image: str, env: dict[str, str | None]) -> tuple[str, str] | None:
     e = locate(argv)
     if e is not None and e.prog in ("text-generation-launcher", "tgi-entrypoint.sh"):
         return f"argv: {e.prog}", "high"
     repo = image_repo(image)
-    if "text-generation-inference" in repo:
+    if _tgi_image(repo):
         return f"image: {repo}", "medium"
     return ("env: MODEL_ID", "low") if "MODEL_ID" in env else None
 
 
+def _tgi_image(repo: str) -> bool:
+    # ghcr.io/huggingface/tgi-gaudi: TGI's Intel Gaudi fork (OPEA's Gaudi manifests run it)
+    return "text-generation-inference" in repo or repo.rsplit("/", 1)[-1] == GAUDI_IMAGE
+
+
 def entrypoint(image: str) -> Entrypoint | None:
     repo = image_repo(image)
+    if repo.rsplit("/", 1)[-1] == GAUDI_IMAGE:
+        # huggingface/tgi-gaudi Dockerfile (06080efe): ENTRYPOINT ["text-generation-launcher"] (exec form,
+        # args passed as written), CMD ["--json-output"]
+        return Entrypoint(("text-generation-launcher",), "assumed text-generation-launcher (the tgi-gaudi "
+                          "image ENTRYPOINT)")
     if "text-generation-inference" not in repo:
         return None
     how = "/tgi-entrypoint.sh -> text-generation-launcher" if repo.endswith(OFFICIAL_IMAGE.split("/", 1)[1]) \

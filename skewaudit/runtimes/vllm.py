@@ -43,6 +43,7 @@ FLAGS: dict[str, Opt] = {
     "--tensor-parallel-size": Opt("tensor_parallel_size", "int"), "-tp": Opt("tensor_parallel_size", "int"),
     "--pipeline-parallel-size": Opt("pipeline_parallel_size", "int"), "-pp": Opt("pipeline_parallel_size", "int"),
     "--data-parallel-size": Opt("data_parallel_size", "int"), "-dp": Opt("data_parallel_size", "int"),
+    "--data-parallel-size-local": Opt("data_parallel_size_local", "int"), "-dpl": Opt("data_parallel_size_local", "int"),
     "--gpu-memory-utilization": Opt("gpu_memory_utilization", "float"),
     "--device-memory-utilization": Opt("gpu_memory_utilization", "float"),   # 0.33 alias
     "--enable-prefix-caching": Opt("enable_prefix_caching", "bool"),

@@ -180,6 +180,7 @@ def parallelism_fits(ctx: Ctx):
             continue
         tp = engine_obs(inst, "tensor_parallel_size", "tp").value
         pp = engine_obs(inst, "pipeline_parallel_size", "pp").value or 1
+        dp, local = _data_parallel(inst)
         gpus_req, r = _accel_request(c, None)
         if r is not None and r.resource in _NEURON_DEVICES:
             # Parallelism counts NeuronCores; the pod asks for devices. The node's allocatable
@@ -190,21 +191,62 @@ def parallelism_fits(ctx: Ctx):
             gpus_req = claimed.value if not claimed.unverifiable else None
         if tp is None or gpus_req is None:
             continue
-        key = (int(tp) * int(pp), gpus_req * nodes)
+        # vLLM runs tp × pp GPUs per data-parallel rank (docs serving/data_parallel_deployment.md,
+        # 0.10–0.33); with --data-parallel-size-local the ranks in this pod are known, per pod
+        key = (int(tp) * int(pp) * local, gpus_req) if local else (int(tp) * int(pp) * dp, gpus_req * nodes)
         results.setdefault(key, []).extend(inst.pods)
-        detail[key] = (tp, pp, gpus_req)
+        detail[key] = (tp, pp, gpus_req, local or dp)
+    if ctx.workload.kind == "RayService" and results:
+        yield _ray_fits(ctx, results, detail)
+        return
     for (world, req), pods in results.items():
-        tp, pp, per_pod = detail[(world, req)]
+        tp, pp, per_pod, dp = detail[(world, req)]
         if world != req:
             group = f" ({per_pod} per pod × {nodes} pods per group, {size.prov.path})" if nodes > 1 else ""
             who = "the group requests" if nodes > 1 else "the pod requests"
+            ranks = f" × data parallel {dp}" if dp > 1 else ""
             yield Draft("spec.runtime.engine.tensorParallelSize", Status.DRIFT,
-                        f"tensor parallel {tp} × pipeline parallel {pp} = {world} GPUs, but {who} {req}{group}",
+                        f"tensor parallel {tp} × pipeline parallel {pp}{ranks} = {world} GPUs, but {who} {req}{group}",
                         expected=f"tp × pp = {req}", observed=[Evidence(value=world, pods=pods, count=len(pods))],
                         level="error" if world > req else "warning")
             return
     if results:
         yield Draft("spec.runtime.engine.tensorParallelSize", Status.MATCH, "tp × pp equals the GPUs requested")
+
+
+def _data_parallel(inst: Instance) -> tuple[int, int | None]:
+    """vLLM's data-parallel degree (1 when unset) and its ranks per pod (None when not given).
+    Other engines' data parallel shares the tp GPUs (SGLang --enable-dp-attention): counted as 1."""
+    c = inst.container
+    if c is None or c.engine is None or c.engine.engine != "vllm":
+        return 1, None
+    dp = engine_obs(inst, "data_parallel_size", "dp").value
+    local = engine_obs(inst, "data_parallel_size_local", "dp local").value
+    dp = dp if isinstance(dp, int) and dp > 0 else 1
+    return dp, (local if isinstance(local, int) and local > 0 else None)
+
+
+def _ray_fits(ctx: Ctx, results: dict[tuple, list[str]], detail: dict[tuple, tuple]) -> Draft:
+    """Ray Serve runs each engine replica in a placement group of tp × pp GPUs on the worker group's
+    GPUs, so a worker pod with more GPUs holds several replicas (KubeRay's ray-service.llm-serve
+    sample: tp 1 on 4-GPU workers, up to 4 replicas): fewer is not waste. A replica larger than one
+    worker group replica (GPUs per pod × numOfHosts) needs Ray to spread it over worker pods, which
+    depends on free workers at run time: unverifiable offline, never drift."""
+    hosts = ctx.workload.extra.get("numOfHosts")
+    n = hosts.value if hosts is not None and isinstance(hosts.value, int) and hosts.value > 0 else 1
+    (world, _), pods = next(iter(results.items()))
+    tp, pp, per_pod, _ = detail[next(iter(results))]
+    cap = per_pod * n
+    evidence = [Evidence(value=world, pods=pods, count=len(pods))]
+    if world <= cap:
+        return Draft("spec.runtime.engine.tensorParallelSize", Status.MATCH,
+                     f"tp × pp = {world} GPUs per Ray Serve replica; a worker group replica has {cap} "
+                     f"({cap // world} replica{'s' if cap // world != 1 else ''} fit)", expected=f"tp × pp ≤ {cap}",
+                     observed=evidence)
+    return Draft("spec.runtime.engine.tensorParallelSize", Status.UNVERIFIABLE,
+                 f"tp × pp = {world} GPUs per Ray Serve replica, more than the {cap} of a worker group replica",
+                 expected=f"tp × pp ≤ {cap}", observed=evidence,
+                 reason="Ray spreads a replica over worker pods only when enough are free at run time")
 
 
 @check("hardware.gpu-allocatable")
