@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 
 from clirun import EXAMPLES, MANIFESTS, main_inprocess
@@ -168,3 +170,58 @@ def test_a_file_beyond_the_checked_size_is_read_as_before(tmp_path, monkeypatch,
     monkeypatch.setattr(jsonmanifest, "DUPLICATES_CHECKED_UP_TO", len(new.encode()) - 1)
     code, out, err = _run(monkeypatch, capsys, path, "diff", str(SPEC))
     assert (code, err) == (1, "") and _results(out, "runtime.image")["status"] == "drift"
+
+
+def test_items_written_twice_are_scanned_once(tmp_path, monkeypatch, capsys):
+    """``items`` twice: the walk cannot step over them, so the List is scanned whole, and a
+    duplicate inside an item is said once, located."""
+    text = ('{"kind": "List", "items": [],\n "items": [{"apiVersion": "v1", "kind": "Service", '
+            '"metadata": {"name": "s", "name": "t"}}]}')
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    code, out, err = _run(monkeypatch, capsys, path, "collect")
+    tail = f"; the last value is used, {TAIL}"
+    assert (code, err.splitlines()) == (0, [f"warning: {path}:2:2: duplicate key 'items' (first at line 1){tail}",
+                                            f"warning: {path}:2:78: duplicate key 'name' (first at line 2){tail}"])
+
+
+# keys and strings as written, escapes included: `\u003a` is the colon the count cannot see
+_KEYS = ['"a"', '"\\u0061"', '"b"', '"a:b"', '"a\\u003ab"', '":"']
+_STRINGS = ['"x"', '":"', '"\\u003a"', '"{\\"a\\": 1, \\"a\\": 2}"', '"é:"']
+
+
+class _Obj(list):
+    """An object as written: its (key text, value) members, a key possibly twice."""
+
+
+_VALUES = st.recursive(
+    st.one_of(st.none(), st.integers(), st.sampled_from(_STRINGS)),
+    lambda inner: st.lists(inner, max_size=3) | st.lists(st.tuples(st.sampled_from(_KEYS), inner),
+                                                         max_size=4).map(_Obj),
+    max_leaves=12)
+
+
+def _write(v) -> str:
+    if isinstance(v, _Obj):
+        return "{" + ", ".join(f"{k}: {_write(x)}" for k, x in v) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(_write(x) for x in v) + "]"
+    return "null" if v is None else v if isinstance(v, str) else str(v)
+
+
+def _repeats(v) -> int:
+    """How many keys are written again in an object of ``v`` (keys compared decoded)."""
+    if isinstance(v, _Obj):
+        keys = [json.loads(k) for k, _ in v]
+        return len(keys) - len(set(keys)) + sum(_repeats(x) for _, x in v)
+    return sum(_repeats(x) for x in v) if isinstance(v, list) else 0
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_KEYS), _VALUES), max_size=5).map(_Obj))
+def test_the_count_test_and_the_scan_agree_with_the_text(obj):
+    """The scan names every key written again, and the fast test never clears a text that has one."""
+    raw = _write(obj).encode()
+    found = jsonmanifest.duplicates(raw, 0, len(raw))
+    assert len(found) == _repeats(obj)
+    assert jsonmanifest._maybe_duplicates(raw) or not found

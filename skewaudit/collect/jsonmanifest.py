@@ -87,8 +87,8 @@ def _walk(raw: bytes | msgspec.Raw, off: int | None, where: str, pos: jsonpos.Po
         warn(f"{pos.at(off)}: {where} is {_what(raw)}, not a Kubernetes object; ignored")
         return
     if isinstance(head.kind, str) and head.kind.endswith("List"):
-        if check:
-            _list_duplicates(raw, off, head.items, pos)
+        if check and _list_duplicates(raw, off, head.items, pos):
+            check = False   # its items were scanned with it: each duplicate is said once
         if head.items is None:
             warn(f"{pos.at(off)}: {where or head.kind}: {head.kind} without items; no objects read from it")
             return
@@ -137,19 +137,22 @@ def _maybe_duplicates(raw: bytes | msgspec.Raw) -> bool:
 
 
 def _list_duplicates(raw: bytes | msgspec.Raw, off: int | None, items: list[msgspec.Raw] | None,
-                     pos: jsonpos.Positions) -> None:
+                     pos: jsonpos.Positions) -> bool:
     """Keys written twice in a List's own members (``items`` twice, in its ``metadata``); the
     items are each checked when read. The same count as :func:`_maybe_duplicates`, one level
-    deep: the members kept, their values written back verbatim."""
+    deep: the members kept, their values written back verbatim. True when the items were
+    scanned too (the walk cannot step over them: ``items`` written twice)."""
     try:
         members = _MEMBERS.decode(raw)
     except msgspec.DecodeError:
-        return
+        return False
     # a key holding a `:` may be written `\u003a` (the count then proves nothing)
     top = _colons(raw) != _colons(_ENC.encode(members)) or any(":" in k for k in members)
     if top or any(_maybe_duplicates(v) for k, v in members.items() if k != "items"):
         skip = _items_span(pos.buf, off, items) if off is not None and items is not None else None
         _report(raw, off, pos, skip)
+        return skip is None
+    return False
 
 
 def _items_span(buf: bytes, off: int, items: list[msgspec.Raw]) -> tuple[int, int] | None:
