@@ -152,6 +152,8 @@ def test_every_duplicate_is_named_and_escaped_keys_count(tmp_path, monkeypatch, 
     ('{"a": {"k": 1, "k": 2}, "b": ["{\\"k\\": 1, \\"k\\": 2}"]}', [("k", 7, 15)]),   # not in a string
     ('{"a\\u003ab": 1, "a:b": 2}', [("a:b", 1, 16)]),
     ('{"e": "\\u003a", "e": ""}', [("e", 1, 16)]),
+    ('{"n": 1' + '9' * 400 + ', "a": 1, "a": 2}', [("a", 409, 417)]),   # beyond float: decoded by nothing
+    ('{"\\ud800": 1, "\\ud800": 2, "a": "\\udfff", "a": 3}', [("\\ud800", 1, 14), ("a", 27, 42)]),
 ])
 def test_the_fast_test_never_misses_what_the_scan_finds(text, found):
     """The count test may only say "no duplicates" when the token scan finds none."""

@@ -132,7 +132,7 @@ def _maybe_duplicates(raw: bytes | msgspec.Raw) -> bool:
     try:
         value = _ANY.decode(text)
     except msgspec.DecodeError:
-        return False   # not valid JSON: the typed decode reports it
+        return True   # a number beyond float range, bad UTF-8: not provably clean, so scanned
     return text.count(b":") != _ENC.encode(value).count(b":")
 
 
@@ -187,7 +187,7 @@ def duplicates(buf: bytes, start: int, end: int, skip: tuple[int, int] | None = 
         if c == b'"':
             seen = stack[-1] if stack else None
             if expect_key and seen is not None:
-                key = msgspec.json.decode(t) if b"\\" in t else t[1:-1].decode("utf-8", "replace")
+                key = _key(t)
                 if key in seen:
                     out.append((key, seen[key], m.start()))
                 else:
@@ -209,6 +209,16 @@ def duplicates(buf: bytes, start: int, end: int, skip: tuple[int, int] | None = 
         else:   # ":"
             expect_key = False
     return out
+
+
+def _key(token: bytes) -> str:
+    """A key's text, escapes decoded (``"\\u0069mage"`` is ``image``)."""
+    if b"\\" in token:
+        try:
+            return msgspec.json.decode(token)
+        except msgspec.DecodeError:
+            pass
+    return token[1:-1].decode("utf-8", "replace")
 
 
 def _report(raw: bytes | msgspec.Raw, off: int | None, pos: jsonpos.Positions,
