@@ -5,7 +5,8 @@ sorted) and ``-`` (stdin): multi-document YAML, ``kind: List``, ``kubectl get
 -o yaml|json`` output and ``helm template`` output. Each document of a kind
 skewaudit reads is converted with ``msgspec.convert`` into the partial structs
 of :mod:`skewaudit.collect.k8s_types`; every other kind (Secrets included) is
-skipped unread. The join is :mod:`skewaudit.collect.build`, shared with the
+skipped unread (JSON input is walked by :mod:`skewaudit.collect.jsonmanifest`,
+its items left undecoded until then). The join is :mod:`skewaudit.collect.build`, shared with the
 live collector, so an offline run sees exactly what a live one would, minus
 what the input lacks (``pods_collected=False`` without Pods).
 
@@ -87,7 +88,7 @@ def _text(name: str, data: bytes) -> str:
         raise InputError(f"{name}: not UTF-8 text (byte {e.start})") from None
 
 
-_warn = jsonmanifest.warn
+_warn = jsonmanifest.warn   # one stderr warning line for both readers
 
 
 def _documents(path: str, text: str) -> Iterator[tuple[int, Any, str]]:
