@@ -96,11 +96,14 @@ def test_every_item_offset_is_where_its_bytes_are(layout: dict) -> None:
 def test_a_list_the_walk_cannot_follow_is_named_by_file_only(tmp_path: Path, capsys) -> None:
     # duplicate "items" keys: the decoder keeps the last, the walk stops at the first and checks
     # that its offsets agree with what was decoded; rather than a wrong position, the file alone
+    # (the duplicate key itself is located: the scan that finds it reads every token)
     path = tmp_path / "dup.json"
     path.write_text('{"kind": "List", "items": [1, 2, 3], "items": [null]}')
     offline(path)
     err = capsys.readouterr().err
-    assert err == (f"warning: {path}: List.items[0] is null, not a Kubernetes object; ignored\n"
+    assert err == (f"warning: {path}:1:38: duplicate key 'items' (first at line 1); the last value is used, "
+                   "kubectl would refuse this file\n"
+                   f"warning: {path}: List.items[0] is null, not a Kubernetes object; ignored\n"
                    f"warning: {path}: no Kubernetes objects in this file\n")
 
 

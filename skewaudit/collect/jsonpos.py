@@ -27,9 +27,9 @@ _SCALAR = re.compile(rb"[^,\]}\s]+")       # a number, true, false or null
 _STRUCT = re.compile(rb'[\[\]{}"]')          # what changes depth (or hides a bracket in a string)
 
 
-def start(buf: bytes) -> int:
-    """Offset of the first value in ``buf`` (after leading whitespace)."""
-    return _WS.match(buf).end()
+def start(buf: bytes, i: int = 0) -> int:
+    """Offset of the first value in ``buf`` from ``i`` on (after whitespace)."""
+    return _WS.match(buf, i).end()
 
 
 def _skip(buf: bytes, i: int) -> int | None:
@@ -64,7 +64,7 @@ def _decoded(key: bytes) -> object:
         return None
 
 
-def _items_bracket(buf: bytes, obj: int) -> int | None:
+def items_bracket(buf: bytes, obj: int) -> int | None:
     """Offset just after the ``[`` of the ``items`` member of the object at ``obj``."""
     if buf[obj:obj + 1] != b"{":
         return None
@@ -94,7 +94,7 @@ def item_offsets(buf: bytes, obj: int, items: Sequence[object]) -> Iterator[int 
     """The offset of each of ``items`` (the decoded ``msgspec.Raw`` items of the List object at
     ``obj``), checked against the item's bytes; ``None`` for every item once the walk loses
     its place."""
-    at = _items_bracket(buf, obj)
+    at = items_bracket(buf, obj)
     for n, item in enumerate(items):
         if at is None:
             yield None
@@ -127,6 +127,10 @@ class Positions:
     def at(self, off: int | None) -> str:
         if off is None:
             return self.name
+        line, col = self.line_col(off)
+        return f"{self.name}:{line}:{col}"
+
+    def line_col(self, off: int) -> tuple[int, int]:
         if off < self._off:
             self._off, self._line, self._col = 0, 1, 1
         buf = self.buf
@@ -137,7 +141,7 @@ class Positions:
         else:
             self._col += self._chars(self._off, off)
         self._off = off
-        return f"{self.name}:{self._line}:{self._col}"
+        return self._line, self._col
 
     def lazy(self, off: int | None) -> "At":
         return At(self, off)

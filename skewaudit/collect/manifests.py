@@ -5,7 +5,8 @@ sorted) and ``-`` (stdin): multi-document YAML, ``kind: List``, ``kubectl get
 -o yaml|json`` output and ``helm template`` output. Each document of a kind
 skewaudit reads is converted with ``msgspec.convert`` into the partial structs
 of :mod:`skewaudit.collect.k8s_types`; every other kind (Secrets included) is
-skipped unread. The join is :mod:`skewaudit.collect.build`, shared with the
+skipped unread (JSON input is walked by :mod:`skewaudit.collect.jsonmanifest`,
+its items left undecoded until then). The join is :mod:`skewaudit.collect.build`, shared with the
 live collector, so an offline run sees exactly what a live one would, minus
 what the input lacks (``pods_collected=False`` without Pods).
 
@@ -16,7 +17,6 @@ kind is a ``CollectionIssue(kind="malformed")`` and the run goes on.
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import sys
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import msgspec
 
 from skewaudit.collect import build as b
-from skewaudit.collect import containers, jsonpos, kinds, pods
+from skewaudit.collect import containers, jsonmanifest, jsonpos, kinds, pods
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import InputError
@@ -88,79 +88,7 @@ def _text(name: str, data: bytes) -> str:
         raise InputError(f"{name}: not UTF-8 text (byte {e.start})") from None
 
 
-class _Head(msgspec.Struct):
-    """Just enough of a JSON object to route it: kind, name, and List items
-    left undecoded (``msgspec.Raw``) so each is decoded once, typed."""
-
-    kind: Any = None
-    api_version: Any = msgspec.field(default=None, name="apiVersion")
-    # left raw (None when absent) and read by _Meta: decoding it to a dict built managedFields too
-    metadata: msgspec.Raw = None  # type: ignore[assignment]
-    items: list[msgspec.Raw] | None = None
-
-
-class _Meta(msgspec.Struct):
-    """The metadata a routed object is named by (only fields present are kept)."""
-
-    name: Any = msgspec.UNSET
-    namespace: Any = msgspec.UNSET
-
-
-_HEAD = msgspec.json.Decoder(_Head)
-_META = msgspec.json.Decoder(_Meta)
-
-
-def _metadata(raw: msgspec.Raw | None) -> dict:
-    """``metadata``'s name and namespace as a dict; {} when it is missing or not an object."""
-    if raw is None:
-        return {}
-    try:
-        m = _META.decode(raw)
-    except msgspec.ValidationError:
-        return {}
-    return {k: v for k, v in (("name", m.name), ("namespace", m.namespace)) if v is not msgspec.UNSET}
-
-
-def _json_objects(data: bytes, name: str) -> list[tuple[str, Any, Any, bytes | msgspec.Raw, jsonpos.At]]:
-    """(kind, apiVersion, metadata, raw, where it starts: ``file:line:col`` once formatted) of each object in JSON input
-    (``kubectl get -o json``), without building a dict tree of the whole file: 10,000 pods
-    stay a few hundred MB instead of GBs. Raises msgspec's error when the file is not one
-    JSON object (the YAML reader takes it then: a JSON array is YAML too)."""
-    return list(_json_walk(data, jsonpos.start(data), "", jsonpos.Positions(name, data)))
-
-
-def _json_walk(raw: bytes | msgspec.Raw, off: int | None, where: str, pos: jsonpos.Positions
-               ) -> Iterator[tuple[str, Any, Any, bytes | msgspec.Raw, jsonpos.At]]:
-    """The objects of one JSON value starting at byte ``off`` of the file; an item that is
-    not an object is reported and skipped."""
-    try:
-        head = _HEAD.decode(raw)
-    except msgspec.ValidationError:
-        if not where:
-            raise
-        _warn(f"{pos.at(off)}: {where} is {_what_json(raw)}, not a Kubernetes object; ignored")
-        return
-    if isinstance(head.kind, str) and head.kind.endswith("List"):
-        if head.items is None:
-            _warn(f"{pos.at(off)}: {where or head.kind}: {head.kind} without items; no objects read from it")
-            return
-        offsets = jsonpos.item_offsets(pos.buf, off, head.items) if off is not None else itertools.repeat(None)
-        for i, (item, item_off) in enumerate(zip(head.items, offsets)):
-            yield from _json_walk(item, item_off, f"{where or head.kind}.items[{i}]", pos)
-    elif isinstance(head.kind, str):
-        yield head.kind, head.api_version, _metadata(head.metadata), raw, pos.lazy(off)
-    else:
-        _warn(f"{pos.at(off)}: {where or 'the document'} has no kind; ignored")
-
-
-def _what_json(raw: bytes | msgspec.Raw) -> str:
-    v = msgspec.json.decode(raw)
-    return "null" if v is None else f"a JSON {type(v).__name__}"
-
-
-def _warn(text: str) -> None:
-    """A one-line warning on stderr: input skewaudit ignores is never ignored silently."""
-    sys.stderr.write(f"warning: {text}\n")
+_warn = jsonmanifest.warn   # one stderr warning line for both readers
 
 
 def _documents(path: str, text: str) -> Iterator[tuple[int, Any, str]]:
@@ -285,7 +213,7 @@ def load_inventory(paths: tuple[str, ...], namespace: str | None = None,
             try:
                 # Listed whole before any is used: a file that turns out not to be JSON is
                 # read again as YAML, and nothing may be counted twice.
-                found = list(_json_objects(data, name))
+                found = jsonmanifest.objects(data, name)
             except msgspec.DecodeError:
                 found = None   # YAML flow style, not JSON: read it as YAML
             except RecursionError:
