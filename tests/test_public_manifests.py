@@ -33,7 +33,7 @@ NO_WORKLOAD = {
     "production-stack-vllmruntime": "a production-stack VLLMRuntime, a kind this version does not read",
 }
 # Plain-text secret values in the manifests (upstream placeholders, still secrets to skewaudit).
-SECRETS = ("nvapi-NVKEY", "insert-your-huggingface-token-here", "<your-hf-access-token-value>")
+SECRETS = ("nvapi-NVKEY", "insert-your-huggingface-token-here", "<your-hf-access-token-value>", "REPLACE_WITH_TOKEN")
 
 _TYPES = {"nvidia": "h100", "amd": "mi300x", "intel": "gaudi2", "google": "v5e", "aws": "trn1"}
 
@@ -145,6 +145,14 @@ EDITS = [
     ("data-on-eks-rayservice-deepseek-r1-8b", (r"max_model_len: 8192", "max_model_len: 4096"),
      "runtime.max-model-len", 4096, "spec.serveConfigV2:applications[0].args.llm_configs[0].engine_kwargs.max_model_len"),
     ("nim-operator-nimservice", (r"\n  replicas: 1", "\n  replicas: 2"), "orchestration.replicas", 2, "spec.replicas"),
+    # a flag inside the vLLM docs' `sh -c` string, underscores read as dashes (vLLM's FlexibleArgumentParser)
+    ("vllm-docs-k8s-mistral-7b-nvidia", (r"--max_num_batched_tokens 1024", "--max_num_batched_tokens 4096"),
+     "runtime.max-batched-tokens", 4096, "spec.template.spec.containers[0].args[0]"),
+    ("vllm-docs-k8s-mistral-7b-nvidia", (r"Mistral-7B-Instruct-v0.3 ", "Mistral-7B-Instruct-v0.2 "),
+     "model.id", "mistralai/Mistral-7B-Instruct-v0.2", "spec.template.spec.containers[0].args[0]"),
+    # init writes only what the command line sets: a --tp added later is the GPUs no longer matching
+    ("sglang-k8s-service-llama31-8b", (r"\"--port\", \"30000\"\]", '"--port", "30000", "--tp", "2"]'),
+     "hardware.parallelism-fits", 2, None),
     # the InferenceService's args reach huggingfaceserver through the runtime's `bash -c '… "$@"' --`
     ("kserve-fluid-llama31-8b", (r"--max-model-len=1024", "--max-model-len=512"),
      "runtime.max-model-len", 512, "spec.predictor.model.args[1]"),
@@ -164,7 +172,8 @@ def test_incident_edits_are_caught(monkeypatch, capsys, tmp_path, spec_of, name,
     assert code == 1
     hit = [r for r in results if r["check"] == check and r["status"] == "drift"]
     assert hit, f"{check} not reported: {sorted(drifted(results))}"
-    assert [(o["value"], o["prov"]["path"]) for o in hit[0]["observed"] if o.get("prov")][0] == (value, path)
+    seen = hit[0]["observed"][0]
+    assert (seen["value"], (seen.get("prov") or {}).get("path")) == (value, path)
 
 
 def test_a_wrapper_script_is_not_read_as_the_engine_defaults(monkeypatch, capsys, tmp_path):

@@ -169,7 +169,8 @@ def _neuron_cores(inst: Instance, devices: int | None) -> int | None:
 
 @check("hardware.parallelism-fits")
 def parallelism_fits(ctx: Ctx):
-    """tensor × pipeline parallel equals the GPUs the pod requests (fewer wastes GPUs, more fails to start)."""
+    """tensor × pipeline parallel (× vLLM data-parallel ranks) equals the GPUs the pod requests (fewer wastes
+    GPUs, more fails to start); a Ray worker pod may hold several Serve replicas."""
     results: dict[tuple, list[str]] = {}
     detail: dict[tuple, tuple] = {}
     size = ctx.workload.extra.get("size")
