@@ -85,6 +85,7 @@ def main() -> None:
             completion.prepare()   # the shell asks for completions (typer's classes load only then)
         app(standalone_mode=True, prog_name=_prog_name(), complete_var=completion.COMPLETE_VAR)
     except SkewauditError as e:
+        deadline.finish()   # the deadline's repeating backstop must not interrupt the error line
         _error(e)
         sys.exit(int(e.exit_code))
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ from typing import Iterator
 from skewaudit.errors import EnvironmentUnavailable
 
 DEFAULT_S = 300.0
+REPEAT_S = 1.0                   # the backstop alarm repeats this often after the deadline until disarmed
 ENV = "SKEWAUDIT_DEADLINE"
 
 
@@ -119,6 +120,7 @@ def reached(what: str | None = None) -> DeadlineReached:
 def _on_alarm(signum: int, frame: object) -> None:
     if _until is not None:
         raise reached(_last)
+    _alarm(0)   # disarmed in the meantime: stop the repeats
 
 
 def _alarm(seconds: float) -> None:
@@ -131,7 +133,10 @@ def _alarm(seconds: float) -> None:
         return
     if seconds > 0:
         signal.signal(signal.SIGALRM, _on_alarm)
-        # a little after the deadline: waits that watch the budget speak first, with their own words
-        signal.setitimer(signal.ITIMER_REAL, seconds + 0.5)
+        # A little after the deadline (waits that watch the budget speak first, with their own words),
+        # then every second until disarmed: a signal handler's exception raised while Python runs a
+        # weakref callback or a __del__ is printed and dropped, and a one-shot alarm would then never
+        # end a run blocked in a wait of its own (a stdin pipe that never closes).
+        signal.setitimer(signal.ITIMER_REAL, seconds + 0.5, REPEAT_S)
     else:
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -25,6 +25,7 @@ def run_one(holder: Holder, spec_paths: list[str], source: dict[str, Any], *, fa
         report = audit_once(spec_paths, source, fail_on=fail_on, inline_ignores=inline_ignores, data=data,
                             data_profile=data_profile)
     except SkewauditError as e:
+        deadline.disarm()   # before the record: the backstop alarm repeats until disarmed
         holder.record(started, error=e.message.splitlines()[0] if e.message else type(e).__name__)
         return e
     finally:
