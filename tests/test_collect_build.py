@@ -9,6 +9,7 @@ from skewaudit.collect import build as b
 from skewaudit.collect import containers as ct
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import kserve
+from skewaudit.collect.quantities import canonical_quantities
 from skewaudit.collect.request import Target
 
 
@@ -122,7 +123,7 @@ def test_pods_share_container_facts() -> None:
                     "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.10.0",
                                              "command": ["vllm", "serve", "org/m", "--dtype", "half"],
                                              "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}}, k.Deployment)
-    ct.canonical_quantities(dep.spec.template.spec)
+    canonical_quantities(dep.spec.template.spec)
     inv.deployments.append(dep)
     for i in range(50):
         inv.pods.add(conv({"metadata": {"name": f"web-abc-{i:02d}", "namespace": "ml",
@@ -271,7 +272,7 @@ def _template_inputs():
         d = conv({"metadata": {"name": name, "namespace": ns}, "spec": {"template": {"spec": {
             "containers": [serving, sidecar], "initContainers": [init],
             "volumes": [{"name": "conf", "configMap": {"name": "cfg"}}]}}}}, k.Deployment)
-        ct.canonical_quantities(d.spec.template.spec)
+        canonical_quantities(d.spec.template.spec)
         objs.append((f"Deployment/{ns}/{name}", ns, d.spec.template.spec))
     return maps, objs
 

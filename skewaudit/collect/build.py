@@ -35,8 +35,9 @@ from skewaudit.collect import dra, keda
 from skewaudit.collect import kinds, routes
 from skewaudit.collect.containers import (
     ConfigMaps, _obj, _redact_value, labels_obs, _retarget, _with_status, container_obs, looks_serving, plain_source,
-    quantity_str, template_obs,
+    template_obs,
 )
+from skewaudit.collect.quantities import quantity_str
 from skewaudit.collect.kserve import ISVC_LABEL, _isvc_pod_labels, _isvc_template
 from skewaudit.collect.pods import PodRec, PodStore
 from skewaudit.collect.request import Target

@@ -6,25 +6,24 @@ issues), the effective env (:func:`resolve_env`: ``envFrom`` then ``env``,
 later wins, ``$(VAR)`` expanded from earlier vars, Secrets never read, every
 value through :mod:`skewaudit.redact`), the effective argv and engine parse
 from :mod:`skewaudit.runtimes` (:func:`container_obs`), image references
-(:func:`split_image`, :func:`resolved_digest`), quantities as the API prints
-them, the cheap "is this serving?" pre-filter (:func:`looks_serving`) and
+(:func:`split_image`, :func:`resolved_digest`), the cheap "is this serving?" pre-filter (:func:`looks_serving`) and
 re-pointing shared container facts at a pod (:func:`_retarget`,
 :func:`_with_status`). Pure: no I/O, no ``kubernetes`` import.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import msgspec
 
 from skewaudit import redact, units
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import mounts
+from skewaudit.collect.quantities import quantity_str
 from skewaudit.model.observed import (
     CollectionIssue, ContainerObs, EnvVar, ImageRef, PodTemplateObs, Port, Probe, Prov, SourceKind,
 )
@@ -37,84 +36,6 @@ GPU_RESOURCE_PREFIXES = units.DEVICE_RESOURCE_PREFIXES
 def _obj(kind: str, ns: str, name: str) -> str:
     """How issues and provenance name an object: ``Kind/ns/name``, or ``Kind/name`` without a namespace."""
     return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
-
-
-# --- small conversions ------------------------------------------------------
-
-
-def quantity_str(q: Any) -> str:
-    """A quantity as the API would print it (YAML ints become ``"1"``)."""
-    if isinstance(q, float) and q.is_integer():
-        return str(int(q))
-    return str(q)
-
-
-@functools.lru_cache(maxsize=4096)
-def _quantity_problem(value: str | int | float, device: bool) -> str | None:
-    # Cached: a fleet repeats the same few values ("4", "128Gi") in every pod.
-    try:
-        (units.gpu_count if device else units.parse_quantity)(value)
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def _check_quantities(d: dict, path: str, out: list[str]) -> None:
-    bad = []
-    for key, v in d.items():
-        why = _quantity_problem(v, str(key).startswith(GPU_RESOURCE_PREFIXES)) \
-            if isinstance(v, (str, int, float)) else f"not a quantity: {type(v).__name__}"
-        if why is not None:
-            bad.append(key)
-            out.append(f"{path}[{key}]: {why}")
-    for key in bad:
-        del d[key]
-
-
-_POD_KINDS = ("Pod", "Deployment", "StatefulSet", "ReplicaSet", "Job")
-
-
-def drop_invalid_quantities(kind: str, o: Any) -> list[str]:
-    """Remove from ``o`` (a decoded object of ``kind``) every resource quantity the API server
-    would reject, and every device count (``nvidia.com/gpu``…) that is not a whole number;
-    returns one ``path: why`` line each. Observed facts then only ever hold valid
-    quantities (a snapshot round-trips), and the caller records a collection issue so
-    what depended on them is unverifiable, never a crash or a guess."""
-    out: list[str] = []
-    conts: list[tuple[str, k.Container | None]] = []
-    if kind == "Node":
-        st = o.status
-        if st is not None:
-            _check_quantities(st.allocatable, "status.allocatable", out)
-            _check_quantities(st.capacity, "status.capacity", out)
-        return out
-    if kind == "InferenceService":
-        pred = o.spec.predictor
-        conts.append(("spec.predictor.model", pred.model))
-        conts += [(f"spec.predictor.containers[{i}]", c) for i, c in enumerate(pred.containers)]
-    elif kind in ("ServingRuntime", "ClusterServingRuntime"):
-        conts += [(f"spec.containers[{i}]", c) for i, c in enumerate(o.spec.containers)]
-    elif kind in _POD_KINDS:
-        spec = o.spec if kind == "Pod" else getattr(getattr(o.spec, "template", None), "spec", None)
-        if spec is None:
-            return out
-        base = "spec" if kind == "Pod" else "spec.template.spec"
-        conts += [(f"{base}.containers[{i}]", c) for i, c in enumerate(spec.containers)]
-        conts += [(f"{base}.initContainers[{i}]", c) for i, c in enumerate(spec.init_containers)]
-    for path, c in conts:
-        r = c.resources if c is not None else None
-        if r is not None:
-            _check_quantities(r.limits, f"{path}.resources.limits", out)
-            _check_quantities(r.requests, f"{path}.resources.requests", out)
-    return out
-
-
-def quantity_issue(obj: str, problems: list[str], at: str = "") -> CollectionIssue:
-    """The collection issue for :func:`drop_invalid_quantities`' findings on ``obj``."""
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return CollectionIssue(scope=obj, kind="malformed", area="resources",
-                           message=f"{at + ': ' if at else ''}{obj}: {problems[0]}{more}; "
-                                   "what depends on it is unverifiable")
 
 
 def split_image(ref: str, image_id: str | None = None) -> ImageRef:
@@ -133,22 +54,6 @@ def resolved_digest(image_id: str | None) -> str | None:
     at = image_id.rfind("@")
     tail = image_id[at + 1:] if at >= 0 else image_id.split("://", 1)[-1]
     return tail if ":" in tail else None
-
-
-def canonical_quantities(spec: k.PodSpec) -> None:
-    """Write YAML-int quantities as the API prints them (``4`` -> ``"4"``), in
-    place, so a manifest template and a pod read back from a cluster compare
-    equal; and fold the pod's volumes into its containers' mounts (:func:`mounts.attach`),
-    which every pod spec read passes through here."""
-    mounts.attach(spec)
-    for c in (*spec.containers, *spec.init_containers):
-        r = c.resources
-        if r is not None:
-            # Live objects already carry strings: rebuild only what YAML wrote as numbers.
-            if any(type(v) is not str for v in r.limits.values()):
-                r.limits = {key: quantity_str(v) for key, v in r.limits.items()}
-            if any(type(v) is not str for v in r.requests.values()):
-                r.requests = {key: quantity_str(v) for key, v in r.requests.items()}
 
 
 def _expand(value: str, env: dict[str, str | None]) -> str:

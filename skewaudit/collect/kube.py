@@ -45,9 +45,8 @@ import msgspec
 from skewaudit.collect import build as b
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import kinds, mounts, unread
-from skewaudit.collect.containers import (
-    _obj, canonical_quantities, drop_invalid_quantities, looks_serving, quantity_issue,
-)
+from skewaudit.collect.containers import _obj, looks_serving
+from skewaudit.collect.quantities import canonical_quantities, drop_invalid_quantities, quantity_issue
 from skewaudit.collect.kserve import ISVC_LABEL
 from skewaudit.collect.kubehttp import Api, HttpError, Res, connect, failure, pages
 from skewaudit.collect.manifests import now, pod_targets, scoped_targets

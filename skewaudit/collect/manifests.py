@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import msgspec
 
 from skewaudit.collect import build as b
-from skewaudit.collect import containers, jsonmanifest, jsonpos, kinds, pods
+from skewaudit.collect import containers, jsonmanifest, jsonpos, kinds, pods, quantities
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect.request import SourceRequest, Target
 from skewaudit.errors import InputError
@@ -279,16 +279,16 @@ def _ingest(inv: b.Inventory, seen_kinds: set[str], at: str | jsonpos.At, kind: 
         return
     if not o.metadata.namespace and kind not in ("Node", "ClusterServingRuntime"):
         o.metadata.namespace = namespace or ""
-    bad = containers.drop_invalid_quantities(kind, o)
+    bad = quantities.drop_invalid_quantities(kind, o)
     if bad:
         where = containers._obj(kind, o.metadata.namespace, o.metadata.name)
-        inv.issues.append(containers.quantity_issue(where, bad, str(at)))
+        inv.issues.append(quantities.quantity_issue(where, bad, str(at)))
     seen_kinds.add(kind)
     if ext is not None:
         if ext.pod_specs is not None:
             inv.saw(ext.kind, o.metadata.namespace, o.metadata.name)
             for _, spec in ext.pod_specs(o):
-                containers.canonical_quantities(spec)
+                quantities.canonical_quantities(spec)
         inv.crds.setdefault(ext.kind, []).append(o)
         return
     _add(inv, kind, o)
@@ -301,7 +301,7 @@ def _add(inv: b.Inventory, kind: str, o: Any) -> None:
         if kind not in ("ReplicaSet", "Pod") or b._controller(md) is None:
             inv.saw(kind, md.namespace, md.name)
         if kind != "InferenceService":
-            containers.canonical_quantities(o.spec if kind == "Pod" else o.spec.template.spec)
+            quantities.canonical_quantities(o.spec if kind == "Pod" else o.spec.template.spec)
     if kind == "Pod":
         inv.pods.add(o)
     elif kind == "Deployment":

@@ -16,7 +16,7 @@ import msgspec
 
 from skewaudit.collect import k8s_types as k
 from skewaudit.collect import kinds
-from skewaudit.collect.containers import canonical_quantities
+from skewaudit.collect.quantities import canonical_quantities
 from skewaudit.collect.kserve import ISVC_LABEL
 
 # Pods of a controller that names its ReplicaSets "<workload>-<hash>", by the hash label
