@@ -268,3 +268,28 @@ def test_redaction_leaves_no_secret(secret: str, name: str, flag: str, argv: lis
         snap = _only_input_errors(manifests.collect, SourceRequest(manifests=(str(path),)))
     if snap is not None:
         assert SECRET.encode() not in snapshot.encode(snap)
+
+
+POSITIONAL_FORMS = ["$1", '"$1"', "${1}", '"${1}"', '"$@"', "$*"]
+
+
+# found by its first fuzz run (2026-12-02): an unclosed quote before the flag (text and shell read it apart)
+@example(SECRET, "--api-key", ["vllm", "serve", "--model", '"', "--model", "1", "--model", "1"], '"$1"', "sh", False,
+         [])
+@example(SECRET, "--api-key", ["vllm", "serve", "--model=1", "--api-key", '"', "--model", "1", "--model", "1", "1"],
+         "$1", "sh", False, [])
+@given(secret_value(), st.sampled_from(SECRET_FLAGS), fi.engine_argv(), st.sampled_from(POSITIONAL_FORMS),
+       st.sampled_from(["sh", "bash", "/bin/sh"]), st.booleans(), st.lists(st.sampled_from(["--dtype", "half", "x"]),
+                                                                       max_size=3))
+def test_redaction_follows_positional_parameters(secret: str, flag: str, argv: list[str], form: str, shell: str,
+                                                 in_args: bool, after: list[str]) -> None:
+    """`sh -c '… --api-key $1' NAME KEY`: the key is an item of the command (or the first of ``args``),
+    named in the script only by its position; it must be redacted wherever the container is shown."""
+    TRIED["redaction"] += 1
+    i = len(argv) // 2
+    script = " ".join(argv[:i] + [flag, form] + argv[i:])
+    params = ["--", secret, *after]
+    command, args = ([shell, "-c", script] + ([] if in_args else params)), (params if in_args else None)
+    red_cmd, red_args = redact.command_and_args(command, args)
+    assert not [w for w in (red_cmd or []) + (red_args or []) if SECRET in w], (command, args)
+

@@ -143,3 +143,36 @@ def test_the_fail_closed_split_holds_when_scripts_are_split_in_many_threads_at_o
     leaked = [cmd for cmd in results if any("THREADLEAK" in w for w in cmd)]
     assert not leaked, leaked[:3]
     assert all(f"{8000 + i}" in cmd for i, cmd in enumerate(results))   # each thread got its own command
+
+
+# `sh -c SCRIPT NAME ARG…`: the script names a positional parameter as a secret flag's value, and the
+# value itself is a later item of the command or the first items of `args` (KServe runtimes'
+# `bash -c '… "$@"' --` take the InferenceService's args this way). Found while reading public
+# manifests: the argv the shell runs was redacted, the raw command list kept the value.
+POSITIONAL = [
+    (["sh", "-c", "vllm serve org/M $1 $2 --api-key $3", "x", "--dtype", "half", "POSLEAK1"], None),
+    (["bash", "-ec", 'exec vllm serve org/M --api-key "${1}"', "--"], ["POSLEAK2"]),
+    (["sh", "-c", "vllm serve org/M --hf-token $1 --api-key $2", "sh", "POSLEAK3"], ["POSLEAK4"]),
+    (["/bin/bash", "-c", 'vllm serve org/M --api-key "$@"'], ["$0", "POSLEAK5", "--dtype", "half"]),
+    (["sh", "-c", "vllm serve org/M --api-key", "--"], ["POSLEAK6"]),   # the flag ends the command list
+]
+
+
+@pytest.mark.parametrize("command,args", POSITIONAL)
+def test_a_secret_passed_as_a_positional_parameter_is_redacted_everywhere(tmp_path: Path, command, args):
+    container = {"name": "server", "image": "vllm/vllm-openai:v0.10.0", "command": command}
+    if args is not None:
+        container["args"] = args
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "p", "namespace": "ns"},
+           "spec": {"selector": {"matchLabels": {"app": "p"}}, "template": {
+               "metadata": {"labels": {"app": "p"}}, "spec": {"containers": [container]}}}}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(dep, sort_keys=False))
+    for fmt, r in _collected(tmp_path / "m.yaml"):
+        assert "POSLEAK" not in r.out + r.err, (fmt, command, args)
+    snap = skewaudit("snapshot", "--manifest", tmp_path / "m.yaml", "-o", tmp_path / "s.json")
+    assert snap.code == 0, snap.err
+    assert "POSLEAK" not in (tmp_path / "s.json").read_text()
+    # the other positional parameters stay readable: only the secret's item is redacted
+    if "--dtype" in command + (args or []):
+        out = skewaudit("collect", "--manifest", tmp_path / "m.yaml", "--format", "json").out
+        assert '"half"' in out

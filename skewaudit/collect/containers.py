@@ -285,9 +285,10 @@ def container_obs(src: ContainerSource, ns: str, cms: ConfigMaps, scope: str | N
     r = c.resources or k.ResourceRequirements()
     probes = [p for p in (_probe("readiness", c.readiness_probe), _probe("liveness", c.liveness_probe),
                           _probe("startup", c.startup_probe)) if p is not None]
+    command, args = redact.command_and_args(c.command, c.args)
     return ContainerObs(
         name=c.name, image=split_image(c.image), path=src.path,
-        command=_redact_list(c.command), args=_redact_list(c.args), argv=argv, argv_note=res.note,
+        command=command, args=args, argv=argv, argv_note=res.note,
         env=env_list, requests={key: quantity_str(v) for key, v in r.requests.items()},
         limits={key: quantity_str(v) for key, v in r.limits.items()},
         claims=[cl.name for cl in r.claims if cl.name],

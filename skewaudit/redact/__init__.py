@@ -265,12 +265,74 @@ def _plain(tok: str) -> bool:
 
 def command(items: list[str] | None) -> list[str] | None:
     """A container ``command``/``args`` list or argv: :func:`argv`, then :func:`text` on items
-    holding more than one word (a ``sh -c`` script) or a ``NAME=value``."""
+    holding more than one word (a ``sh -c`` script) or a ``NAME=value``, and the positional
+    parameters a ``sh -c`` script puts after a secret flag (:func:`_positional_secrets`)."""
     if items is None:
         return None
     refs = secret_refs(items)
-    return [text(t, refs) if (" " in t or "\t" in t or "\n" in t or (not t.startswith("-") and "=" in t)) else t
-            for t in argv(list(items))]
+    out = [text(t, refs) if (" " in t or "\t" in t or "\n" in t or (not t.startswith("-") and "=" in t)) else t
+           for t in argv(list(items))]
+    for i in _positional_secrets(items):
+        if not MARKER.fullmatch(out[i]):
+            out[i] = marker(items[i])
+    return out
+
+
+def command_and_args(cmd: list[str] | None, args: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    """A container's ``command`` and ``args``, redacted as the one argv the kubelet runs (command
+    then args): a secret flag ending ``command`` pairs with the first arg, and a ``sh -c`` script in
+    ``command`` names positional parameters that are ``args`` items (``--api-key $1``)."""
+    if not cmd or not args:
+        return command(cmd), command(args)
+    joined = command([*cmd, *args]) or []
+    if len(joined) != len(cmd) + len(args):   # defensive: redaction is item by item
+        return command(cmd), command(args)
+    return joined[:len(cmd)], joined[len(cmd):]
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
+_SHELL_C = re.compile(r"-[A-Za-z]*c[A-Za-z]*")
+_PARAM = re.compile(r"""["']?\$(?:(\d)|\{(\d+)\}|([@*]))["']?""")
+
+
+def _positional_secrets(items: list[str]) -> list[int]:
+    """Indices of the items of ``sh -c SCRIPT NAME ARG…`` that the script passes as the value of a
+    secret flag: ``--api-key $3`` (item ``$3``), ``"${2}"``, ``"$@"``/``$*`` (its first, ``$1``).
+    Which script words are secret values is the text reading's (:func:`secrets_in`), so every
+    spelling it redacts in the script is followed to the item the shell substitutes (a KServe
+    runtime's ``bash -c '… "$@"' --`` takes the InferenceService's args this way)."""
+    if len(items) < 3 or items[0].rsplit("/", 1)[-1] not in _SHELLS:
+        return []
+    at = next((i for i in range(1, len(items) - 1) if _SHELL_C.fullmatch(items[i])), None)
+    if at is None:
+        return []
+    script, first = items[at + 1], at + 2            # items[first] is $0
+    out = []
+    words = _words(script)
+    if words and words[-1].startswith("-") and is_secret_name(words[-1].split("=", 1)[0]) \
+            and first + 1 < len(items):
+        # `sh -c '… --api-key' -- KEY`: the shell does not pass KEY, but it was written as the key
+        out.append(first + 1)
+    named = [_PARAM.fullmatch(v.strip()) for v in secrets_in(script)]
+    # and, whatever the quoting (an unclosed quote reads differently as text and to a shell), every
+    # parameter written right after a secret flag
+    named += [m for m in _PARAM_REF.finditer(script) if _after_secret_flag(script[:m.start()])]
+    for m in named:
+        if m:
+            n = int(m.group(1) or m.group(2)) if not m.group(3) else 1
+            if first + n < len(items):
+                out.append(first + n)
+    return sorted(set(out))
+
+
+_PARAM_REF = re.compile(r"\$(?:(\d)|\{(\d+)\}|([@*]))")
+
+
+def _after_secret_flag(before: str) -> bool:
+    """Whether the text just before a parameter ends with a secret flag (quotes, spaces and ``=``
+    between them ignored)."""
+    words = before.rstrip(" \t\n'\"=").replace("'", " ").replace('"', " ").split()
+    return bool(words) and words[-1].startswith("-") and is_secret_name(words[-1].split("=", 1)[0])
 
 
 # A shell word: unquoted runs, '…' and "…" (possessive: linear, no backtracking).
