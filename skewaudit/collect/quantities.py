@@ -5,7 +5,9 @@ survives here): :func:`drop_invalid_quantities` removes every quantity the API s
 refuse (and device counts that are not whole numbers) and says where, so observed facts only
 ever hold valid quantities; :func:`quantity_issue` is the collection issue for them;
 :func:`canonical_quantities` writes YAML numbers as the API prints them (``4`` -> ``"4"``) so
-a manifest and a pod read back from a cluster compare equal. Pure: no I/O.
+a manifest and a pod read back from a cluster compare equal; every pod spec read passes through
+it, so it also folds the pod's volumes into its containers' mounts (:func:`mounts.attach`), as it
+did before the split. Pure: no I/O.
 """
 
 from __future__ import annotations
