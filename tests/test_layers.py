@@ -20,8 +20,8 @@ ALLOWED = {
     # render.facts shows GPU classes from node labels through the one naming table.
     "skewaudit.render": ("skewaudit.model", "skewaudit.render", "skewaudit.errors", "skewaudit.gpus",
                          "skewaudit.accelerators"),
-    "skewaudit.runtimes": ("skewaudit.model", "skewaudit.runtimes", "skewaudit.redact", "skewaudit.units",
-                           "skewaudit.normalize"),
+    "skewaudit.runtimes": ("skewaudit.model", "skewaudit.runtimes", "skewaudit.redact", "skewaudit.shellargv",
+                           "skewaudit.units", "skewaudit.normalize"),
     "skewaudit.checks": ("skewaudit.model", "skewaudit.checks", "skewaudit.constraints", "skewaudit.normalize",
                          "skewaudit.units", "skewaudit.redact", "skewaudit.gpus", "skewaudit.accelerators"),
     "skewaudit.collect": ("skewaudit.model", "skewaudit.collect", "skewaudit.runtimes", "skewaudit.redact",
@@ -35,7 +35,8 @@ ALLOWED = {
     "skewaudit.constraints": ("skewaudit.units",),
     "skewaudit.normalize": (),
     "skewaudit.sides": (),          # the wording of two-sided comparisons: plain text, imports nothing
-    "skewaudit.redact": ("skewaudit.redact", "skewaudit.fsutil", "skewaudit.errors"),
+    "skewaudit.redact": ("skewaudit.redact", "skewaudit.fsutil", "skewaudit.errors", "skewaudit.shellargv"),
+    "skewaudit.shellargv": (),      # where the script is in `sh -c SCRIPT`: standard library only
     "skewaudit.errors": (),
     "skewaudit.deadline": ("skewaudit.errors",),
     "skewaudit.limits": ("skewaudit.errors", "skewaudit.deadline"),

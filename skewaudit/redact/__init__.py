@@ -28,6 +28,7 @@ import threading
 from collections.abc import Iterable
 
 from skewaudit.redact._key import KEY_ENV, key, key_path  # noqa: F401  (re-exported)
+from skewaudit.shellargv import shell_script_index
 
 MARKER_PREFIX = "<redacted:"
 MARKER = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]+>")
@@ -290,8 +291,6 @@ def command_and_args(cmd: list[str] | None, args: list[str] | None) -> tuple[lis
     return joined[:len(cmd)], joined[len(cmd):]
 
 
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
-_SHELL_C = re.compile(r"-[A-Za-z]*c[A-Za-z]*")
 _PARAM = re.compile(r"""["']?\$(?:(\d)|\{(\d+)\}|([@*]))["']?""")
 
 
@@ -301,12 +300,10 @@ def _positional_secrets(items: list[str]) -> list[int]:
     Which script words are secret values is the text reading's (:func:`secrets_in`), so every
     spelling it redacts in the script is followed to the item the shell substitutes (a KServe
     runtime's ``bash -c '… "$@"' --`` takes the InferenceService's args this way)."""
-    if len(items) < 3 or items[0].rsplit("/", 1)[-1] not in _SHELLS:
-        return []
-    at = next((i for i in range(1, len(items) - 1) if _SHELL_C.fullmatch(items[i])), None)
+    at = shell_script_index(items)
     if at is None:
         return []
-    script, first = items[at + 1], at + 2            # items[first] is $0
+    script, first = items[at], at + 1                # items[first] is $0
     out = []
     words = _words(script)
     if words and words[-1].startswith("-") and is_secret_name(words[-1].split("=", 1)[0]) \

@@ -24,6 +24,7 @@ from skewaudit import redact
 from skewaudit.model.observed import ENGINE_FIELDS, EngineFacts, Fact, Prov
 from skewaudit.runtimes import _argv, _shell
 from skewaudit.runtimes._argv import ENTRYPOINT_PATH, FROM_IMAGE, NO_COMMAND, Hit, Scan
+from skewaudit.shellargv import shell_script_index
 
 __all__ = ["ArgvResult", "ConfigFile", "ContainerInput", "FactSet", "detect", "effective_argv", "engines", "parse"]
 
@@ -170,11 +171,11 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
                                  + ", ".join(repr(s) for s in split))
             tokens, paths = list(ep.tokens) + arg, [ENTRYPOINT_PATH] * len(ep.tokens) + apaths
             notes.insert(0, f"{where}; {ep.note}")
-            if arg and (_shell.shell_script_index(arg) is not None or _serving(arg)):
+            if arg and (shell_script_index(arg) is not None or _serving(arg)):
                 notes.append(f"args start with their own command ({' '.join(arg[:2])}) but the image ENTRYPOINT "
                              f"is prepended to them: the container runs `{' '.join(ep.tokens + tuple(arg[:2]))} …`; "
                              "set `command:` instead")
-        elif arg and (_shell.shell_script_index(arg) is not None or _serving(arg)):
+        elif arg and (shell_script_index(arg) is not None or _serving(arg)):
             tokens, paths = arg, apaths
             notes.insert(0, f"{where}; args read as the whole command, which holds only if the image "
                             "has no ENTRYPOINT")
@@ -190,7 +191,7 @@ def effective_argv(command: list[str] | None, args: list[str] | None, env: dict[
             return ArgvResult(None, [], _join(notes + _ref_notes(refs)), False)
     shell = False
     for _ in range(3):   # sh -c "exec bash -c '…'" nests
-        k = _shell.shell_script_index(tokens)
+        k = shell_script_index(tokens)
         if k is None:
             break
         script_path, after, after_paths = paths[k], tokens[k + 1:], paths[k + 1:]

@@ -1,7 +1,7 @@
 """Token-level helpers shared by the engine parsers: no engine knowledge, no I/O.
 
 * :func:`expand_k8s` does the kubelet's ``$(VAR)`` expansion of ``command``/``args``.
-* :func:`shell_script_index` and :func:`split_script` (from :mod:`._shell`) turn a
+* :func:`skewaudit.shellargv.shell_script_index` and :func:`split_script` (from :mod:`._shell`) turn a
   ``sh -c "…"`` string into the commands a shell would run.
 * :func:`locate` finds the program behind wrappers (``exec``, ``env A=B``, ``tini --``,
   ``python3 -u -m MODULE``).
@@ -30,7 +30,8 @@ ENTRYPOINT_PATH = "image ENTRYPOINT"
 FROM_IMAGE = "entrypoint assumed from image"
 
 Env = Mapping[str, "str | None"]
-from skewaudit.runtimes._shell import _ASSIGN, basename  # noqa: E402  (after the constants above)
+from skewaudit.runtimes._shell import _ASSIGN  # noqa: E402  (after the constants above)
+from skewaudit.shellargv import basename  # noqa: E402
 
 _K8S_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")   # what Kubernetes accepts as an env var name
 

@@ -1,7 +1,7 @@
 """Shell scripts in container commands: what ``sh -c "…"`` would actually run.
 
-:func:`shell_script_index` finds the script in ``sh -c``/``bash -lc`` argv, and
-:func:`split_script` turns it into the commands a shell would run (quotes, ``$VAR``
+:func:`skewaudit.shellargv.shell_script_index` finds the script in ``sh -c``/``bash -lc``
+argv; :func:`split_script` turns it into the commands a shell would run (quotes, ``$VAR``
 and ``${VAR}`` from the container env, ``&&``/``;``/newlines, comments, redirections),
 so the serving command can be picked out of it. :func:`word_split` reproduces the
 unquoted ``$@`` of entrypoint scripts such as TGI's. No I/O; values pass through
@@ -18,7 +18,6 @@ from skewaudit import redact
 
 Env = Mapping[str, "str | None"]
 
-_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"}
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MARKER = redact.MARKER
@@ -29,24 +28,6 @@ _OPERATOR_CHARS = set("();<>|&")
 # these marker words, which :func:`expand_positional` replaces with the argument tokens.
 POSITIONAL = "\x00positional"
 ALL_ARGS, SPLIT_ARGS, JOINED_ARGS = "\x00@\x00", "\x00@split\x00", "\x00@joined\x00"
-
-
-def basename(tok: str) -> str:
-    return tok.rstrip("/").rsplit("/", 1)[-1]
-
-
-def shell_script_index(tokens: list[str]) -> int | None:
-    """Index of the script string in ``sh -c SCRIPT`` / ``bash -lc SCRIPT`` / ``env bash -c …``."""
-    i = 1 if tokens and basename(tokens[0]) == "env" else 0
-    if i >= len(tokens) or basename(tokens[i]) not in _SHELLS:
-        return None
-    j = i + 1
-    while j < len(tokens) and tokens[j][:1] in "-+" and tokens[j] not in ("-", "--"):
-        opt = tokens[j]
-        if not opt.startswith("--") and "c" in opt[1:]:
-            return j + 1 if j + 1 < len(tokens) else None
-        j += 2 if opt in ("-o", "+o", "-O", "+O") else 1
-    return None
 
 
 def _insert(value: str, quoted: bool) -> str:
